@@ -10,6 +10,8 @@
  * | 2    | auth            | relay → client  | y-protocols auth (permission denied + reason)           |
  * | 3    | query awareness | client → relay  | empty                                                   |
  * | 100  | stored          | relay → client  | varUint8Array: state vector of what is durably stored   |
+ * | 101  | logout          | client → relay  | empty: this client leaves the subject (marked inactive;  |
+ * |      |                 |                 | an anonymous subject's secret is revoked); relay closes 1000 |
  *
  * `stored` is sent only to connections that asked for it with the URL parameter `acks=1` (a stock
  * y-websocket client logs and ignores unknown types, but never needs to see one). The relay sends it after
@@ -29,6 +31,7 @@ export const MessageType = {
   auth: 2,
   queryAwareness: 3,
   stored: 100,
+  logout: 101,
 } as const;
 
 /** URL query parameters a Parley connection uses. */
