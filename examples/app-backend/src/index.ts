@@ -1,0 +1,2 @@
+export { type AppBackend, type AppBackendOptions, createAppBackend } from "./server.js";
+export { type AppKey, DEFAULT_TOKEN_TTL_SECONDS, signUserToken } from "./tokens.js";
