@@ -1,0 +1,284 @@
+import {
+  clientsOf,
+  listMessages,
+  messagesOf,
+  metaOf,
+  ownersOf,
+  profileLogOf,
+  RELAY_OWNER,
+  readsOf,
+  type UserMessageRecord,
+} from "@parley/protocol";
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { checkUpdate, type Verdict } from "./authorship.js";
+
+const NOW = 1_700_000_000_000;
+const ALICE = "aliceClientId000000000";
+const BOB = "bobClientId00000000000";
+const RELAY_YJS = 1;
+
+function message(client: string, text: string, extra: Record<string, unknown> = {}): UserMessageRecord {
+  return {
+    id: `m-${text.replace(/\W/g, "")}-0000`,
+    role: "user",
+    client,
+    text,
+    ts: NOW,
+    ...extra,
+  } as UserMessageRecord;
+}
+
+/** A relay-side document with a business message, a client record and Bob's message. */
+function relayDoc(): { doc: Y.Doc; bob: Y.Doc } {
+  const doc = new Y.Doc();
+  doc.clientID = RELAY_YJS;
+  doc.transact(() => {
+    ownersOf(doc).set(String(RELAY_YJS), RELAY_OWNER);
+    messagesOf(doc).push([{ id: "business-1", role: "business", author: { name: "Support" }, text: "Hi", ts: NOW }]);
+    clientsOf(doc).set(BOB, { id: BOB, platform: "web", firstSeen: NOW, lastSeen: NOW, active: true });
+  });
+  const bob = clientDoc(doc, 20);
+  messagesOf(bob).push([message(BOB, "from bob")]);
+  readsOf(bob).set(BOB, { ts: NOW });
+  expectAccepted(doc, Y.encodeStateAsUpdate(bob, Y.encodeStateVector(doc)), BOB);
+  return { doc, bob };
+}
+
+/** A user client's document with the given Yjs clientID, synced from the relay. */
+function clientDoc(relay: Y.Doc, yjsClientId: number): Y.Doc {
+  const doc = new Y.Doc();
+  Y.applyUpdate(doc, Y.encodeStateAsUpdate(relay));
+  // Set after syncing: Yjs picks a fresh clientID when a remote update uses the local one.
+  doc.clientID = yjsClientId;
+  return doc;
+}
+
+/** What the relay would do: check, record new owners, apply. */
+function accept(relay: Y.Doc, update: Uint8Array, clientId: string): Verdict {
+  const verdict = checkUpdate(relay, update, { clientId }, NOW);
+  if (verdict.ok) {
+    relay.transact(() => {
+      for (const id of verdict.newOwners) ownersOf(relay).set(String(id), clientId);
+    });
+    Y.applyUpdate(relay, update);
+    expect(relay.store.pendingStructs).toBeNull();
+  }
+  return verdict;
+}
+
+function expectAccepted(relay: Y.Doc, update: Uint8Array, clientId: string): number[] {
+  const verdict = accept(relay, update, clientId);
+  if (!verdict.ok) throw new Error(`refused: ${verdict.code} ${verdict.reason}`);
+  return verdict.newOwners;
+}
+
+function expectRefused(relay: Y.Doc, update: Uint8Array, clientId: string, code: string): void {
+  const before = Y.encodeStateAsUpdate(relay);
+  const verdict = checkUpdate(relay, update, { clientId }, NOW);
+  expect(verdict.ok).toBe(false);
+  if (!verdict.ok) expect(verdict.code, verdict.reason).toBe(code);
+  expect(Y.encodeStateAsUpdate(relay)).toEqual(before);
+}
+
+/** The update a change on `doc` produces. */
+function changeOf(doc: Y.Doc, change: () => void): Uint8Array {
+  const updates: Uint8Array[] = [];
+  const listener = (update: Uint8Array) => updates.push(update);
+  doc.on("update", listener);
+  doc.transact(change);
+  doc.off("update", listener);
+  return Y.mergeUpdates(updates);
+}
+
+describe("checkUpdate: honest updates pass", () => {
+  it("accepts a new message and binds the new Yjs clientID to the sender", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const update = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "hello")]));
+    expect(expectAccepted(doc, update, ALICE)).toEqual([30]);
+    expect(ownersOf(doc).get("30")).toBe(ALICE);
+    expect(listMessages(doc).map((m) => m.text)).toEqual(["Hi", "from bob", "hello"]);
+  });
+
+  it("accepts a profile entry and a message with metadata", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const update = changeOf(alice, () => {
+      profileLogOf(alice).push([{ key: "givenName", value: "Alice", ts: NOW, client: ALICE }]);
+      profileLogOf(alice).push([{ key: "properties.plan", value: { tier: 2 }, ts: NOW, client: ALICE }]);
+      messagesOf(alice).push([message(ALICE, "meta", { meta: { orderId: 7 } })]);
+    });
+    expectAccepted(doc, update, ALICE);
+  });
+
+  it("accepts a read mark overwritten from a second Yjs clientID of the same client", () => {
+    const { doc } = relayDoc();
+    const first = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(first, () => readsOf(first).set(ALICE, { ts: NOW - 10 })),
+      ALICE,
+    );
+    const second = clientDoc(doc, 31);
+    const update = changeOf(second, () => readsOf(second).set(ALICE, { ts: NOW }));
+    expect(expectAccepted(doc, update, ALICE)).toEqual([31]);
+    expect(readsOf(doc).get(ALICE)).toEqual({ ts: NOW });
+  });
+
+  it("accepts structs it already has, including the full state of the client (sync step 2)", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).push([message(ALICE, "once")])),
+      ALICE,
+    );
+    // The relay overwrites a record (deleting its own item); Alice learns of it and re-sends everything.
+    clientsOf(doc).set(BOB, { id: BOB, platform: "web", firstSeen: NOW, lastSeen: NOW + 1, active: true });
+    Y.applyUpdate(alice, Y.encodeStateAsUpdate(doc));
+    expect(expectAccepted(doc, Y.encodeStateAsUpdate(alice), ALICE)).toEqual([]);
+    expect(listMessages(doc)).toHaveLength(3);
+  });
+
+  it("accepts the step 2 of a client that merged an anonymous document the relay already merged", () => {
+    const { doc } = relayDoc();
+    // The anonymous conversation, with its own relay writes and a client record the relay overwrote.
+    const anonymous = new Y.Doc();
+    anonymous.clientID = 2;
+    anonymous.transact(() => {
+      ownersOf(anonymous).set("2", RELAY_OWNER);
+      clientsOf(anonymous).set(ALICE, { id: ALICE, platform: "ios", firstSeen: NOW, lastSeen: NOW, active: true });
+      messagesOf(anonymous).push([{ id: "business-a", role: "business", author: {}, text: "Welcome", ts: NOW }]);
+    });
+    const anonClient = clientDoc(anonymous, 40);
+    Y.applyUpdate(
+      anonClient,
+      changeOf(anonClient, () => messagesOf(anonClient).push([message(ALICE, "anon")])),
+    );
+    ownersOf(anonymous).set("40", ALICE);
+    Y.applyUpdate(anonymous, Y.encodeStateAsUpdate(anonClient));
+    clientsOf(anonymous).set(ALICE, { id: ALICE, platform: "ios", firstSeen: NOW, lastSeen: NOW + 5, active: true });
+    // The relay merges the anonymous document (the login merge); the client merged it locally too.
+    Y.applyUpdate(doc, Y.encodeStateAsUpdate(anonymous));
+    const alice = clientDoc(doc, 41);
+    Y.applyUpdate(anonClient, Y.encodeStateAsUpdate(anonymous));
+    Y.applyUpdate(alice, Y.encodeStateAsUpdate(anonClient));
+    expect(expectAccepted(doc, Y.encodeStateAsUpdate(alice, Y.encodeStateVector(doc)), ALICE)).toEqual([]);
+    expect(expectAccepted(doc, Y.encodeStateAsUpdate(alice), ALICE)).toEqual([]);
+    expect(listMessages(doc).map((m) => m.text)).toContain("anon");
+  });
+
+  it("lets a client delete its own message", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).push([message(ALICE, "oops")])),
+      ALICE,
+    );
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).delete(2, 1)),
+      ALICE,
+    );
+    expect(listMessages(doc)).toHaveLength(2);
+  });
+});
+
+describe("checkUpdate: attacks are refused", () => {
+  const attacks: Array<[string, (alice: Y.Doc) => void]> = [
+    [
+      "a business message",
+      (d) => messagesOf(d).push([{ id: "forged-00", role: "business", author: {}, text: "x", ts: NOW }]),
+    ],
+    ["a message claiming another client", (d) => messagesOf(d).push([message(BOB, "not me")])],
+    [
+      "a profile entry claiming another client",
+      (d) => profileLogOf(d).push([{ key: "email", value: "x", ts: NOW, client: BOB }]),
+    ],
+    ["a message with extra fields", (d) => messagesOf(d).push([message(ALICE, "extra", { admin: true })])],
+    ["a message dated too far ahead", (d) => messagesOf(d).push([message(ALICE, "future", { ts: NOW + 3_600_000 })])],
+    ["an unknown profile key", (d) => profileLogOf(d).push([{ key: "isAdmin" as "email", value: "1", ts: NOW, client: ALICE }])],
+    ["deleting another client's message", (d) => messagesOf(d).delete(1, 1)],
+    ["deleting the business's message", (d) => messagesOf(d).delete(0, 1)],
+    ["overwriting another client's read mark", (d) => readsOf(d).set(BOB, { ts: NOW })],
+    ["a read mark with extra fields", (d) => readsOf(d).set(ALICE, { ts: NOW, x: 1 } as { ts: number })],
+    ["writing the business's read mark", (d) => readsOf(d).set("@business", { ts: NOW })],
+    [
+      "writing a client record",
+      (d) => clientsOf(d).set(ALICE, { id: ALICE, platform: "x", firstSeen: 0, lastSeen: 0, active: true }),
+    ],
+    ["writing owners", (d) => ownersOf(d).set("99", ALICE)],
+    ["writing meta", (d) => metaOf(d).set("subject", "x")],
+    ["an unknown root array", (d) => d.getArray("evil").push([1])],
+    ["an unknown root map", (d) => d.getMap("evil").set("k", 1)],
+    ["an unknown root text", (d) => d.getText("evil").insert(0, "x")],
+    ["a nested Y.Map in messages", (d) => messagesOf(d).push([new Y.Map() as unknown as UserMessageRecord])],
+    ["a nested Y.Text in reads", (d) => readsOf(d).set(ALICE, new Y.Text("x") as unknown as { ts: number })],
+  ];
+
+  for (const [name, attack] of attacks) {
+    it(`refuses ${name}`, () => {
+      const { doc } = relayDoc();
+      const alice = clientDoc(doc, 30);
+      const update = changeOf(alice, () => attack(alice));
+      expect(update.length).toBeGreaterThan(2);
+      expectRefused(doc, update, ALICE, "authorship");
+    });
+  }
+
+  it("refuses a struct under a Yjs clientID owned by another client", () => {
+    const { doc } = relayDoc();
+    const mallory = clientDoc(doc, 20); // Bob's clientID
+    const update = changeOf(mallory, () => messagesOf(mallory).push([message(ALICE, "as bob's id")]));
+    expectRefused(doc, update, ALICE, "authorship");
+  });
+
+  it("refuses a struct under the relay's Yjs clientID", () => {
+    const { doc } = relayDoc();
+    const mallory = clientDoc(doc, RELAY_YJS);
+    const update = changeOf(mallory, () => messagesOf(mallory).push([message(ALICE, "as the relay")]));
+    expectRefused(doc, update, ALICE, "authorship");
+  });
+
+  it("refuses a keyed entry in the messages array", () => {
+    const { doc } = relayDoc();
+    const mallory = new Y.Doc();
+    mallory.clientID = 30;
+    const update = changeOf(mallory, () => mallory.getMap("messages").set("k", message(ALICE, "keyed")));
+    expectRefused(doc, update, ALICE, "authorship");
+  });
+
+  it("refuses a message pushed with a Y.Map inside it", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const nested = new Y.Map<unknown>();
+    const update = changeOf(alice, () => {
+      messagesOf(alice).push([nested as unknown as UserMessageRecord]);
+      nested.set("text", "hi");
+    });
+    expectRefused(doc, update, ALICE, "authorship");
+  });
+
+  it("asks for a resync when a dependency is missing", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    changeOf(alice, () => messagesOf(alice).push([message(ALICE, "first")]));
+    const second = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "second")]));
+    expectRefused(doc, second, ALICE, "resync");
+  });
+
+  it("refuses garbage and truncated updates as bad frames", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const update = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "truncate me")]));
+    expectRefused(doc, update.subarray(0, update.length - 3), ALICE, "bad-frame");
+    expectRefused(
+      doc,
+      new Uint8Array([0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01]),
+      ALICE,
+      "bad-frame",
+    );
+  });
+});

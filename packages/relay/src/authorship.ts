@@ -1,0 +1,341 @@
+/**
+ * The relay's authorship check: judges an update from a user client BEFORE it is applied.
+ *
+ * The rules are those of `@parley/protocol` ("Who may write what" in packages/protocol/README.md, and
+ * `layout.ts` / `records.ts`). The Yjs authors call server-side filtering of binary updates easy to get
+ * wrong, so this is a strict allow-list that mirrors how `Y.applyUpdate` will read and integrate the
+ * update, and refuses whatever it cannot place:
+ *
+ * - Structs the document already has are no-ops for Yjs and are not judged.
+ * - Every new struct's Yjs clientID must belong to the sender (or be unused, and then becomes the
+ *   sender's: `newOwners`); only `ContentAny` items land, plus `GC`/`ContentDeleted` placeholders.
+ * - Every new item's parent must be resolvable now — from its own root name, or from its origin items
+ *   in this update or in the document — and must be `messages`, `profile`, or the sender's own `reads` key.
+ *   A missing dependency is `resync`: Yjs would park the update in `pendingStructs`, where it would later
+ *   integrate against data this check never saw.
+ * - Deletes may name the sender's clientIDs only, except ranges the document has already deleted (an honest
+ *   sync step 2 carries the sender's whole delete set, including the relay's map overwrites).
+ * - Anything not understood is refused; the function never mutates the document.
+ */
+import { checkProfileEntry, checkReadMark, checkUserMessage, ownersOf, RELAY_OWNER, Root } from "@parley/protocol";
+import * as Y from "yjs";
+
+/** What {@link checkUpdate} decided. `newOwners` are Yjs clientIDs to record as the sender's before applying. */
+export type Verdict =
+  | { ok: true; newOwners: number[] }
+  | { ok: false; code: "authorship" | "bad-frame" | "resync"; reason: string };
+
+/** The connection an update arrived on. */
+export interface Sender {
+  /** The Parley client id derived from the connection's client secret. */
+  clientId: string;
+}
+
+type Struct = Y.Item | Y.GC | Y.Skip;
+/** A decoded delete set: per clientID, deleted clock ranges. */
+type DeleteRanges = Map<number, Array<{ clock: number; len: number }>>;
+
+/** Where an item lands: a root type name and, for map entries, the key. */
+interface Placement {
+  root: string;
+  key: string | null;
+}
+
+/** Thrown inside the check to end it with a refusal; caught by {@link checkUpdate}. */
+class Refusal extends Error {
+  constructor(
+    readonly code: "authorship" | "bad-frame" | "resync",
+    readonly reason: string,
+  ) {
+    super(reason);
+  }
+}
+
+const refuse = (reason: string): never => {
+  throw new Refusal("authorship", reason);
+};
+const badFrame = (reason: string): never => {
+  throw new Refusal("bad-frame", reason);
+};
+const resync = (reason: string): never => {
+  throw new Refusal("resync", reason);
+};
+
+/**
+ * Judges an update from a user client before it is applied. Pure: it reads `doc` and never changes it.
+ *
+ * @param doc - the room's document as stored now
+ * @param update - a Yjs v1 update (sync step 2 or update message payload)
+ * @param sender - the connection's client
+ * @param now - the relay's clock in milliseconds, for timestamp checks
+ */
+export function checkUpdate(doc: Y.Doc, update: Uint8Array, sender: Sender, now: number): Verdict {
+  let decoded: { structs: Struct[]; ds: { clients: DeleteRanges } };
+  try {
+    decoded = Y.decodeUpdate(update);
+  } catch (error) {
+    return { ok: false, code: "bad-frame", reason: `update cannot be decoded: ${String(error)}` };
+  }
+  try {
+    return { ok: true, newOwners: new UpdateCheck(doc, decoded.structs, sender, now).run(decoded.ds) };
+  } catch (error) {
+    if (error instanceof Refusal) return { ok: false, code: error.code, reason: error.reason };
+    // A check that crashed did not understand the update: refuse it rather than guess.
+    return { ok: false, code: "authorship", reason: `update not understood: ${String(error)}` };
+  }
+}
+
+/** One run of the check over one update. */
+class UpdateCheck {
+  private readonly owners: Y.Map<string>;
+  /** The update's structs per clientID, in clock order (as Yjs reads them). */
+  private readonly byClient = new Map<number, Struct[]>();
+  /** Each struct's index in its clientID's list. */
+  private readonly indexOf = new Map<Struct, number>();
+  /** New items (or the new part of a straddling item) with the clock from which they are new. */
+  private readonly newItems = new Map<Y.Item, number>();
+  private readonly placements = new Map<Y.Item, Placement>();
+  /** Items whose placement is being resolved, to catch dependency cycles. */
+  private readonly resolving = new Set<Struct>();
+  private readonly newOwners: number[] = [];
+
+  constructor(
+    private readonly doc: Y.Doc,
+    private readonly structs: Struct[],
+    private readonly sender: Sender,
+    private readonly now: number,
+  ) {
+    this.owners = ownersOf(doc);
+  }
+
+  run(ds: { clients: DeleteRanges }): number[] {
+    this.groupByClient();
+    for (const [client, structs] of this.byClient) this.findNewStructs(client, structs);
+    this.checkDependencyOrder();
+    for (const [item, from] of this.newItems) this.checkItem(item, from);
+    for (const [client, ranges] of ds.clients) this.checkDeletes(client, ranges);
+    return this.newOwners;
+  }
+
+  private state(client: number): number {
+    return Y.getState(this.doc.store, client);
+  }
+
+  /**
+   * Yjs keeps only the last block per clientID and reads clocks as contiguous within a block, so a clientID
+   * that reappears, or whose clocks jump, means blocks Yjs would read differently from this check.
+   */
+  private groupByClient(): void {
+    let previous: Struct | null = null;
+    for (const struct of this.structs) {
+      const client = struct.id.client;
+      // Yjs would integrate an empty struct without advancing the clock: nothing honest encodes one.
+      if (struct.length <= 0) badFrame("empty struct");
+      const list = this.byClient.get(client);
+      if (list === undefined) {
+        this.indexOf.set(struct, 0);
+        this.byClient.set(client, [struct]);
+      } else if (previous === null || previous.id.client !== client) {
+        badFrame(`clientID ${client} appears in more than one block`);
+      } else {
+        if (struct.id.clock !== previous.id.clock + previous.length) badFrame(`clock gap in clientID ${client}`);
+        this.indexOf.set(struct, list.length);
+        list.push(struct);
+      }
+      previous = struct;
+    }
+  }
+
+  /** Finds what is new for one clientID and checks the sender may write it. */
+  private findNewStructs(client: number, structs: Struct[]): void {
+    let frontier = this.state(client);
+    let hasNew = false;
+    for (const struct of structs) {
+      const end = struct.id.clock + struct.length;
+      if (end <= frontier) continue; // already stored: Yjs ignores it
+      if (struct.id.clock > frontier) resync(`clientID ${client} is missing clocks ${frontier}..${struct.id.clock}`);
+      if (struct instanceof Y.Skip) continue; // a gap: whatever follows it is caught above
+      hasNew = true;
+      if (struct instanceof Y.Item) this.newItems.set(struct, frontier);
+      frontier = end;
+    }
+    if (hasNew) this.claim(client);
+  }
+
+  /** The sender may write new structs of `client` if it owns it, or if nobody has used it yet. */
+  private claim(client: number): void {
+    const owner = this.owners.get(String(client));
+    if (owner === this.sender.clientId) return;
+    if (owner === RELAY_OWNER) refuse(`clientID ${client} belongs to the relay`);
+    if (owner !== undefined) refuse(`clientID ${client} belongs to another client`);
+    if (this.state(client) > 0) refuse(`clientID ${client} has data but no owner`);
+    this.newOwners.push(client);
+  }
+
+  private ownsOrClaims(client: number): boolean {
+    return this.owners.get(String(client)) === this.sender.clientId || this.newOwners.includes(client);
+  }
+
+  /**
+   * Yjs integrates a struct after the previous struct of its clientID and after the items its origins
+   * name; a cycle among those would leave the update pending. Refuse cycles up front.
+   */
+  private checkDependencyOrder(): void {
+    const done = new Set<Struct>();
+    const active = new Set<Struct>();
+    const visit = (struct: Struct): void => {
+      if (done.has(struct)) return;
+      if (active.has(struct)) badFrame("update has a dependency cycle");
+      active.add(struct);
+      for (const dependency of this.dependenciesOf(struct)) visit(dependency);
+      active.delete(struct);
+      done.add(struct);
+    };
+    for (const item of this.newItems.keys()) visit(item);
+  }
+
+  /** New structs of this update that `struct` needs integrated first. */
+  private dependenciesOf(struct: Struct): Struct[] {
+    const result: Struct[] = [];
+    const list = this.byClient.get(struct.id.client) ?? [];
+    const index = this.indexOf.get(struct) ?? 0;
+    const before = index > 0 ? list[index - 1] : undefined;
+    if (before !== undefined && before.id.clock + before.length > this.state(struct.id.client)) result.push(before);
+    if (struct instanceof Y.Item) {
+      for (const id of [struct.origin, struct.rightOrigin]) {
+        if (id === null || id.clock < this.state(id.client)) continue;
+        const found = this.findInUpdate(id);
+        if (found !== null) result.push(found);
+      }
+    }
+    return result;
+  }
+
+  /** The struct of this update that contains `id`, or null. */
+  private findInUpdate(id: Y.ID): Struct | null {
+    const list = this.byClient.get(id.client);
+    if (list === undefined) return null;
+    // Clocks in a list are contiguous and ascending: binary search.
+    let low = 0;
+    let high = list.length - 1;
+    while (low <= high) {
+      const middle = (low + high) >>> 1;
+      const struct = list[middle] as Struct;
+      if (id.clock < struct.id.clock) high = middle - 1;
+      else if (id.clock >= struct.id.clock + struct.length) low = middle + 1;
+      else return struct;
+    }
+    return null;
+  }
+
+  /** Checks one new item: its content and where it lands. `from` is the first clock Yjs will integrate. */
+  private checkItem(item: Y.Item, from: number): void {
+    const content = item.content;
+    const placement = this.placementOf(item);
+    if (from > item.id.clock) {
+      // Yjs splits off the known part and attaches the rest after the stored item before `from`.
+      const left = this.storedPlacement(Y.createID(item.id.client, from - 1));
+      if (left.root !== placement.root || left.key !== placement.key) refuse("item straddles two parents");
+    }
+    if (content instanceof Y.ContentDeleted) {
+      this.checkPlacement(placement);
+      return;
+    }
+    if (!(content instanceof Y.ContentAny)) refuse(`content ${content.constructor.name} is not allowed`);
+    this.checkPlacement(placement);
+    for (const value of content.getContent()) this.checkValue(placement, value);
+  }
+
+  private checkPlacement(placement: Placement): void {
+    switch (placement.root) {
+      case Root.messages:
+      case Root.profile:
+        if (placement.key !== null) refuse(`${placement.root} takes no keys`);
+        return;
+      case Root.reads:
+        if (placement.key !== this.sender.clientId) refuse("reads may be written only under the sender's client id");
+        return;
+      default:
+        refuse(`root "${placement.root}" is not writable by clients`);
+    }
+  }
+
+  private checkValue(placement: Placement, value: unknown): void {
+    const { clientId } = this.sender;
+    const problem =
+      placement.root === Root.messages
+        ? checkUserMessage(value, clientId, this.now)
+        : placement.root === Root.profile
+          ? checkProfileEntry(value, clientId, this.now)
+          : checkReadMark(value, this.now);
+    if (problem !== null) refuse(`${placement.root}: ${problem}`);
+  }
+
+  /**
+   * Where an item lands, as Yjs decides it: the encoded root name when the item has no origins,
+   * otherwise the parent (and map key) of its left origin, or else of its right origin.
+   */
+  private placementOf(item: Y.Item): Placement {
+    const cached = this.placements.get(item);
+    if (cached !== undefined) return cached;
+    if (this.resolving.has(item)) badFrame("update has a dependency cycle");
+    this.resolving.add(item);
+    let placement: Placement;
+    if (item.origin === null && item.rightOrigin === null) {
+      if (typeof item.parent !== "string") refuse("nested types are not allowed");
+      placement = { root: item.parent as unknown as string, key: item.parentSub };
+    } else {
+      const left = item.origin === null ? null : this.originPlacement(item, item.origin);
+      const right = item.rightOrigin === null ? null : this.originPlacement(item, item.rightOrigin);
+      if (left !== null && right !== null && (left.root !== right.root || left.key !== right.key)) {
+        refuse("origins in different parents");
+      }
+      placement = (left ?? right) as Placement;
+    }
+    this.resolving.delete(item);
+    this.placements.set(item, placement);
+    return placement;
+  }
+
+  private originPlacement(item: Y.Item, origin: Y.ID): Placement {
+    // Yjs looks up same-client origins without checking they exist: they must come before the item.
+    if (origin.client === item.id.client && origin.clock >= item.id.clock) badFrame("origin after its item");
+    if (origin.clock < this.state(origin.client)) return this.storedPlacement(origin);
+    const found = this.findInUpdate(origin);
+    if (found === null || found instanceof Y.Skip) return resync(`missing dependency ${origin.client}:${origin.clock}`);
+    if (!(found instanceof Y.Item)) return refuse("origin is a GC struct");
+    return this.placementOf(found);
+  }
+
+  /** Where a stored item lands; only root types are understood. */
+  private storedPlacement(id: Y.ID): Placement {
+    const struct = Y.getItem(this.doc.store, id) as Y.Item | Y.GC;
+    if (!(struct instanceof Y.Item)) return refuse("origin is a GC struct");
+    const parent = struct.parent;
+    if (!(parent instanceof Y.AbstractType) || parent._item !== null) return refuse("origin is not in a root type");
+    return { root: Y.findRootTypeKey(parent), key: struct.parentSub };
+  }
+
+  /** Deletes: the sender's own clientIDs, or ranges the document has already deleted. */
+  private checkDeletes(client: number, ranges: Array<{ clock: number; len: number }>): void {
+    if (this.ownsOrClaims(client)) return;
+    for (const range of ranges) {
+      if (range.len === 0) continue;
+      if (!this.alreadyDeleted(client, range.clock, range.clock + range.len)) {
+        refuse(`deletes items of clientID ${client}, which the sender does not own`);
+      }
+    }
+  }
+
+  private alreadyDeleted(client: number, start: number, end: number): boolean {
+    if (end > this.state(client)) return false;
+    const structs = this.doc.store.clients.get(client);
+    if (structs === undefined) return false;
+    for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
+      const struct = structs[i] as Y.Item | Y.GC;
+      if (struct.id.clock >= end) break;
+      if (!struct.deleted) return false;
+    }
+    return true;
+  }
+}
