@@ -169,6 +169,22 @@ describe("checkUpdate: honest updates pass", () => {
     expect(listMessages(doc).map((m) => m.text)).toContain("anon");
   });
 
+  it("accepts an item that straddles what the relay has (merged in the client's store)", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).push([message(ALICE, "one")])),
+      ALICE,
+    );
+    messagesOf(alice).push([message(ALICE, "two")]);
+    const full = Y.encodeStateAsUpdate(alice);
+    const struct = Y.decodeUpdate(full).structs.find((s) => s.id.client === 30);
+    expect(struct?.length).toBe(2);
+    expectAccepted(doc, full, ALICE);
+    expect(listMessages(doc).map((m) => m.text)).toEqual(["Hi", "from bob", "one", "two"]);
+  });
+
   it("lets a client delete its own message", () => {
     const { doc } = relayDoc();
     const alice = clientDoc(doc, 30);
@@ -199,7 +215,10 @@ describe("checkUpdate: attacks are refused", () => {
     ],
     ["a message with extra fields", (d) => messagesOf(d).push([message(ALICE, "extra", { admin: true })])],
     ["a message dated too far ahead", (d) => messagesOf(d).push([message(ALICE, "future", { ts: NOW + 3_600_000 })])],
-    ["an unknown profile key", (d) => profileLogOf(d).push([{ key: "isAdmin" as "email", value: "1", ts: NOW, client: ALICE }])],
+    [
+      "an unknown profile key",
+      (d) => profileLogOf(d).push([{ key: "isAdmin" as "email", value: "1", ts: NOW, client: ALICE }]),
+    ],
     ["deleting another client's message", (d) => messagesOf(d).delete(1, 1)],
     ["deleting the business's message", (d) => messagesOf(d).delete(0, 1)],
     ["overwriting another client's read mark", (d) => readsOf(d).set(BOB, { ts: NOW })],
@@ -267,6 +286,24 @@ describe("checkUpdate: attacks are refused", () => {
     changeOf(alice, () => messagesOf(alice).push([message(ALICE, "first")]));
     const second = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "second")]));
     expectRefused(doc, second, ALICE, "resync");
+  });
+
+  it("refuses an update that names one Yjs clientID in two blocks", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const first = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "first")]));
+    const second = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "second")]));
+    // A one-block update without deletes is [1, block..., 0]; Yjs would keep only the second block.
+    const twoBlocks = new Uint8Array([2, ...first.subarray(1, -1), ...second.subarray(1, -1), 0]);
+    expect(Y.decodeUpdate(twoBlocks).structs).toHaveLength(2);
+    expectRefused(doc, twoBlocks, ALICE, "bad-frame");
+  });
+
+  it("refuses trailing bytes after a valid update", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    const update = changeOf(alice, () => messagesOf(alice).push([message(ALICE, "tail")]));
+    expectRefused(doc, new Uint8Array([...update, 7, 7, 7]), ALICE, "bad-frame");
   });
 
   it("refuses garbage and truncated updates as bad frames", () => {
