@@ -1,1 +1,32 @@
-export {};
+/**
+ * @parley/client — offline-first conversation sync: anonymous users on the fly, login with a JWT,
+ * user switching and logout, one Yjs document per conversation kept in local storage and synced
+ * through a Parley relay.
+ */
+
+export {
+  ClientDestroyedError,
+  type ClientRecord,
+  ErrorCode,
+  ForbiddenError,
+  InvalidArgumentError,
+  type JsonValue,
+  ParleyError,
+  type Profile,
+  RelayError,
+  RelayUnavailableError,
+  StorageError,
+  TokenExpiredError,
+  TokenInvalidError,
+  TokenNotYetValidError,
+  UnsentChangesError,
+} from "@parley/protocol";
+export { type ClientEvents, createClient, type Identity, type ParleyClient } from "./client.js";
+export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
+export type { ConversationMessage, ProfilePatch } from "./conversation.js";
+export { directoryStorage } from "./directory-storage.js";
+export { type IndexedDbStorageOptions, indexedDbStorage } from "./indexeddb-storage.js";
+export { memoryStorage } from "./memory-storage.js";
+export type { ClientOptions } from "./options.js";
+export type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
+export { SDK_VERSION } from "./version.js";

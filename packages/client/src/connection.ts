@@ -1,0 +1,235 @@
+/**
+ * One conversation's connection to the relay: a small y-websocket-protocol client (sync only; the
+ * awareness protocol is not used by Parley's client) with Parley's `stored` acknowledgements.
+ *
+ * Session: on open the client sends sync step 1; the relay sends its step 1, which the client answers
+ * with step 2, and answers the client's step 1 with step 2 (after which the connection is "synced").
+ * Local updates are sent as sync updates only once the client's step 2 has gone out — everything made
+ * before that is part of step 2, and an update sent earlier could depend on structs the relay lacks
+ * (which it answers with a 4531 resync close).
+ *
+ * Transient closes (see `isTransientClose`) reconnect with capped exponential backoff; a permanent
+ * close stops the connection and is reported once, so the owner can fetch a fresh token and `start()`
+ * again. Parameters are read at every connect, so a refreshed token is used by the next socket.
+ */
+import { isTransientClose, MessageType, readStored } from "@parley/protocol";
+import * as decoding from "lib0/decoding";
+import * as encoding from "lib0/encoding";
+import * as syncProtocol from "y-protocols/sync";
+import type * as Y from "yjs";
+
+/** The subset of the WebSocket API the client needs; `globalThis.WebSocket` and `ws` both fit. */
+export interface WebSocketLike {
+  binaryType: string;
+  readonly readyState: number;
+  send(data: Uint8Array): void;
+  close(code?: number, reason?: string): void;
+  onopen: ((event: never) => void) | null;
+  onmessage: ((event: never) => void) | null;
+  onclose: ((event: never) => void) | null;
+  onerror: ((event: never) => void) | null;
+}
+
+/** A WebSocket constructor such as `globalThis.WebSocket` or the `ws` package's default export. */
+export type WebSocketConstructor = new (url: string) => WebSocketLike;
+
+/** State of a connection as the application sees it. */
+export type ConnectionStatus = "offline" | "connecting" | "online";
+
+/** URL parameters of one connect attempt. */
+export type ConnectionParams = Record<string, string>;
+
+export interface ConnectionOptions {
+  relayUrl: string;
+  room: string;
+  doc: Y.Doc;
+  WebSocket: WebSocketConstructor;
+  /** Read at every connect attempt. */
+  params: () => ConnectionParams;
+  onStatus: (status: ConnectionStatus) => void;
+  /** The relay answered the client's step 1: the local document holds everything the relay had. */
+  onSynced: () => void;
+  /** The relay durably stores this state vector. */
+  onStored: (stateVector: Map<number, number>) => void;
+  /** The relay closed the connection for good (a 44xx code); the connection has stopped. */
+  onRefused: (code: number, reason: string) => void;
+}
+
+const OPEN = 1;
+const MAX_BACKOFF_MS = 5_000;
+
+export class Connection {
+  private readonly options: ConnectionOptions;
+  private socket: WebSocketLike | null = null;
+  private running = false;
+  private step2Sent = false;
+  private attempts = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private currentStatus: ConnectionStatus = "offline";
+  private synced = false;
+
+  constructor(options: ConnectionOptions) {
+    this.options = options;
+  }
+
+  /** Whether the current socket has completed its first sync. */
+  get isSynced(): boolean {
+    return this.synced;
+  }
+
+  get status(): ConnectionStatus {
+    return this.currentStatus;
+  }
+
+  /** Starts connecting (and reconnecting after transient closes). Idempotent. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.attempts = 0;
+    this.options.doc.on("update", this.onDocUpdate);
+    this.openSocket();
+  }
+
+  /** Closes the socket and stops reconnecting. */
+  stop(): void {
+    if (!this.running) return;
+    this.running = false;
+    this.options.doc.off("update", this.onDocUpdate);
+    clearTimeout(this.retryTimer);
+    const socket = this.socket;
+    this.socket = null;
+    this.synced = false;
+    socket?.close(1000, "client stopped");
+    this.setStatus("offline");
+  }
+
+  /** Drops the current socket and connects again at once with fresh parameters. */
+  reconnect(): void {
+    this.stop();
+    this.start();
+  }
+
+  /**
+   * Sends the `logout` frame if a synced socket is open, then waits (bounded) for the relay to close.
+   * Stops the connection either way. Resolves `true` if the relay received the frame and closed.
+   */
+  async logout(timeoutMs: number): Promise<boolean> {
+    const socket = this.socket;
+    if (!this.running || socket === null || !this.synced || socket.readyState !== OPEN) {
+      this.stop();
+      return false;
+    }
+    this.running = false;
+    this.options.doc.off("update", this.onDocUpdate);
+    clearTimeout(this.retryTimer);
+    const closed = new Promise<boolean>((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      socket.onclose = (() => {
+        clearTimeout(timer);
+        resolve(true);
+      }) as (event: never) => void;
+    });
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.logout);
+    socket.send(encoding.toUint8Array(encoder));
+    const acknowledged = await closed;
+    this.socket = null;
+    this.synced = false;
+    socket.close(1000, "logged out");
+    this.setStatus("offline");
+    return acknowledged;
+  }
+
+  private setStatus(status: ConnectionStatus): void {
+    if (status === this.currentStatus) return;
+    this.currentStatus = status;
+    this.options.onStatus(status);
+  }
+
+  private openSocket(): void {
+    const query = new URLSearchParams(this.options.params()).toString();
+    let socket: WebSocketLike;
+    try {
+      socket = new this.options.WebSocket(`${this.options.relayUrl}/${this.options.room}?${query}`);
+    } catch {
+      this.scheduleRetry();
+      return;
+    }
+    socket.binaryType = "arraybuffer";
+    this.socket = socket;
+    this.step2Sent = false;
+    this.synced = false;
+    this.setStatus("connecting");
+    socket.onopen = (() => {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MessageType.sync);
+      syncProtocol.writeSyncStep1(encoder, this.options.doc);
+      socket.send(encoding.toUint8Array(encoder));
+    }) as (event: never) => void;
+    socket.onmessage = ((event: { data: unknown }) => {
+      if (socket !== this.socket) return;
+      if (event.data instanceof ArrayBuffer) this.receive(socket, new Uint8Array(event.data));
+    }) as (event: never) => void;
+    socket.onclose = ((event: { code: number; reason: string }) => {
+      if (socket !== this.socket) return;
+      this.socket = null;
+      this.synced = false;
+      this.step2Sent = false;
+      if (!this.running) return;
+      if (isTransientClose(event.code)) {
+        this.scheduleRetry();
+        return;
+      }
+      this.running = false;
+      this.options.doc.off("update", this.onDocUpdate);
+      this.setStatus("offline");
+      this.options.onRefused(event.code, String(event.reason ?? ""));
+    }) as (event: never) => void;
+    // A failed connect is followed by a close event, which decides what happens next.
+    socket.onerror = (() => {}) as (event: never) => void;
+  }
+
+  private scheduleRetry(): void {
+    this.setStatus("offline");
+    const base = Math.min(MAX_BACKOFF_MS, 100 * 2 ** this.attempts);
+    this.attempts += 1;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(
+      () => {
+        if (this.running) this.openSocket();
+      },
+      base * (0.5 + Math.random() / 2),
+    );
+  }
+
+  private receive(socket: WebSocketLike, data: Uint8Array): void {
+    const decoder = decoding.createDecoder(data);
+    const type = decoding.readVarUint(decoder);
+    if (type === MessageType.sync) {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MessageType.sync);
+      const syncType = syncProtocol.readSyncMessage(decoder, encoder, this.options.doc, this);
+      if (syncType === syncProtocol.messageYjsSyncStep1) {
+        socket.send(encoding.toUint8Array(encoder));
+        this.step2Sent = true;
+      } else if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
+        this.synced = true;
+        this.attempts = 0;
+        this.setStatus("online");
+        this.options.onSynced();
+      }
+    } else if (type === MessageType.stored) {
+      this.options.onStored(readStored(decoder));
+    }
+    // Awareness and auth frames carry nothing this client acts on; a refusal arrives as a close.
+  }
+
+  private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {
+    const socket = this.socket;
+    if (origin === this || socket === null || !this.step2Sent || socket.readyState !== OPEN) return;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.sync);
+    syncProtocol.writeUpdate(encoder, update);
+    socket.send(encoding.toUint8Array(encoder));
+  };
+}

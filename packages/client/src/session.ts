@@ -1,0 +1,226 @@
+/**
+ * One open conversation: its Yjs document, the stored copy, the relay connection, the relay's
+ * stored state (for delivery status and flushing) and, when several instances share a store, the
+ * channel on which they exchange updates of this document.
+ */
+import { UnsentChangesError } from "@parley/protocol";
+import * as Y from "yjs";
+import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocketConstructor } from "./connection.js";
+import { unstoredMessageIds } from "./conversation.js";
+import type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
+
+/** Storage key of the relay's stored state vector for a room. */
+function storedKey(room: string): string {
+  return `stored/${room}`;
+}
+
+type TabDocMessage = { kind: "hello"; stateVector: Uint8Array } | { kind: "update"; update: Uint8Array };
+
+export interface SessionOptions {
+  storage: ClientStorage;
+  room: string;
+  relayUrl: string;
+  WebSocket: WebSocketConstructor | undefined;
+  /** Name of the channel shared by the instances of this identity, or `undefined` for none. */
+  tabChannel: string | undefined;
+  params: () => ConnectionParams;
+  onChange: (what: "messages" | "profile" | "clients") => void;
+  onStatus: (status: ConnectionStatus) => void;
+  onSynced: () => void;
+  onRefused: (code: number, reason: string) => void;
+}
+
+export class Session {
+  readonly doc = new Y.Doc();
+  readonly room: string;
+  private handle: DocHandle | undefined;
+  private connection: Connection | undefined;
+  private channel: BroadcastChannel | undefined;
+  private storedState = new Map<number, number>();
+  private storedWaiters = new Set<() => void>();
+  private saving: Promise<void> = Promise.resolve();
+  private closed = false;
+  private readonly options: SessionOptions;
+
+  private constructor(options: SessionOptions) {
+    this.options = options;
+    this.room = options.room;
+  }
+
+  /** Loads the room's document from storage and starts watching it. Does not connect. */
+  static async open(options: SessionOptions): Promise<Session> {
+    const session = new Session(options);
+    const saved = await options.storage.get(storedKey(options.room));
+    if (saved !== undefined && saved !== null && typeof saved === "object" && !Array.isArray(saved)) {
+      for (const [client, clock] of Object.entries(saved)) {
+        if (typeof clock === "number") session.storedState.set(Number(client), clock);
+      }
+    }
+    session.handle = await options.storage.openDoc(options.room, session.doc);
+    session.doc.on("afterTransaction", session.onTransaction);
+    if (options.tabChannel !== undefined && typeof BroadcastChannel === "function") {
+      const channel = new BroadcastChannel(options.tabChannel);
+      session.channel = channel;
+      channel.onmessage = (event: MessageEvent<TabDocMessage>) => session.onTabMessage(event.data);
+      session.doc.on("update", session.forwardToTabs);
+      channel.postMessage({ kind: "hello", stateVector: Y.encodeStateVector(session.doc) } satisfies TabDocMessage);
+    }
+    return session;
+  }
+
+  /** The relay's durably stored state, as last reported. */
+  get stored(): Map<number, number> {
+    return this.storedState;
+  }
+
+  get status(): ConnectionStatus {
+    return this.connection?.status ?? "offline";
+  }
+
+  get isSynced(): boolean {
+    return this.connection?.isSynced ?? false;
+  }
+
+  /** Starts (or restarts after a refusal) the relay connection. */
+  connect(): void {
+    if (this.closed || this.options.WebSocket === undefined) return;
+    if (this.connection === undefined) {
+      this.connection = new Connection({
+        relayUrl: this.options.relayUrl,
+        room: this.room,
+        doc: this.doc,
+        WebSocket: this.options.WebSocket,
+        params: this.options.params,
+        onStatus: this.options.onStatus,
+        onSynced: this.options.onSynced,
+        onStored: (state) => this.onStored(state),
+        onRefused: this.options.onRefused,
+      });
+    }
+    this.connection.start();
+  }
+
+  /** Reconnects at once so that fresh parameters (a new token) take effect. */
+  reconnect(): void {
+    if (this.connection === undefined) this.connect();
+    else this.connection.reconnect();
+  }
+
+  disconnect(): void {
+    this.connection?.stop();
+  }
+
+  /** Whether the relay has stored everything this document holds. */
+  allStored(): boolean {
+    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) {
+      if ((this.storedState.get(client) ?? 0) < clock) return false;
+    }
+    return true;
+  }
+
+  /** Ids of the messages the relay has not stored yet. */
+  unstoredMessageIds(): string[] {
+    return unstoredMessageIds(this.doc, this.storedState);
+  }
+
+  /** Persists locally, then waits until the relay has stored everything; rejects with {@link UnsentChangesError}. */
+  async flush(timeoutMs: number): Promise<void> {
+    await this.handle?.flush();
+    if (this.allStored()) return;
+    if (this.connection === undefined || this.status === "offline") this.connect();
+    const stored = await new Promise<boolean>((resolve) => {
+      const done = (value: boolean) => {
+        clearTimeout(timer);
+        this.storedWaiters.delete(check);
+        resolve(value);
+      };
+      const check = () => {
+        if (this.allStored()) done(true);
+      };
+      const timer = setTimeout(() => done(false), timeoutMs);
+      this.storedWaiters.add(check);
+      check();
+    });
+    if (!stored) {
+      const ids = this.unstoredMessageIds();
+      throw new UnsentChangesError(
+        ids,
+        `the relay has not stored ${ids.length} message(s) and other local changes within ${timeoutMs} ms`,
+      );
+    }
+  }
+
+  /** Durably persists local changes (no relay involved). */
+  async persist(): Promise<void> {
+    await this.handle?.flush();
+  }
+
+  /** Sends the `logout` frame if connected and stops the connection. */
+  async logoutFromRelay(timeoutMs: number): Promise<boolean> {
+    if (this.connection === undefined) return false;
+    return this.connection.logout(timeoutMs);
+  }
+
+  /** Disconnects and releases the stored document (it stays in storage). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.connection?.stop();
+    this.doc.off("afterTransaction", this.onTransaction);
+    this.doc.off("update", this.forwardToTabs);
+    this.channel?.close();
+    for (const waiter of this.storedWaiters) waiter();
+    await this.saving;
+    await this.handle?.close();
+    this.doc.destroy();
+  }
+
+  /** Deletes everything stored for `room` (every handle on it must be closed). */
+  static async erase(storage: ClientStorage, room: string): Promise<void> {
+    await storage.deleteDoc(room);
+    await storage.delete(storedKey(room));
+  }
+
+  private onStored(state: Map<number, number>): void {
+    let changed = false;
+    for (const [client, clock] of state) {
+      if ((this.storedState.get(client) ?? 0) < clock) {
+        this.storedState.set(client, clock);
+        changed = true;
+      }
+    }
+    if (!changed) return;
+    const snapshot: Record<string, StoredValue> = {};
+    for (const [client, clock] of this.storedState) snapshot[client] = clock;
+    // Saved so that a restarted client knows what is already safe (a logout while offline need not fail).
+    this.saving = this.saving.then(() => this.options.storage.set(storedKey(this.room), snapshot)).catch(() => {});
+    for (const waiter of [...this.storedWaiters]) waiter();
+    this.options.onChange("messages");
+  }
+
+  private readonly onTransaction = (transaction: Y.Transaction): void => {
+    const changed = new Set<"messages" | "profile" | "clients">();
+    for (const type of transaction.changed.keys()) {
+      if (type === this.doc.share.get("messages")) changed.add("messages");
+      else if (type === this.doc.share.get("profile")) changed.add("profile");
+      else if (type === this.doc.share.get("clients")) changed.add("clients");
+      else if (type === this.doc.share.get("reads")) changed.add("messages");
+    }
+    for (const what of changed) this.options.onChange(what);
+  };
+
+  private readonly forwardToTabs = (update: Uint8Array, origin: unknown): void => {
+    if (origin === this.channel) return;
+    this.channel?.postMessage({ kind: "update", update } satisfies TabDocMessage);
+  };
+
+  private onTabMessage(message: TabDocMessage): void {
+    if (this.closed || this.channel === undefined) return;
+    if (message.kind === "update") {
+      Y.applyUpdate(this.doc, message.update, this.channel);
+    } else if (message.kind === "hello") {
+      const update = Y.encodeStateAsUpdate(this.doc, message.stateVector);
+      this.channel.postMessage({ kind: "update", update } satisfies TabDocMessage);
+    }
+  }
+}

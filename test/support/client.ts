@@ -1,0 +1,85 @@
+/**
+ * Helpers for the client integration tests (test/client-*.test.ts): reading what the relay stored for a
+ * room over a raw WebSocket (so no client code is involved), and the secrets a client keeps in its store.
+ */
+
+import type { ClientStorage } from "@parley/client";
+import { anonymousToken, createSecret, encodeClientInfo, MessageType, readStored } from "@parley/protocol";
+import * as decoding from "lib0/decoding";
+import * as encoding from "lib0/encoding";
+import WebSocket from "ws";
+import * as syncProtocol from "y-protocols/sync";
+import * as Y from "yjs";
+import type { RelayHandle } from "./relay.js";
+
+export interface RawSession {
+  /** The close code, or `undefined` if the relay synced. */
+  closeCode: number | undefined;
+  /** Whether the relay sent its sync step 2 (it let us read the room). */
+  received: boolean;
+  doc: Y.Doc;
+}
+
+/**
+ * Opens `room` with `token` and a fresh client secret, runs the sync, and returns what the relay holds.
+ * Resolves when the relay's step 2 arrived or the connection closed.
+ */
+export function connectRaw(relay: RelayHandle, room: string, token: string, timeoutMs = 15_000): Promise<RawSession> {
+  const doc = new Y.Doc();
+  const params = new URLSearchParams({
+    token,
+    client: createSecret(),
+    info: encodeClientInfo({ platform: "test-business-probe" }),
+  });
+  const socket = new WebSocket(`${relay.url}/${room}?${params}`);
+  socket.binaryType = "arraybuffer";
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      socket.terminate();
+      reject(new Error(`raw session on ${room} timed out`));
+    }, timeoutMs);
+    const finish = (result: RawSession) => {
+      clearTimeout(timer);
+      resolve(result);
+    };
+    socket.on("error", () => {});
+    socket.on("open", () => {
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MessageType.sync);
+      syncProtocol.writeSyncStep1(encoder, doc);
+      socket.send(encoding.toUint8Array(encoder));
+    });
+    socket.on("message", (data: ArrayBuffer) => {
+      const decoder = decoding.createDecoder(new Uint8Array(data));
+      const type = decoding.readVarUint(decoder);
+      if (type !== MessageType.sync) {
+        if (type === MessageType.stored) readStored(decoder);
+        return;
+      }
+      const encoder = encoding.createEncoder();
+      encoding.writeVarUint(encoder, MessageType.sync);
+      const syncType = syncProtocol.readSyncMessage(decoder, encoder, doc, null);
+      if (syncType === syncProtocol.messageYjsSyncStep2) {
+        socket.close(1000);
+        finish({ closeCode: undefined, received: true, doc });
+      }
+    });
+    socket.on("close", (code: number) => finish({ closeCode: code, received: false, doc }));
+  });
+}
+
+/** Reads the relay's copy of `room` with `token`; throws if the relay refuses. */
+export async function readRelayDoc(relay: RelayHandle, room: string, token: string): Promise<Y.Doc> {
+  const session = await connectRaw(relay, room, token);
+  if (!session.received) throw new Error(`relay refused ${room}: ${session.closeCode}`);
+  return session.doc;
+}
+
+/** The anonymous token of the identity a client keeps in `storage` (for probing the relay as that user). */
+export async function storedAnonymousToken(storage: ClientStorage): Promise<string> {
+  const record = (await storage.get("identity")) as { current?: { kind?: string; secret?: string } } | undefined;
+  if (record?.current?.kind !== "anonymous" || typeof record.current.secret !== "string") {
+    throw new Error("the store holds no anonymous identity");
+  }
+  return anonymousToken(record.current.secret);
+}
