@@ -24,12 +24,19 @@ export interface RawSession {
  * Opens `room` with `token` and a fresh client secret, runs the sync, and returns what the relay holds.
  * Resolves when the relay's step 2 arrived or the connection closed.
  */
-export function connectRaw(relay: RelayHandle, room: string, token: string, timeoutMs = 15_000): Promise<RawSession> {
+export function connectRaw(
+  relay: RelayHandle,
+  room: string,
+  token: string,
+  extraParams: Record<string, string> = {},
+  timeoutMs = 15_000,
+): Promise<RawSession> {
   const doc = new Y.Doc();
   const params = new URLSearchParams({
     token,
     client: createSecret(),
-    info: encodeClientInfo({ platform: "test-business-probe" }),
+    info: encodeClientInfo({ platform: "test-probe" }),
+    ...extraParams,
   });
   const socket = new WebSocket(`${relay.url}/${room}?${params}`);
   socket.binaryType = "arraybuffer";

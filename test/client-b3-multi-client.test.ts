@@ -1,0 +1,86 @@
+import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+const ids = (client: ParleyClient) => client.messages().map((m) => m.id);
+
+describe("B3: one thread across the clients of a userId", () => {
+  let relay: RelayHandle | undefined;
+  const clients: ParleyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+    await relay?.stop();
+    relay = undefined;
+  });
+
+  async function loggedIn(userId: string, count: number): Promise<ParleyClient[]> {
+    const made: ParleyClient[] = [];
+    for (let i = 0; i < count; i++) {
+      if (relay === undefined) throw new Error("no relay");
+      // Separate stores: these are separate devices, syncing only through the relay.
+      const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
+      clients.push(client);
+      expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: true });
+      made.push(client);
+    }
+    return made;
+  }
+
+  it("shows every client's messages live on the others", async () => {
+    relay = await startRelay();
+    const [a, b, c] = await loggedIn("b3-live", 3);
+    if (a === undefined || b === undefined || c === undefined) throw new Error("three clients");
+    const seenOnC: string[] = [];
+    c.on("messages", (messages) => {
+      for (const m of messages) if (!seenOnC.includes(m.text)) seenOnC.push(m.text);
+    });
+    await a.send("hello from a");
+    await waitFor(() => b.messages().length === 1 && c.messages().length === 1, { what: "a's message everywhere" });
+    await b.send("hello from b");
+    await waitFor(() => a.messages().length === 2 && c.messages().length === 2, { what: "b's message everywhere" });
+    expect(ids(a)).toEqual(ids(b));
+    expect(ids(b)).toEqual(ids(c));
+    expect(seenOnC).toEqual(["hello from a", "hello from b"]);
+    expect(c.messages().map((m) => m.mine)).toEqual([false, false]);
+    expect(b.messages().map((m) => m.mine)).toEqual([false, true]);
+    expect(new Set(a.messages().map((m) => m.clientId))).toEqual(new Set([a.clientId, b.clientId]));
+  });
+
+  it("converges messages written offline on two clients at once to one order on all three", async () => {
+    relay = await startRelay();
+    const [a, b, c] = await loggedIn("b3-offline", 3);
+    if (a === undefined || b === undefined || c === undefined) throw new Error("three clients");
+    await a.send("online first");
+    await waitFor(() => b.messages().length === 1 && c.messages().length === 1, { what: "first message" });
+
+    await relay.stop();
+    await waitFor(() => a.status === "offline" && b.status === "offline", { what: "offline" });
+    for (let i = 0; i < 5; i++) {
+      await a.send(`a offline ${i}`);
+      await b.send(`b offline ${i}`);
+    }
+    expect(a.messages()).toHaveLength(6);
+    expect(b.messages()).toHaveLength(6);
+    expect(c.messages()).toHaveLength(1);
+
+    await relay.restart();
+    await waitFor(
+      () =>
+        [a, b, c].every(
+          (client) => client.messages().length === 11 && client.messages().every((m) => m.status === "sent"),
+        ),
+      { what: "converged and stored" },
+    );
+    expect(ids(a)).toEqual(ids(b));
+    expect(ids(b)).toEqual(ids(c));
+    expect(new Set(ids(c)).size).toBe(11);
+    // Each client's own messages keep the order in which that client wrote them.
+    const aTexts = c
+      .messages()
+      .map((m) => m.text)
+      .filter((t) => t.startsWith("a offline"));
+    expect(aTexts).toEqual([0, 1, 2, 3, 4].map((i) => `a offline ${i}`));
+  });
+});

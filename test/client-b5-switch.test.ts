@@ -1,0 +1,107 @@
+import { createClient, memoryStorage, type ParleyClient, TokenInvalidError } from "@parley/client";
+import { listMessages, roomName } from "@parley/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { readRelayDoc } from "./support/client.js";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+const room = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
+
+describe("B5: switching users on one client", () => {
+  let relay: RelayHandle | undefined;
+  const clients: ParleyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+    await relay?.stop();
+    relay = undefined;
+  });
+
+  it("removes A's data, loads B's thread, and never lets a message cross between them on any client", async () => {
+    relay = await startRelay();
+    const make = (storage = memoryStorage()) => {
+      if (relay === undefined) throw new Error("no relay");
+      const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+      clients.push(client);
+      return client;
+    };
+    const sharedStorage = memoryStorage();
+    const shared = make(sharedStorage);
+    const aDevice = make();
+    const bDevice = make();
+    await shared.login("alice", await signUserToken("alice"));
+    await aDevice.login("alice", await signUserToken("alice"));
+    await bDevice.login("bob", await signUserToken("bob"));
+    await shared.send("alice on the shared device");
+    await aDevice.send("alice on her phone");
+    await bDevice.send("bob on his phone");
+    await Promise.all([shared.flush(), aDevice.flush(), bDevice.flush()]);
+    await waitFor(() => shared.messages().length === 2, { what: "alice's thread" });
+
+    const seenByBob = new Set<string>();
+    const seenByAlice = new Set<string>();
+    bDevice.on("messages", (messages) => {
+      for (const m of messages) seenByBob.add(m.text);
+    });
+    aDevice.on("messages", (messages) => {
+      for (const m of messages) seenByAlice.add(m.text);
+    });
+    const seenOnShared: string[][] = [];
+    shared.on("messages", (messages) => seenOnShared.push(messages.map((m) => m.text)));
+
+    expect(await shared.login("bob", await signUserToken("bob"))).toEqual({ authenticated: true });
+    expect(shared.identity).toEqual({ kind: "user", userId: "bob", authenticated: true });
+    expect(shared.messages().map((m) => m.text)).toEqual(["bob on his phone"]);
+    expect(await sharedStorage.listDocs()).toEqual([room("bob")]);
+    // While switching, the shared device never showed a mix of both threads.
+    for (const view of seenOnShared) {
+      const hasAlice = view.some((t) => t.startsWith("alice"));
+      const hasBob = view.some((t) => t.startsWith("bob"));
+      expect(hasAlice && hasBob).toBe(false);
+    }
+
+    await shared.send("bob on the shared device");
+    await waitFor(() => bDevice.messages().length === 2, { what: "bob's devices in sync" });
+    await aDevice.send("alice again");
+    await shared.flush();
+    await aDevice.flush();
+
+    // And back to alice: her thread, none of bob's.
+    expect(await shared.login("alice", await signUserToken("alice"))).toEqual({ authenticated: true });
+    await waitFor(() => shared.messages().length === 3, { what: "alice's thread again" });
+    expect(shared.messages().every((m) => m.text.startsWith("alice"))).toBe(true);
+    expect(await sharedStorage.listDocs()).toEqual([room("alice")]);
+
+    expect([...seenByBob].every((t) => t.startsWith("bob"))).toBe(true);
+    expect([...seenByAlice].every((t) => t.startsWith("alice"))).toBe(true);
+    const aliceOnRelay = await readRelayDoc(relay, room("alice"), await signUserToken("alice"));
+    const bobOnRelay = await readRelayDoc(relay, room("bob"), await signUserToken("bob"));
+    expect(
+      listMessages(aliceOnRelay)
+        .map((m) => m.text)
+        .sort(),
+    ).toEqual(["alice again", "alice on her phone", "alice on the shared device"].sort());
+    expect(
+      listMessages(bobOnRelay)
+        .map((m) => m.text)
+        .sort(),
+    ).toEqual(["bob on his phone", "bob on the shared device"].sort());
+  });
+
+  it("rejects a refused token for the new user without touching the current one", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+    clients.push(client);
+    await client.login("carol", await signUserToken("carol"));
+    await client.send("carol's message");
+    await client.flush();
+    const forged = await signUserToken("dave", { secret: "a-secret-the-relay-does-not-know-0123456789" });
+    await expect(client.login("dave", forged)).rejects.toBeInstanceOf(TokenInvalidError);
+    expect(client.identity).toEqual({ kind: "user", userId: "carol", authenticated: true });
+    expect(client.messages().map((m) => m.text)).toEqual(["carol's message"]);
+    expect(await storage.listDocs()).toEqual([room("carol")]);
+    await client.send("still carol");
+    await client.flush();
+  });
+});
