@@ -288,6 +288,30 @@ describe("checkUpdate: attacks are refused", () => {
     expectRefused(doc, second, ALICE, "resync");
   });
 
+  it("asks for a resync when a struct the relay already has names an origin it lacks", () => {
+    // Yjs resolves origins even of structs it then skips, and would park this update.
+    const { doc } = relayDoc();
+    const other = new Y.Doc();
+    other.clientID = 13;
+    messagesOf(other).push([message(ALICE, "elsewhere")]);
+    const forged = new Y.Doc();
+    Y.applyUpdate(forged, Y.encodeStateAsUpdate(other));
+    forged.clientID = 20; // Bob's: the relay has clock 0 of it already
+    messagesOf(forged).push([message(BOB, "known clock")]);
+    const update = Y.encodeStateAsUpdate(forged, Y.encodeStateVector(other));
+    expectRefused(doc, update, ALICE, "resync");
+  });
+
+  it("refuses an unknown root named by a struct the relay already has", () => {
+    // Yjs creates every root an update names, even for structs it skips.
+    const { doc } = relayDoc();
+    const forged = new Y.Doc();
+    forged.clientID = 20;
+    forged.getArray("junk").push([1]);
+    expectRefused(doc, Y.encodeStateAsUpdate(forged), ALICE, "authorship");
+    expect([...doc.share.keys()]).not.toContain("junk");
+  });
+
   it("refuses an update that names one Yjs clientID in two blocks", () => {
     const { doc } = relayDoc();
     const alice = clientDoc(doc, 30);

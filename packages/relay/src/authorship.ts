@@ -33,6 +33,8 @@ export interface Sender {
 }
 
 type Struct = Y.Item | Y.GC | Y.Skip;
+
+const LAYOUT_ROOTS: ReadonlySet<string> = new Set(Object.values(Root));
 /** A decoded delete set: per clientID, deleted clock ranges. */
 type DeleteRanges = Map<number, Array<{ clock: number; len: number }>>;
 
@@ -194,8 +196,6 @@ class UpdateCheck {
   /** New items (or the new part of a straddling item) with the clock from which they are new. */
   private readonly newItems = new Map<Y.Item, number>();
   private readonly placements = new Map<Y.Item, Placement>();
-  /** Items whose placement is being resolved, to catch dependency cycles. */
-  private readonly resolving = new Set<Struct>();
   private readonly newOwners: number[] = [];
 
   constructor(
@@ -210,6 +210,7 @@ class UpdateCheck {
   run(ds: { clients: DeleteRanges }): number[] {
     this.groupByClient();
     for (const [client, structs] of this.byClient) this.findNewStructs(client, structs);
+    for (const struct of this.structs) this.checkReferences(struct);
     this.checkDependencyOrder();
     for (const [item, from] of this.newItems) this.checkItem(item, from);
     for (const [client, ranges] of ds.clients) this.checkDeletes(client, ranges);
@@ -225,6 +226,13 @@ class UpdateCheck {
     for (const struct of this.structs) {
       // Yjs would integrate an empty struct without advancing the clock: nothing honest encodes one.
       if (struct.length <= 0) badFrame("empty struct");
+      // Yjs creates every root type an update names, even on structs it then skips as known.
+      if (struct instanceof Y.Item && typeof struct.parent === "string" && !LAYOUT_ROOTS.has(struct.parent)) {
+        refuse(`unknown root "${struct.parent}"`);
+      }
+      if (struct instanceof Y.Item && struct.parent !== null && typeof struct.parent !== "string") {
+        refuse("nested types are not allowed");
+      }
       const list = this.byClient.get(struct.id.client) ?? [];
       this.indexOf.set(struct, list.length);
       list.push(struct);
@@ -264,23 +272,54 @@ class UpdateCheck {
 
   /**
    * Yjs integrates a struct after the previous struct of its clientID and after the items its origins
-   * name; a cycle among those would leave the update pending. Refuse cycles up front.
+   * name; a cycle among those would leave the update pending. Refuse cycles up front. Iterative: an
+   * honest sync step 2 can chain thousands of structs.
    */
   private checkDependencyOrder(): void {
     const done = new Set<Struct>();
     const active = new Set<Struct>();
-    const visit = (struct: Struct): void => {
-      if (done.has(struct)) return;
-      if (active.has(struct)) badFrame("update has a dependency cycle");
-      active.add(struct);
-      for (const dependency of this.dependenciesOf(struct)) visit(dependency);
-      active.delete(struct);
-      done.add(struct);
-    };
-    for (const item of this.newItems.keys()) visit(item);
+    for (const start of this.structs) {
+      if (done.has(start) || start instanceof Y.Skip) continue;
+      const stack: Array<{ struct: Struct; pending: Struct[] }> = [
+        { struct: start, pending: this.dependenciesOf(start) },
+      ];
+      active.add(start);
+      while (stack.length > 0) {
+        const top = stack[stack.length - 1] as { struct: Struct; pending: Struct[] };
+        const next = top.pending.pop();
+        if (next === undefined) {
+          stack.pop();
+          active.delete(top.struct);
+          done.add(top.struct);
+        } else if (active.has(next)) {
+          badFrame("update has a dependency cycle");
+        } else if (!done.has(next)) {
+          active.add(next);
+          stack.push({ struct: next, pending: this.dependenciesOf(next) });
+        }
+      }
+    }
   }
 
-  /** New structs of this update that `struct` needs integrated first. */
+  /**
+   * Yjs resolves the origins of every struct it reads, known ones included: an origin of another clientID
+   * that neither the document nor the update has parks the update, and a same-clientID origin that does
+   * not exist yet makes Yjs throw half-way through applying.
+   */
+  private checkReferences(struct: Struct): void {
+    if (!(struct instanceof Y.Item)) return;
+    for (const id of [struct.origin, struct.rightOrigin]) {
+      if (id === null) continue;
+      if (id.client === struct.id.client) {
+        if (id.clock >= struct.id.clock) badFrame("origin at or after its item");
+      } else if (id.clock >= this.state(id.client)) {
+        const found = this.findInUpdate(id);
+        if (found === null || found instanceof Y.Skip) resync(`missing dependency ${id.client}:${id.clock}`);
+      }
+    }
+  }
+
+  /** Structs of this update that `struct` needs integrated first. */
   private dependenciesOf(struct: Struct): Struct[] {
     const result: Struct[] = [];
     const list = this.byClient.get(struct.id.client) ?? [];
@@ -318,6 +357,10 @@ class UpdateCheck {
   private checkItem(item: Y.Item, from: number): void {
     const content = item.content;
     const placement = this.placementOf(item);
+    if (item.origin !== null && item.rightOrigin !== null) {
+      const right = this.placementAt(item.rightOrigin);
+      if (right.root !== placement.root || right.key !== placement.key) refuse("origins in different parents");
+    }
     if (from > item.id.clock) {
       // Yjs splits off the known part and attaches the rest after the stored item before `from`.
       const left = this.storedPlacement(Y.createID(item.id.client, from - 1));
@@ -359,38 +402,46 @@ class UpdateCheck {
 
   /**
    * Where an item lands, as Yjs decides it: the encoded root name when the item has no origins,
-   * otherwise the parent (and map key) of its left origin, or else of its right origin.
+   * otherwise the parent (and map key) of its left origin, or else of its right origin. Follows chains
+   * of origins inside the update iteratively (they can be as long as the update).
    */
   private placementOf(item: Y.Item): Placement {
-    const cached = this.placements.get(item);
-    if (cached !== undefined) return cached;
-    if (this.resolving.has(item)) badFrame("update has a dependency cycle");
-    this.resolving.add(item);
-    let placement: Placement;
-    if (item.origin === null && item.rightOrigin === null) {
-      if (typeof item.parent !== "string") refuse("nested types are not allowed");
-      placement = { root: item.parent as unknown as string, key: item.parentSub };
-    } else {
-      const left = item.origin === null ? null : this.originPlacement(item, item.origin);
-      const right = item.rightOrigin === null ? null : this.originPlacement(item, item.rightOrigin);
-      if (left !== null && right !== null && (left.root !== right.root || left.key !== right.key)) {
-        refuse("origins in different parents");
+    const chain: Y.Item[] = [];
+    const onChain = new Set<Y.Item>();
+    let current = item;
+    let placement: Placement | undefined;
+    while (placement === undefined) {
+      placement = this.placements.get(current);
+      if (placement !== undefined) break;
+      if (onChain.has(current)) badFrame("update has a dependency cycle");
+      onChain.add(current);
+      chain.push(current);
+      const origin = current.origin ?? current.rightOrigin;
+      if (origin === null) {
+        if (typeof current.parent !== "string") refuse("item has no parent");
+        placement = { root: current.parent as unknown as string, key: current.parentSub };
+      } else {
+        const source = this.originSource(origin);
+        if (source instanceof Y.Item) current = source;
+        else placement = source;
       }
-      placement = (left ?? right) as Placement;
     }
-    this.resolving.delete(item);
-    this.placements.set(item, placement);
+    for (const link of chain) this.placements.set(link, placement);
     return placement;
   }
 
-  private originPlacement(item: Y.Item, origin: Y.ID): Placement {
-    // Yjs looks up same-client origins without checking they exist: they must come before the item.
-    if (origin.client === item.id.client && origin.clock >= item.id.clock) badFrame("origin after its item");
+  /** The update's item an origin names, or the placement of the stored item it names. */
+  private originSource(origin: Y.ID): Y.Item | Placement {
     if (origin.clock < this.state(origin.client)) return this.storedPlacement(origin);
     const found = this.findInUpdate(origin);
     if (found === null || found instanceof Y.Skip) return resync(`missing dependency ${origin.client}:${origin.clock}`);
     if (!(found instanceof Y.Item)) return refuse("origin is a GC struct");
-    return this.placementOf(found);
+    return found;
+  }
+
+  private placementAt(origin: Y.ID): Placement {
+    const source = this.originSource(origin);
+    return source instanceof Y.Item ? this.placementOf(source) : source;
   }
 
   /** Where a stored item lands; only root types are understood. */
