@@ -1,0 +1,137 @@
+// Conversation clients for the scenarios: a client with a Y.Doc that appends message records and hears the ones
+// that arrive from the server, idle clients in their own conversations, and one-way latency between two clients.
+import { messagesOf } from "@parley/protocol";
+import * as Y from "yjs";
+import { SyncConnection } from "./connection.mjs";
+import { createClientIdentity, createMessage } from "./identity.mjs";
+
+/**
+ * @typedef {object} ConversationClient
+ * @property {Y.Doc} doc
+ * @property {SyncConnection} connection
+ * @property {string} clientId
+ * @property {(ts?: number) => string} send Appends one message; returns its id.
+ * @property {(listener: (id: string) => void) => void} onRemoteMessage Called for each message the server delivers.
+ * @property {(id: string, timeoutMs: number) => Promise<boolean>} arrival Whether message `id` arrives in time.
+ * @property {() => Promise<void>} close
+ */
+
+/**
+ * Opens a client of `userId` with its own document and waits for its first sync.
+ * @param {import("./targets.mjs").RunningTarget} target
+ * @param {string} userId
+ * @param {{ identity?: import("./identity.mjs").ClientIdentity, doc?: Y.Doc, merge?: string, anonymousSecret?: string }} [options]
+ * @returns {Promise<ConversationClient>}
+ */
+export async function openClient(target, userId, options = {}) {
+  const identity = options.identity ?? createClientIdentity();
+  const doc = options.doc ?? new Y.Doc();
+  const messages = messagesOf(doc);
+  /** @type {Array<(id: string) => void>} */
+  const listeners = [];
+  /** @type {Map<string, (arrived: boolean) => void>} */
+  const awaited = new Map();
+  messages.observe((event) => {
+    if (event.transaction.local || (listeners.length === 0 && awaited.size === 0)) return;
+    for (const item of event.changes.added) {
+      for (const record of item.content.getContent()) {
+        for (const listener of listeners) listener(record.id);
+        awaited.get(record.id)?.(true);
+      }
+    }
+  });
+  const endpoint = await target.endpoint({
+    userId,
+    clientSecret: identity.secret,
+    ...(options.merge === undefined ? {} : { merge: options.merge }),
+    ...(options.anonymousSecret === undefined ? {} : { anonymousSecret: options.anonymousSecret }),
+  });
+  const connection = await SyncConnection.open(endpoint, doc);
+  return {
+    doc,
+    connection,
+    clientId: identity.clientId,
+    send(ts) {
+      const record = createMessage(identity.clientId, ts);
+      messages.push([record]);
+      return record.id;
+    },
+    onRemoteMessage(listener) {
+      listeners.push(listener);
+    },
+    arrival(id, timeoutMs) {
+      return new Promise((resolve) => {
+        const timer = setTimeout(() => settle(false), timeoutMs);
+        const settle = (/** @type {boolean} */ arrived) => {
+          clearTimeout(timer);
+          awaited.delete(id);
+          resolve(arrived);
+        };
+        awaited.set(id, settle);
+      });
+    },
+    close: () => connection.close(),
+  };
+}
+
+/**
+ * Opens `count` idle connections, each in its own conversation, `concurrency` at a time.
+ * @param {import("./targets.mjs").RunningTarget} target
+ * @param {number} count
+ * @param {string} prefix Makes the user ids unique to this batch.
+ * @param {{ concurrency?: number, deadline?: number }} [options] `deadline` (epoch ms) bounds the whole batch.
+ * @returns {Promise<{ connections: SyncConnection[], failures: number, firstError: string }>}
+ */
+export async function openIdle(target, count, prefix, { concurrency = 50, deadline = Date.now() + 120_000 } = {}) {
+  /** @type {SyncConnection[]} */
+  const connections = [];
+  let failures = 0;
+  let firstError = "";
+  let next = 0;
+  const worker = async () => {
+    while (next < count && Date.now() < deadline) {
+      const index = next++;
+      const identity = createClientIdentity();
+      try {
+        const endpoint = await target.endpoint({ userId: `${prefix}-${index}`, clientSecret: identity.secret });
+        connections.push(
+          await SyncConnection.open(endpoint, null, { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
+        );
+      } catch (error) {
+        failures += 1;
+        if (firstError === "") firstError = String(error);
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  failures += count - connections.length - failures;
+  return { connections, failures, firstError };
+}
+
+/** @param {SyncConnection[]} connections */
+export async function closeAll(connections) {
+  for (let i = 0; i < connections.length; i += 200) {
+    await Promise.all(connections.slice(i, i + 200).map((connection) => connection.close()));
+  }
+}
+
+/**
+ * Measures one-way latency from `sender` to `receiver`, one message at a time.
+ * @param {ConversationClient} sender
+ * @param {ConversationClient} receiver
+ * @param {number} count
+ * @param {{ timeoutMs?: number }} [options]
+ * @returns {Promise<{ samples: number[], lost: number }>} milliseconds
+ */
+export async function oneWayLatency(sender, receiver, count, { timeoutMs = 5_000 } = {}) {
+  /** @type {number[]} */
+  const samples = [];
+  let lost = 0;
+  for (let i = 0; i < count; i++) {
+    const started = performance.now();
+    const arrived = await receiver.arrival(sender.send(), timeoutMs);
+    if (arrived) samples.push(performance.now() - started);
+    else lost += 1;
+  }
+  return { samples, lost };
+}

@@ -1,0 +1,174 @@
+#!/usr/bin/env node
+// Parley against the stock y-websocket server and Hocuspocus, in one run on one machine (issue 7).
+//
+//   node bench/run.mjs            the whole suite (under 10 minutes); writes bench/results/*.json and docs/benchmarks.md
+//   node bench/run.mjs --smoke    a few seconds of each scenario, to keep the code from rotting (no docs)
+//   options: --out <dir> (results directory), --only <scenario,...>, --targets <id,...>,
+//            --profile (Parley runs with --cpu-prof; profiles land in <out>/profiles)
+//
+// Each server is its own child process (its CPU and memory are read from /proc); this process is the load
+// generator. All traffic goes to 127.0.0.1; every loop is bounded in count and time.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { cpus, release, tmpdir, totalmem } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseArgs } from "node:util";
+import { renderReport } from "./report.mjs";
+import { capacity } from "./scenarios/capacity.mjs";
+import { largeConversation } from "./scenarios/large-conversation.mjs";
+import { latency } from "./scenarios/latency.mjs";
+import { loginMerge } from "./scenarios/login-merge.mjs";
+import { throughput } from "./scenarios/throughput.mjs";
+import { TARGETS, versions } from "./targets.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+
+/**
+ * @typedef {typeof FULL} Size
+ * @typedef {import("./targets.mjs").RunningTarget & {
+ *   target: import("./targets.mjs").Target, restart: () => Promise<void>, stop: () => Promise<void> }} StartedTarget
+ * @typedef {{ targets: import("./targets.mjs").Target[], startTarget: (target: import("./targets.mjs").Target) =>
+ *   Promise<StartedTarget>, size: Size, log: (line: string) => void }} Context
+ */
+
+const FULL = {
+  latencyWarmup: 200,
+  latencySamples: 2_000,
+  latencyRounds: 10,
+  latencyIdle: 1_000,
+  throughputRooms: 200,
+  throughputWindow: 4,
+  throughputMs: 10_000,
+  capacitySteps: [1_000, 5_000],
+  capacityTimeoutMs: 90_000,
+  largeMessages: 100_000,
+  largeRounds: 3,
+  largeTimeoutMs: 60_000,
+  appendBlocks: 4,
+  appendsPerBlock: 100,
+  mergeAnonymousMessages: 10_000,
+  mergeUserMessages: 100_000,
+  /** Scales how long a server must stay idle to count as done with its stores. */
+  quietScale: 1,
+};
+
+/** @type {Size} */
+const SMOKE = {
+  latencyWarmup: 10,
+  latencySamples: 40,
+  latencyRounds: 2,
+  latencyIdle: 10,
+  throughputRooms: 4,
+  throughputWindow: 2,
+  throughputMs: 500,
+  capacitySteps: [10, 30],
+  capacityTimeoutMs: 20_000,
+  largeMessages: 2_000,
+  largeRounds: 1,
+  largeTimeoutMs: 20_000,
+  appendBlocks: 2,
+  appendsPerBlock: 5,
+  mergeAnonymousMessages: 200,
+  mergeUserMessages: 1_000,
+  quietScale: 0.1,
+};
+
+const SCENARIOS = {
+  latency,
+  throughput,
+  capacity,
+  largeConversation,
+  loginMerge,
+};
+
+const { values } = parseArgs({
+  options: {
+    smoke: { type: "boolean", default: false },
+    out: { type: "string", default: join(here, "results") },
+    only: { type: "string" },
+    targets: { type: "string" },
+    profile: { type: "boolean", default: false },
+  },
+});
+
+const size = values.smoke ? SMOKE : FULL;
+const only = values.only?.split(",");
+const chosen = values.targets?.split(",");
+const targets = TARGETS.filter((target) => chosen === undefined || chosen.includes(target.id));
+const outDir = values.out;
+mkdirSync(outDir, { recursive: true });
+const profileDir = values.profile ? join(outDir, "profiles") : undefined;
+const runStarted = Date.now();
+
+/** @param {string} line */
+function log(line) {
+  const seconds = ((Date.now() - runStarted) / 1000).toFixed(1).padStart(6);
+  console.log(`[${seconds} s] ${line}`);
+}
+
+/**
+ * Starts a target in a fresh working directory; `restart` brings it back on the same data.
+ * @param {import("./targets.mjs").Target} target
+ * @returns {Promise<StartedTarget>}
+ */
+async function startTarget(target) {
+  const workDir = mkdtempSync(join(tmpdir(), `parley-bench-${target.id.replace(/\W/g, "-")}-`));
+  const options = profileDir === undefined ? {} : { profileDir };
+  /** @type {StartedTarget} */
+  const started = {
+    ...(await target.start(workDir, options)),
+    target,
+    async restart() {
+      await started.server.stop();
+      Object.assign(started, await target.start(workDir, options));
+    },
+    async stop() {
+      await started.server.stop();
+      rmSync(workDir, { recursive: true, force: true });
+    },
+  };
+  return started;
+}
+
+/** @type {Record<string, unknown>} */
+const scenarios = {};
+for (const [name, scenario] of Object.entries(SCENARIOS)) {
+  if (only !== undefined && !only.includes(name)) continue;
+  log(`${name}…`);
+  const started = Date.now();
+  try {
+    scenarios[name] = { seconds: 0, results: await scenario({ targets, startTarget, size, log }) };
+  } catch (error) {
+    log(`${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
+    scenarios[name] = { seconds: 0, error: String(error), results: {} };
+  }
+  /** @type {{ seconds: number }} */ (scenarios[name]).seconds = (Date.now() - started) / 1000;
+}
+
+const cpuList = cpus();
+const report = {
+  smoke: values.smoke,
+  startedAt: new Date(runStarted).toISOString(),
+  seconds: (Date.now() - runStarted) / 1000,
+  machine: {
+    cpu: cpuList[0]?.model ?? "unknown",
+    cores: cpuList.length,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    kernel: release(),
+  },
+  versions: versions(),
+  size,
+  targets: targets.map(({ id, name, persistence, durable }) => ({ id, name, persistence, durable })),
+  scenarios,
+};
+const json = JSON.stringify(report, null, 2);
+const stamp = report.startedAt.replace(/[:.]/g, "-");
+writeFileSync(join(outDir, `${values.smoke ? "smoke" : "run"}-${stamp}.json`), json);
+writeFileSync(join(outDir, values.smoke ? "smoke-latest.json" : "latest.json"), json);
+if (!values.smoke && only === undefined && chosen === undefined) {
+  const docsPath = join(here, "../docs/benchmarks.md");
+  writeFileSync(docsPath, renderReport(report, docsPath));
+  log("wrote docs/benchmarks.md");
+}
+log(`done in ${report.seconds.toFixed(0)} s`);
+process.exit(0);

@@ -1,0 +1,198 @@
+// Large conversation: one conversation of `largeMessages` messages on every target.
+// - stored bytes per message (what the target wrote to disk once it went quiet; encoded size for reference);
+// - a new client: time until it can show the newest 50 messages, and until its first sync is complete — with
+//   the document in the server's memory (warm, rounds rotating through the targets) and, for the targets
+//   that store documents, right after a restart (cold);
+// - appending to the long conversation against appending to a short one: one-way latency and server CPU per
+//   message, in alternating blocks.
+import { messagesOf } from "@parley/protocol";
+import * as Y from "yjs";
+import { closeAll, oneWayLatency, openClient } from "../clients.mjs";
+import { SyncConnection } from "../connection.mjs";
+import { buildHistory, uploadHistory } from "../history.mjs";
+import { createClientIdentity } from "../identity.mjs";
+import { diskBytes, waitForQuiet } from "../server-process.mjs";
+import { summarize } from "../stats.mjs";
+
+const USER = "large-user";
+
+/**
+ * @param {import("../run.mjs").Context} context
+ */
+export async function largeConversation({ targets, startTarget, size, log }) {
+  const writer = createClientIdentity();
+  const history = buildHistory(writer, size.largeMessages);
+  log(`large: built ${history.count} messages, ${history.encodedBytes} bytes encoded`);
+
+  /** @type {Record<string, Record<string, unknown>>} */
+  const results = {};
+  /** @type {Map<string, { running: import("../run.mjs").StartedTarget, keeper: SyncConnection }>} */
+  const live = new Map();
+  for (const target of targets) {
+    try {
+      const running = await startTarget(target);
+      const uploadStarted = performance.now();
+      const writerClient = await openClient(running, USER, { identity: writer });
+      const observer = await openClient(running, USER);
+      await uploadHistory(writerClient, observer, history);
+      const uploadSeconds = (performance.now() - uploadStarted) / 1000;
+      // An idle connection keeps the document loaded (Hocuspocus and the relay unload empty rooms).
+      const keeper = await SyncConnection.open(
+        await running.endpoint({ userId: USER, clientSecret: writer.secret }),
+        null,
+      );
+      await writerClient.close();
+      await observer.close();
+      observer.doc.destroy();
+      await waitForQuiet(running.server, { quietMs: 3_000 * size.quietScale, timeoutMs: 30_000 });
+      const stored = running.dataPath === "" ? null : diskBytes(running.dataPath);
+      results[target.id] = {
+        messages: history.count,
+        uploadSeconds,
+        encodedBytesPerMessage: history.encodedBytes / history.count,
+        storedBytes: stored,
+        storedBytesPerMessage: stored === null ? null : stored / history.count,
+        warm: [],
+      };
+      live.set(target.id, { running, keeper });
+      log(`large ${target.id}: uploaded in ${uploadSeconds.toFixed(1)} s, stored ${stored ?? "-"} bytes`);
+    } catch (error) {
+      results[target.id] = { error: String(error) };
+      log(`large ${target.id}: ${String(error)}`);
+    }
+  }
+
+  const ids = [...live.keys()];
+  for (let round = 0; round < size.largeRounds; round++) {
+    for (let k = 0; k < ids.length; k++) {
+      const id = /** @type {string} */ (ids[(round + k) % ids.length]);
+      const { running } = /** @type {{ running: import("../run.mjs").StartedTarget }} */ (live.get(id));
+      const result = /** @type {{ warm: unknown[] }} */ (results[id]);
+      try {
+        result.warm.push(await firstSync(running, history, size.largeTimeoutMs));
+      } catch (error) {
+        result.warm.push({ error: String(error) });
+      }
+    }
+  }
+
+  for (const id of ids) {
+    const { running, keeper } = /** @type {{ running: import("../run.mjs").StartedTarget, keeper: SyncConnection }} */ (
+      live.get(id)
+    );
+    const result = /** @type {Record<string, unknown>} */ (results[id]);
+    try {
+      result.append = await appendCost(running, size);
+      log(`large ${id}: append ${JSON.stringify(result.append)}`);
+    } catch (error) {
+      result.append = { error: String(error) };
+    }
+    await keeper.close();
+    if (running.target.durable) {
+      try {
+        await running.restart();
+        result.cold = await firstSync(running, history, size.largeTimeoutMs);
+      } catch (error) {
+        result.cold = { error: String(error) };
+      }
+    }
+    await running.stop();
+    const warm = /** @type {Array<{ syncedMs?: number }>} */ (result.warm);
+    log(`large ${id}: warm first sync ${warm.map((w) => w.syncedMs?.toFixed(0)).join(", ")} ms`);
+  }
+  return results;
+}
+
+/**
+ * A new client with an empty document joins the conversation.
+ * @param {import("../run.mjs").StartedTarget} running
+ * @param {import("../history.mjs").History} history
+ * @param {number} timeoutMs
+ */
+async function firstSync(running, history, timeoutMs) {
+  const doc = new Y.Doc();
+  const messages = messagesOf(doc);
+  const cpuStart = running.server.cpuNanos();
+  const started = performance.now();
+  let newest50Ms = Number.NaN;
+  let syncedMs = Number.NaN;
+  const complete = new Promise((resolve) => {
+    messages.observe((event) => {
+      if (Number.isNaN(newest50Ms) && messages.length >= Math.min(50, history.count)) {
+        for (const item of event.changes.added) {
+          if (item.content.getContent().some((record) => record.id === history.newestId)) {
+            newest50Ms = performance.now() - started;
+          }
+        }
+      }
+      if (messages.length >= history.count) {
+        syncedMs = performance.now() - started;
+        resolve(undefined);
+      }
+    });
+  });
+  const identity = createClientIdentity();
+  const connection = await SyncConnection.open(
+    await running.endpoint({ userId: USER, clientSecret: identity.secret }),
+    doc,
+    { timeoutMs },
+  );
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  let timer;
+  await Promise.race([
+    complete,
+    new Promise((_, reject) => {
+      timer = setTimeout(
+        () => reject(new Error(`${messages.length} of ${history.count} messages after ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    }),
+  ]).finally(() => clearTimeout(timer));
+  const cpuMs = (running.server.cpuNanos() - cpuStart) / 1e6;
+  await connection.close();
+  doc.destroy();
+  return { newest50Ms, syncedMs, serverCpuMs: cpuMs };
+}
+
+/**
+ * Appends one message at a time to the long conversation and to a short one, in alternating blocks.
+ * @param {import("../run.mjs").StartedTarget} running
+ * @param {import("../run.mjs").Size} size
+ */
+async function appendCost(running, size) {
+  const longSender = await openClient(running, USER);
+  const longReceiver = await openClient(running, USER);
+  const shortSender = await openClient(running, "short-user");
+  const shortReceiver = await openClient(running, "short-user");
+  await oneWayLatency(longSender, longReceiver, 20);
+  await oneWayLatency(shortSender, shortReceiver, 20);
+  const rooms = {
+    long: { sender: longSender, receiver: longReceiver, samples: /** @type {number[]} */ ([]), cpuNanos: 0, lost: 0 },
+    short: {
+      sender: shortSender,
+      receiver: shortReceiver,
+      samples: /** @type {number[]} */ ([]),
+      cpuNanos: 0,
+      lost: 0,
+    },
+  };
+  for (let block = 0; block < size.appendBlocks; block++) {
+    for (const room of block % 2 === 0 ? [rooms.long, rooms.short] : [rooms.short, rooms.long]) {
+      const cpuStart = running.server.cpuNanos();
+      const { samples, lost } = await oneWayLatency(room.sender, room.receiver, size.appendsPerBlock);
+      room.cpuNanos += running.server.cpuNanos() - cpuStart;
+      room.samples.push(...samples);
+      room.lost += lost;
+    }
+  }
+  const report = (/** @type {typeof rooms.long} */ room) => ({
+    latency: summarize(room.samples),
+    lost: room.lost,
+    cpuPerAppendUs: room.cpuNanos / 1e3 / Math.max(1, room.samples.length),
+  });
+  const result = { long: report(rooms.long), short: report(rooms.short) };
+  await closeAll([longSender, longReceiver, shortSender, shortReceiver].map((client) => client.connection));
+  longSender.doc.destroy();
+  longReceiver.doc.destroy();
+  return result;
+}

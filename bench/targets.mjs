@@ -1,0 +1,182 @@
+// The servers under test: how to start each one and how a client reaches a conversation on it.
+//
+// Every target gets the same conversation names (Parley's `<app>/u/<base64url(userId)>`), the same users, tokens
+// and message records. Parley runs as a real deployment would: JWT verification, the authorship check, durable
+// file storage with group-commit fsync, and `acks=1` on every client (what @parley/client asks for).
+import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { anonymousIdFromSecret, anonymousToken, roomName } from "@parley/protocol";
+import { BENCH_APP, signUserToken } from "./identity.mjs";
+import { startServer } from "./server-process.mjs";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const root = join(here, "..");
+
+/** @param {string} path @returns {string} */
+function versionAt(path) {
+  return JSON.parse(readFileSync(join(path, "package.json"), "utf8")).version;
+}
+const packageDir = (/** @type {string} */ name, from = join(here, "node_modules")) => realpathSync(join(from, name));
+const yWebsocketServerDir = packageDir("@y/websocket-server");
+const sqliteExtensionDir = packageDir("@hocuspocus/extension-sqlite");
+
+/** Versions of everything measured, for the report. */
+export function versions() {
+  return {
+    node: process.version,
+    "@y/websocket-server": versionAt(yWebsocketServerDir),
+    "y-leveldb (its persistence)": versionAt(packageDir("y-leveldb", join(yWebsocketServerDir, "../.."))),
+    "@hocuspocus/server": versionAt(packageDir("@hocuspocus/server")),
+    "@hocuspocus/extension-sqlite": versionAt(sqliteExtensionDir),
+    "better-sqlite3": versionAt(packageDir("better-sqlite3", join(sqliteExtensionDir, "../.."))),
+    "@parley/relay": versionAt(join(root, "packages/relay")),
+    yjs: versionAt(packageDir("yjs")),
+    ws: versionAt(packageDir("ws")),
+  };
+}
+
+/**
+ * Who a connection speaks for. A user by default; `anonymousSecret` opens that anonymous user's room instead
+ * (Parley only); `merge` asks Parley to merge an anonymous user into the user on connect.
+ * @typedef {{ userId?: string, anonymousSecret?: string, clientSecret: string, merge?: string }} Subject
+ */
+
+/**
+ * @typedef {object} RunningTarget
+ * @property {import("./server-process.mjs").ServerHandle} server
+ * @property {string} dataPath Where it stores documents ("" when it keeps them in memory only).
+ * @property {(subject: Subject) => Promise<import("./connection.mjs").Endpoint>} endpoint
+ */
+
+/**
+ * @typedef {object} Target
+ * @property {string} id
+ * @property {string} name
+ * @property {string} persistence What it stores documents with, in words.
+ * @property {boolean} durable Whether it writes documents to disk.
+ * @property {(workDir: string, options: { profileDir?: string }) => Promise<RunningTarget>} start
+ */
+
+/**
+ * @param {number} port
+ * @param {"y-websocket" | "hocuspocus"} framing
+ * @returns {(subject: Subject) => Promise<import("./connection.mjs").Endpoint>}
+ */
+function peerEndpoint(port, framing) {
+  return async ({ userId = "anonymous" }) => {
+    const documentName = roomName({ appId: BENCH_APP.id, kind: "user", subject: userId });
+    const token = await signUserToken(userId);
+    const url = framing === "hocuspocus" ? `ws://127.0.0.1:${port}` : `ws://127.0.0.1:${port}/${documentName}`;
+    return { url, framing, documentName, token };
+  };
+}
+
+/** @type {Target[]} */
+export const TARGETS = [
+  {
+    id: "y-websocket",
+    name: "y-websocket server",
+    persistence: "none (documents in memory)",
+    durable: false,
+    async start() {
+      const server = await startServer({ name: this.id, args: [join(here, "servers/y-websocket-server.mjs")] });
+      return { server, dataPath: "", endpoint: peerEndpoint(server.port, "y-websocket") };
+    },
+  },
+  {
+    id: "y-websocket+leveldb",
+    name: "y-websocket server + y-leveldb",
+    persistence: "its built-in y-leveldb persistence (YPERSISTENCE): every update appended, not awaited",
+    durable: true,
+    async start(workDir) {
+      const dataPath = join(workDir, "leveldb");
+      const server = await startServer({
+        name: this.id,
+        args: [join(here, "servers/y-websocket-server.mjs"), "--persistence", dataPath],
+      });
+      return { server, dataPath, endpoint: peerEndpoint(server.port, "y-websocket") };
+    },
+  },
+  {
+    id: "hocuspocus",
+    name: "Hocuspocus",
+    persistence: "none (documents in memory)",
+    durable: false,
+    async start() {
+      const server = await startServer({ name: this.id, args: [join(here, "servers/hocuspocus-server.mjs")] });
+      return { server, dataPath: "", endpoint: peerEndpoint(server.port, "hocuspocus") };
+    },
+  },
+  {
+    id: "hocuspocus+sqlite",
+    name: "Hocuspocus + SQLite",
+    persistence: "@hocuspocus/extension-sqlite: the whole document stored after a 2 s debounce (10 s at most)",
+    durable: true,
+    async start(workDir) {
+      const dataPath = join(workDir, "hocuspocus.sqlite");
+      const server = await startServer({
+        name: this.id,
+        args: [join(here, "servers/hocuspocus-server.mjs"), "--sqlite", dataPath],
+      });
+      return { server, dataPath, endpoint: peerEndpoint(server.port, "hocuspocus") };
+    },
+  },
+  {
+    id: "parley",
+    name: "Parley relay",
+    persistence:
+      'its file store (append-only log per document, group commit, `fsync: "batch"`); JWT checks, authorship checks and acks on',
+    durable: true,
+    async start(workDir, { profileDir }) {
+      const dataPath = join(workDir, "parley-data");
+      mkdirSync(dataPath, { recursive: true });
+      const configPath = join(workDir, "parley.json");
+      const config = {
+        port: 0,
+        host: "127.0.0.1",
+        dataDir: dataPath,
+        fsync: "batch",
+        apps: [{ id: BENCH_APP.id, keys: [{ kid: BENCH_APP.kid, alg: "HS256", secret: BENCH_APP.secret }] }],
+      };
+      writeFileSync(configPath, JSON.stringify(config));
+      const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
+      const server = await startServer({
+        name: this.id,
+        args: [...nodeArgs, join(root, "packages/relay/dist/cli.js"), "--config", configPath],
+      });
+      const port = server.port;
+      return {
+        server,
+        dataPath,
+        async endpoint({ userId, anonymousSecret, clientSecret, merge }) {
+          let documentName;
+          let token;
+          if (anonymousSecret !== undefined) {
+            documentName = roomName({
+              appId: BENCH_APP.id,
+              kind: "anonymous",
+              subject: anonymousIdFromSecret(anonymousSecret),
+            });
+            token = anonymousToken(anonymousSecret);
+          } else {
+            const user = userId ?? "anonymous";
+            documentName = roomName({ appId: BENCH_APP.id, kind: "user", subject: user });
+            token = await signUserToken(user);
+          }
+          const params = new URLSearchParams({ token, client: clientSecret, acks: "1" });
+          if (merge !== undefined) params.set("merge", anonymousToken(merge));
+          return {
+            url: `ws://127.0.0.1:${port}/v1/${documentName}?${params}`,
+            framing: "y-websocket",
+            documentName,
+            token,
+          };
+        },
+      };
+    },
+  },
+];
+
+/** The stock server with its memory store: the reference the goals are stated against. */
+export const REFERENCE = "y-websocket";
