@@ -28,6 +28,11 @@ export interface IndexedDbStorageOptions {
    * each other's data. Default `"parley/"`.
    */
   prefix?: string;
+  /**
+   * How long `deleteDoc` waits for other connections to the database to close before it fails with a
+   * `StorageError` (the deletion still happens once they close). Default 10,000 ms.
+   */
+  deleteTimeoutMs?: number;
 }
 
 const DEFAULT_PREFIX = "parley/";
@@ -37,8 +42,7 @@ const KV_STORE = "kv";
 const UPDATES_STORE = "updates";
 const CUSTOM_STORE = "custom";
 const FLUSH_MARKER = "parley/flushed";
-/** How long `deleteDoc` waits for other connections to let go before it gives up. */
-const DELETE_TIMEOUT_MS = 10_000;
+const DEFAULT_DELETE_TIMEOUT_MS = 10_000;
 const DELETE_ATTEMPTS = 5;
 
 /**
@@ -47,7 +51,7 @@ const DELETE_ATTEMPTS = 5;
  * Documents are persisted with y-indexeddb, one database per document named `<prefix><docName>`;
  * records live in `<prefix>~kv`. Every write is committed with strict durability before its promise
  * resolves. `deleteDoc` fails with a `StorageError` if the database is still held open elsewhere after
- * about ten seconds, or if `indexedDB.databases()` still lists it.
+ * `deleteTimeoutMs`, or if `indexedDB.databases()` still lists it.
  *
  * @example
  * ```ts
@@ -56,7 +60,11 @@ const DELETE_ATTEMPTS = 5;
  */
 export function indexedDbStorage(options: IndexedDbStorageOptions = {}): ClientStorage {
   const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const deleteTimeoutMs = options.deleteTimeoutMs ?? DEFAULT_DELETE_TIMEOUT_MS;
   if (typeof prefix !== "string") throw new InvalidArgumentError("prefix", "must be a string");
+  if (!Number.isFinite(deleteTimeoutMs) || deleteTimeoutMs < 0) {
+    throw new InvalidArgumentError("deleteTimeoutMs", "must be a non-negative number of milliseconds");
+  }
   const kv = new KvDatabase(prefix + KV_DATABASE);
 
   return {
@@ -64,7 +72,7 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): ClientS
     set: (key, value) => kv.set(key, value),
     delete: (key) => kv.delete(key),
     openDoc: (name, doc) => openDoc(prefix + name, doc),
-    deleteDoc: (name) => deleteDatabase(prefix + name),
+    deleteDoc: (name) => deleteDatabase(prefix + name, deleteTimeoutMs),
     async listDocs() {
       const names = await databaseNames();
       return names
@@ -148,13 +156,13 @@ async function databaseNames(): Promise<string[]> {
  * other connections close, so `blocked` is waited out rather than answered with a second request; a
  * database that is listed again after success (reopened by another tab in between) is deleted again.
  */
-async function deleteDatabase(name: string): Promise<void> {
+async function deleteDatabase(name: string, timeoutMs: number): Promise<void> {
   for (let attempt = 1; ; attempt++) {
     await new Promise<void>((resolve, reject) => {
       const req = indexedDB.deleteDatabase(name);
       const timer = setTimeout(
         () => reject(new StorageError(`IndexedDB database "${name}" is still open in another tab; not deleted`)),
-        DELETE_TIMEOUT_MS,
+        Math.min(timeoutMs, 2 ** 31 - 1), // a longer Node/browser timer would fire at once
       );
       req.onsuccess = () => {
         clearTimeout(timer);
