@@ -103,6 +103,13 @@ export class Connection {
     this.setStatus("offline");
   }
 
+  /** If waiting to retry after a transient close, retries now (someone needs the relay). */
+  retryNow(): void {
+    if (!this.running || this.socket !== null) return;
+    clearTimeout(this.retryTimer);
+    this.openSocket();
+  }
+
   /** Drops the current socket and connects again at once with fresh parameters. */
   reconnect(): void {
     this.stop();

@@ -14,6 +14,8 @@ function storedKey(room: string): string {
   return `stored/${room}`;
 }
 
+const FLUSH_RETRY_MS = 250;
+
 type TabDocMessage = { kind: "hello"; stateVector: Uint8Array } | { kind: "update"; update: Uint8Array };
 
 export interface SessionOptions {
@@ -127,9 +129,14 @@ export class Session {
   async flush(timeoutMs: number): Promise<void> {
     await this.handle?.flush();
     if (this.allStored()) return;
-    if (this.connection === undefined || this.status === "offline") this.connect();
+    if (this.connection === undefined) this.connect();
     const stored = await new Promise<boolean>((resolve) => {
+      // While someone waits for the relay, skip the reconnect backoff (it may have grown while the relay was down).
+      const retry = () => this.connection?.retryNow();
+      retry();
+      const retries = setInterval(retry, FLUSH_RETRY_MS);
       const done = (value: boolean) => {
+        clearInterval(retries);
         clearTimeout(timer);
         this.storedWaiters.delete(check);
         resolve(value);

@@ -1,0 +1,92 @@
+import { mkdtempSync, readdirSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createClient, directoryStorage, memoryStorage, type ParleyClient } from "@parley/client";
+import { anonymousIdFromSecret, clientsOf, parseAnonymousToken, roomName } from "@parley/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
+
+describe("B6: logout", () => {
+  let relay: RelayHandle | undefined;
+  const clients: ParleyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+    await relay?.stop();
+    relay = undefined;
+  });
+
+  it("disconnects, deletes the user's data, marks the client inactive and continues as a new anonymous user", async () => {
+    relay = await startRelay();
+    const dir = mkdtempSync(join(tmpdir(), "parley-b6-"));
+    const storage = directoryStorage(dir);
+    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+    clients.push(client);
+    await client.ready;
+    const firstAnonymous = client.identity;
+    const userId = "b6-user";
+    await client.login(userId, await signUserToken(userId));
+    await client.send("a private message");
+    await client.setProfile({ email: "user@example.com" });
+    await client.flush();
+    const clientId = client.clientId;
+    const statuses: string[] = [];
+    client.on("status", (status) => statuses.push(status));
+
+    await client.logout();
+
+    expect(statuses).toContain("offline");
+    expect(client.identity.kind).toBe("anonymous");
+    expect(client.identity).not.toEqual(firstAnonymous);
+    expect(client.messages()).toEqual([]);
+    expect(client.profile()).toEqual({ properties: {} });
+    expect(client.clientId).toBe(clientId);
+    const identity = client.identity;
+    if (identity.kind !== "anonymous") throw new Error("expected anonymous");
+    const anonymousRoom = roomName({ appId: TEST_APP.id, kind: "anonymous", subject: identity.anonymousId });
+    // Nothing of the user is left on disk: at most the new anonymous thread, and no record names them.
+    expect((await storage.listDocs()).filter((name) => name !== anonymousRoom)).toEqual([]);
+    expect(readdirSync(join(dir, "docs")).length).toBeLessThanOrEqual(1);
+    for (const file of readdirSync(join(dir, "records"))) {
+      const record = JSON.stringify(
+        await storage.get(Buffer.from(file.replace(/\.json$/, ""), "base64url").toString()),
+      );
+      expect(record).not.toContain(userId);
+    }
+
+    const onRelay = await readRelayDoc(relay, userRoom(userId), await signUserToken(userId));
+    expect(clientsOf(onRelay).get(clientId)?.active).toBe(false);
+
+    // Parley stays enabled: the new anonymous thread works.
+    await client.send("hello again, anonymously");
+    await client.flush();
+    expect(client.messages().map((m) => [m.text, m.status])).toEqual([["hello again, anonymously", "sent"]]);
+  });
+
+  it("logs out an anonymous user: its room is revoked on the relay and a fresh anonymous thread starts", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+    clients.push(client);
+    await client.ready;
+    await client.send("anonymous words");
+    await client.flush();
+    const oldToken = await storedAnonymousToken(storage);
+    const oldRoom = roomName({
+      appId: TEST_APP.id,
+      kind: "anonymous",
+      subject: anonymousIdFromSecret(parseAnonymousToken(oldToken) ?? ""),
+    });
+
+    await client.logout();
+
+    expect(client.messages()).toEqual([]);
+    expect(await storage.listDocs()).not.toContain(oldRoom);
+    expect((await connectRaw(relay, oldRoom, oldToken)).closeCode).toBe(4403);
+    await waitFor(() => client.status === "online", { what: "new anonymous identity online" });
+  });
+});

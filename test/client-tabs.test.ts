@@ -1,0 +1,80 @@
+import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { roomName } from "@parley/protocol";
+import { afterEach, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+describe("tabs: instances sharing one store share one identity", () => {
+  let relay: RelayHandle | undefined;
+  const clients: ParleyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+    await relay?.stop();
+    relay = undefined;
+  });
+
+  it("shares the identity and live updates between tabs, even with no relay", async () => {
+    const storage = memoryStorage();
+    const open = () => {
+      // No relay at all: whatever reaches the other tab went through the BroadcastChannel.
+      const tab = createClient({ appId: TEST_APP.id, relayUrl: "ws://127.0.0.1:9/v1", storage, connect: false });
+      clients.push(tab);
+      return tab;
+    };
+    const [first, second] = [open(), open()];
+    await Promise.all([first.ready, second.ready]);
+    expect(second.identity).toEqual(first.identity);
+    expect(second.clientId).toBe(first.clientId);
+    await first.send("typed in the first tab");
+    await waitFor(() => second.messages().length === 1, { what: "second tab sees it" });
+    expect(second.messages()[0]?.text).toBe("typed in the first tab");
+  });
+
+  it("follows a login and a logout made in another tab", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const open = () => {
+      if (relay === undefined) throw new Error("no relay");
+      const tab = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+      clients.push(tab);
+      return tab;
+    };
+    const [first, second, third] = [open(), open(), open()];
+    await Promise.all([first.ready, second.ready, third.ready]);
+    await second.send("anonymous, from tab two");
+    await waitFor(() => first.messages().length === 1, { what: "shared anonymous thread" });
+
+    const userId = "tabs-user";
+    expect(await first.login(userId, await signUserToken(userId))).toEqual({ authenticated: true });
+    for (const tab of [second, third]) {
+      await waitFor(() => tab.identity.kind === "user" && tab.identity.userId === userId, {
+        what: "tab follows login",
+      });
+    }
+    await waitFor(
+      () =>
+        third
+          .messages()
+          .map((m) => m.text)
+          .join() === "anonymous, from tab two",
+      {
+        what: "merged thread in the third tab",
+      },
+    );
+    await third.send("logged in, from tab three");
+    await waitFor(() => first.messages().length === 2 && second.messages().length === 2, { what: "live" });
+
+    await second.logout();
+    const identity = second.identity;
+    if (identity.kind !== "anonymous") throw new Error("expected anonymous after logout");
+    for (const tab of [first, third]) {
+      await waitFor(() => JSON.stringify(tab.identity) === JSON.stringify(identity), { what: "tab follows logout" });
+      await waitFor(() => tab.messages().length === 0, { what: "empty thread" });
+    }
+    const anonymousRoom = roomName({ appId: TEST_APP.id, kind: "anonymous", subject: identity.anonymousId });
+    expect((await storage.listDocs()).filter((name) => name !== anonymousRoom)).toEqual([]);
+    await first.send("new anonymous, tab one");
+    await waitFor(() => third.messages().length === 1, { what: "new identity shared" });
+  });
+});
