@@ -42,7 +42,7 @@ const client = createClient({
   relayUrl: String(config.relayUrl),
   storage: directoryStorage(dataDir),
   WebSocket,
-  clientInfo: { platform: "node", appVersion: "node-client 0.1.0" },
+  clientInfo: { platform: "node", appVersion: "0.1.0" },
   onTokenExpired: fetchToken,
 });
 const rl = createInterface({ input: process.stdin, output: process.stdout });

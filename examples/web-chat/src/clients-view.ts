@@ -24,7 +24,7 @@ function clientView(client: ClientRecord, isThisDevice: boolean): HTMLElement {
 
   const name = document.createElement("span");
   name.className = "name";
-  name.textContent = `${describeAgent(client)}${isThisDevice ? " (this device)" : ""}`;
+  name.textContent = describeAgent(client);
 
   const badge = document.createElement("span");
   badge.className = client.active ? "badge active" : "badge";
@@ -33,7 +33,8 @@ function clientView(client: ClientRecord, isThisDevice: boolean): HTMLElement {
   const detail = document.createElement("span");
   detail.className = "detail";
   const version = client.appVersion ? ` ${client.appVersion}` : "";
-  detail.textContent = `${client.platform}${version} · last seen ${relativeTime(client.lastSeen)}`;
+  const seen = isThisDevice ? "this device" : `last seen ${relativeTime(client.lastSeen)}`;
+  detail.textContent = `${client.platform}${version} · ${seen}`;
 
   item.append(name, badge, detail);
   return item;

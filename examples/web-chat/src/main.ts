@@ -19,6 +19,7 @@ const ui = {
   identity: byTestId("identity"),
   loginForm: byTestId<HTMLFormElement>("login-form"),
   loginUserId: byTestId<HTMLInputElement>("login-user-id"),
+  loginLabel: byTestId("login-label"),
   loginSubmit: byTestId<HTMLButtonElement>("login-submit"),
   logout: byTestId<HTMLButtonElement>("logout"),
   notice: byTestId("notice"),
@@ -50,14 +51,21 @@ function renderIdentity(client: ParleyClient): void {
   }
   if (identity.kind === "anonymous") delete ui.identity.dataset.userId;
   ui.logout.textContent = identity.kind === "anonymous" ? "Start over" : "Log out";
+  ui.loginLabel.textContent = identity.kind === "anonymous" ? "Log in as" : "Switch to another user";
 }
 
+let shownSubject = "";
+
 function renderAll(client: ParleyClient): void {
+  const identity = client.identity;
+  const subject = identity.kind === "anonymous" ? `a:${identity.anonymousId}` : `u:${identity.userId}`;
+  const newSubject = subject !== shownSubject;
+  shownSubject = subject;
   renderIdentity(client);
   ui.status.dataset.status = client.status;
   ui.status.textContent = STATUS_LABELS[client.status];
   renderThread(ui.thread, client.messages());
-  fillProfileForm(ui.profileForm, client.profile());
+  fillProfileForm(ui.profileForm, client.profile(), newSubject);
   renderClients(ui.clients, client.clients(), client.clientId);
 }
 
@@ -91,7 +99,7 @@ async function start(): Promise<void> {
   const client = createClient({
     appId: config.appId,
     relayUrl: config.relayUrl,
-    clientInfo: { platform: "web", appVersion: "web-chat 0.1.0" },
+    clientInfo: { platform: "web", appVersion: "0.1.0" },
     onTokenExpired: (userId) => fetchUserToken(userId),
   });
   for (const event of ["messages", "profile", "clients", "status", "identity"] as const) {

@@ -4,11 +4,21 @@ import type { Profile } from "@parley/client";
 const FIELDS = ["givenName", "surname", "email"] as const;
 type Field = (typeof FIELDS)[number];
 
-/** Shows `profile` in the form, leaving alone the field being edited. */
-export function fillProfileForm(form: HTMLFormElement, profile: Profile): void {
+function input(form: HTMLFormElement, field: Field): HTMLInputElement {
+  return form.elements.namedItem(field) as HTMLInputElement;
+}
+
+/**
+ * Shows `profile` in the form. A field the user has edited but not saved keeps the edit, unless `reset`
+ * (another identity: its profile replaces everything).
+ */
+export function fillProfileForm(form: HTMLFormElement, profile: Profile, reset = false): void {
   for (const field of FIELDS) {
-    const input = form.elements.namedItem(field) as HTMLInputElement;
-    if (document.activeElement !== input) input.value = profile[field] ?? "";
+    const element = input(form, field);
+    const edited = element.value !== (element.dataset.shown ?? "");
+    const value = profile[field] ?? "";
+    if (reset || !edited) element.value = value;
+    element.dataset.shown = value;
   }
 }
 
@@ -16,7 +26,7 @@ export function fillProfileForm(form: HTMLFormElement, profile: Profile): void {
 export function readProfilePatch(form: HTMLFormElement, profile: Profile): Partial<Record<Field, string | null>> {
   const patch: Partial<Record<Field, string | null>> = {};
   for (const field of FIELDS) {
-    const value = (form.elements.namedItem(field) as HTMLInputElement).value.trim();
+    const value = input(form, field).value.trim();
     if (value !== (profile[field] ?? "")) patch[field] = value === "" ? null : value;
   }
   return patch;
