@@ -323,6 +323,22 @@ describe("checkUpdate: attacks are refused", () => {
     expectRefused(doc, twoBlocks, ALICE, "bad-frame");
   });
 
+  it("refuses empty and out-of-range deletes, which make Yjs throw half-way, even on the sender's clientIDs", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).push([message(ALICE, "owned")])),
+      ALICE,
+    );
+    // No structs; a delete set for clientID 30 (0x1e) with one range.
+    const empty = new Uint8Array([0, 1, 0x1e, 1, 100, 0]);
+    const huge = new Uint8Array([0, 1, 0x1e, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x4e, 1]);
+    expect(Y.decodeUpdate(huge).ds.clients.get(30)?.[0]?.clock).toBeGreaterThan(Number.MAX_SAFE_INTEGER);
+    expectRefused(doc, empty, ALICE, "bad-frame");
+    expectRefused(doc, huge, ALICE, "bad-frame");
+  });
+
   it("refuses trailing bytes after a valid update", () => {
     const { doc } = relayDoc();
     const alice = clientDoc(doc, 30);

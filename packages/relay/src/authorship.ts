@@ -213,8 +213,18 @@ class UpdateCheck {
     for (const struct of this.structs) this.checkReferences(struct);
     this.checkDependencyOrder();
     for (const [item, from] of this.newItems) this.checkItem(item, from);
+    this.checkDeleteRanges(ds);
     for (const [client, ranges] of ds.clients) this.checkDeletes(client, ranges);
     return this.newOwners;
+  }
+
+  /** Yjs re-encodes deletes it cannot apply yet, and throws half-way on empty or out-of-range ones. */
+  private checkDeleteRanges(ds: { clients: DeleteRanges }): void {
+    for (const ranges of ds.clients.values()) {
+      for (const { clock, len } of ranges) {
+        if (len <= 0 || !Number.isSafeInteger(clock + len)) badFrame("empty or out-of-range delete");
+      }
+    }
   }
 
   private state(client: number): number {
@@ -226,6 +236,7 @@ class UpdateCheck {
     for (const struct of this.structs) {
       // Yjs would integrate an empty struct without advancing the clock: nothing honest encodes one.
       if (struct.length <= 0) badFrame("empty struct");
+      if (!Number.isSafeInteger(struct.id.clock + struct.length)) badFrame("clock out of range");
       // Yjs creates every root type an update names, even on structs it then skips as known.
       if (struct instanceof Y.Item && typeof struct.parent === "string" && !LAYOUT_ROOTS.has(struct.parent)) {
         refuse(`unknown root "${struct.parent}"`);
@@ -457,7 +468,6 @@ class UpdateCheck {
   private checkDeletes(client: number, ranges: Array<{ clock: number; len: number }>): void {
     if (this.ownsOrClaims(client)) return;
     for (const range of ranges) {
-      if (range.len === 0) continue;
       if (!this.alreadyDeleted(client, range.clock, range.clock + range.len)) {
         refuse(`deletes items of clientID ${client}, which the sender does not own`);
       }
