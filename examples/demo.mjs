@@ -4,7 +4,8 @@
  * machine. Prints the URL to open; Ctrl-C stops everything. Data stays in .data/demo between runs.
  *
  * `pnpm demo` builds the packages first; this script builds the two examples it runs (the web chat with
- * Vite, the app backend with tsup). Environment: PORT (the page, default 3000), PARLEY_DEMO_DIR.
+ * Vite, the app backend with tsup). Environment: PORT (the page, default 3000), PARLEY_DEMO_RELAY_PORT
+ * (default 8787), PARLEY_DEMO_DIR (default .data/demo).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
@@ -100,8 +101,10 @@ async function main() {
   await mkdir(dataDir, { recursive: true });
   const key = await appKey();
   const configFile = `${dataDir}/relay.json`;
+  // A fixed relay port lets pages that are already open reconnect after the demo restarts.
+  const relayPort = Number(process.env.PARLEY_DEMO_RELAY_PORT ?? 8787);
   const config = {
-    port: 0,
+    port: relayPort,
     host: "127.0.0.1",
     dataDir: `${dataDir}/relay`,
     apps: [{ id: APP_ID, keys: [{ kid: key.kid, alg: "HS256", secret: key.secret }] }],
@@ -110,7 +113,14 @@ async function main() {
 
   await buildExamples();
   const { createAppBackend } = await import(pathToFileURL(at("examples/app-backend/dist/index.js")).href);
-  const relay = await startRelay(configFile);
+  let relay;
+  try {
+    relay = await startRelay(configFile);
+  } catch {
+    console.log(`demo: the relay could not listen on port ${relayPort}; using a free one (set PARLEY_DEMO_RELAY_PORT)`);
+    await writeFile(configFile, `${JSON.stringify({ ...config, port: 0 }, null, 2)}\n`, { mode: 0o600 });
+    relay = await startRelay(configFile);
+  }
   const relayUrl = `ws://127.0.0.1:${relay.port}/v1`;
   const { backend, url } = await listenBackend(createAppBackend, {
     appId: APP_ID,
