@@ -100,6 +100,10 @@ const operations: Array<[honest: boolean, (doc: Y.Doc, client: string, n: number
   [true, (d, c, n) => messagesOf(d).insert(int(messagesOf(d).length + 1), [userMessage(c, n) as never])],
   [false, (d, _c, n) => messagesOf(d).push([{ ...userMessage(BOB, n), role: "business" } as never])],
   [false, (d, _c, n) => messagesOf(d).push([userMessage(BOB, n) as never])],
+  [
+    false,
+    (d, c) => messagesOf(d).unshift([{ ...userMessage(c, 0), id: pick(["business-1", "msg-bobC-1-000"]) } as never]),
+  ],
   [false, (d) => messagesOf(d).length > 0 && messagesOf(d).delete(int(messagesOf(d).length), 1)],
   [false, (d, _c, n) => readsOf(d).set(pick([BOB, BUSINESS_READ_KEY]), { ts: n })],
   [false, (d, c) => clientsOf(d).set(c, { id: c, platform: "x", firstSeen: 0, lastSeen: 0, active: true })],

@@ -213,6 +213,14 @@ describe("checkUpdate: attacks are refused", () => {
       "a profile entry claiming another client",
       (d) => profileLogOf(d).push([{ key: "email", value: "x", ts: NOW, client: BOB }]),
     ],
+    [
+      "a message reusing the business message's id",
+      (d) => messagesOf(d).unshift([message(ALICE, "business-1", { id: "business-1" })]),
+    ],
+    [
+      "a message reusing another client's message id",
+      (d) => messagesOf(d).push([message(ALICE, "x", { id: message(BOB, "from bob").id })]),
+    ],
     ["a message with extra fields", (d) => messagesOf(d).push([message(ALICE, "extra", { admin: true })])],
     ["a message dated too far ahead", (d) => messagesOf(d).push([message(ALICE, "future", { ts: NOW + 3_600_000 })])],
     [

@@ -6,7 +6,8 @@
  * wrong, so this is a strict allow-list that mirrors how `Y.applyUpdate` will read and integrate the
  * update, and refuses whatever it cannot place:
  *
- * - Structs the document already has are no-ops for Yjs and are not judged.
+ * - Structs the document already has are skipped by Yjs, so their content is not judged; their references
+ *   are, because Yjs still resolves their origins and creates the roots they name.
  * - Every new struct's Yjs clientID must belong to the sender (or be unused, and then becomes the
  *   sender's: `newOwners`); only `ContentAny` items land, plus `GC`/`ContentDeleted` placeholders.
  * - Every new item's parent must be resolvable now — from its own root name, or from its origin items
@@ -15,9 +16,21 @@
  *   integrate against data this check never saw.
  * - Deletes may name the sender's clientIDs only, except ranges the document has already deleted (an honest
  *   sync step 2 carries the sender's whole delete set, including the relay's map overwrites).
- * - Anything not understood is refused; the function never mutates the document.
+ * - A new message may not reuse another author's message id (readers show an id once, so it would hide theirs).
+ * - Anything not understood is refused; the function never changes the document (it only indexes its
+ *   message ids, kept current by an observer).
  */
-import { checkProfileEntry, checkReadMark, checkUserMessage, ownersOf, RELAY_OWNER, Root } from "@parley/protocol";
+import {
+  checkProfileEntry,
+  checkReadMark,
+  checkUserMessage,
+  type MessageRecord,
+  messagesOf,
+  ownersOf,
+  RELAY_OWNER,
+  Root,
+  type UserMessageRecord,
+} from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as Y from "yjs";
 
@@ -184,6 +197,30 @@ function skipContent(decoder: decoding.Decoder, kind: number): void {
     default:
       badFrame(`unknown content type ${kind}`);
   }
+}
+
+/** Per document: every message id seen and its author (a client id, or `@business`). Only grows. */
+const authorsByDoc = new WeakMap<Y.Doc, Map<string, string>>();
+
+/** The message authors of `doc`, indexed once and then kept current by an observer (no per-update scan). */
+function messageAuthors(doc: Y.Doc): Map<string, string> {
+  let authors = authorsByDoc.get(doc);
+  if (authors !== undefined) return authors;
+  const index = new Map<string, string>();
+  const add = (record: MessageRecord) => {
+    if (record === null || typeof record !== "object" || typeof record.id !== "string") return;
+    if (!index.has(record.id)) index.set(record.id, record.role === "business" ? "@business" : String(record.client));
+  };
+  const messages = messagesOf(doc);
+  for (const record of messages.toArray()) add(record);
+  messages.observe((event) => {
+    for (const item of event.changes.added) {
+      if (item.content instanceof Y.ContentAny) for (const record of item.content.getContent()) add(record);
+    }
+  });
+  authors = index;
+  authorsByDoc.set(doc, authors);
+  return authors;
 }
 
 /** One run of the check over one update. */
@@ -409,6 +446,11 @@ class UpdateCheck {
           ? checkProfileEntry(value, clientId, this.now)
           : checkReadMark(value, this.now);
     if (problem !== null) refuse(`${placement.root}: ${problem}`);
+    if (placement.root === Root.messages) {
+      // Readers show a message id once (the first in array order): another author's id would hide theirs.
+      const author = messageAuthors(this.doc).get((value as UserMessageRecord).id);
+      if (author !== undefined && author !== clientId) refuse("message id already used by another author");
+    }
   }
 
   /**
