@@ -89,14 +89,22 @@ describe("B4: login from an anonymous client keeps its history", () => {
     await phone.flush();
     await relay.stop();
 
-    const laptop = make(memoryStorage(), { loginTimeoutMs: 1_000 });
+    const laptop = make(memoryStorage(), { loginTimeoutMs: 4_000 });
     await laptop.ready;
     await laptop.send("anonymous and offline");
-    expect(await laptop.login(userId, await signUserToken(userId))).toEqual({ authenticated: false });
-    expect(laptop.identity).toEqual({ kind: "user", userId, authenticated: false });
+    const login = laptop.login(userId, await signUserToken(userId));
+    let loginSettled = false;
+    void login.finally(() => {
+      loginSettled = true;
+    });
+    // The merged thread is usable while the login still waits for the relay.
+    await waitFor(() => laptop.identity.kind === "user", { what: "switched to the user locally" });
     expect(texts(laptop)).toEqual(["anonymous and offline"]);
     await laptop.send("logged in, still offline");
+    expect(loginSettled).toBe(false);
     expect(texts(laptop)).toEqual(["anonymous and offline", "logged in, still offline"]);
+    expect(await login).toEqual({ authenticated: false });
+    expect(laptop.identity).toEqual({ kind: "user", userId, authenticated: false });
 
     await relay.restart();
     await waitFor(() => laptop.identity.kind === "user" && laptop.identity.authenticated, { what: "authenticated" });

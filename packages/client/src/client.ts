@@ -182,6 +182,8 @@ class Client implements ParleyClient {
   private operations: Promise<unknown> = Promise.resolve();
   private loginWaiter: ((outcome: LoginOutcome) => void) | undefined;
   private mergeCompletion: Promise<void> = Promise.resolve();
+  /** A login is waiting for the relay with its session in place; writes need not wait for it. */
+  private writableWhileWaiting = false;
   private lastStatus: ConnectionStatus = "offline";
 
   constructor(options: ResolvedOptions, storage: ClientStorage) {
@@ -225,9 +227,7 @@ class Client implements ParleyClient {
     }
     checkSendArguments(text, options?.metadata);
     await this.readyAndAlive();
-    // Queued so that a message never lands in a conversation that is being switched away.
-    return this.enqueue(async () => {
-      const session = this.currentSession();
+    return this.write(async (session) => {
       const entry = appendMessage(session.doc, this.clientId, text, options?.metadata);
       await session.persist();
       const message = readMessages(session.doc, session.stored, this.clientId).find((m) => m.id === entry.record.id);
@@ -244,8 +244,7 @@ class Client implements ParleyClient {
   async setProfile(patch: ProfilePatch): Promise<void> {
     this.assertAlive();
     await this.readyAndAlive();
-    await this.enqueue(async () => {
-      const session = this.currentSession();
+    await this.write(async (session) => {
       appendProfileEntries(session.doc, profileEntries(session.doc, this.clientId, patch));
       await session.persist();
     });
@@ -509,20 +508,26 @@ class Client implements ParleyClient {
       pendingMerge: anonymousSecret,
     });
     await this.openSession();
-    const outcome = await this.waitForOutcome();
+    const outcome = await this.waitWritable();
     this.assertAlive();
     if (outcome.kind === "timeout") return { authenticated: false };
     if (outcome.kind === "synced") {
       await this.mergeCompletion;
       return { authenticated: true };
     }
-    // Refused: put the anonymous identity back exactly as it was and erase the half-made user thread.
+    // Refused: put the anonymous identity back and erase the half-made user thread. The relay sent nothing
+    // before refusing, so that thread holds only the anonymous one plus what was written meanwhile: keep that.
     const userSession = this.currentSession();
+    await userSession.persist();
+    const writtenMeanwhile = Y.encodeStateAsUpdate(userSession.doc);
     await userSession.close();
     this.session = undefined;
     await this.replaceSubject(anonymous);
     await this.eraseRoom(userSession.room);
     await this.openSession();
+    const restored = this.currentSession();
+    Y.applyUpdate(restored.doc, writtenMeanwhile);
+    await restored.persist();
     throw outcome.error;
   }
 
@@ -533,7 +538,7 @@ class Client implements ParleyClient {
     const session = this.currentSession();
     if (!this.options.connect) return { authenticated: this.authenticated };
     session.reconnect();
-    const outcome = await this.waitForOutcome();
+    const outcome = await this.waitWritable();
     if (outcome.kind === "refused") {
       this.authenticated = false;
       this.events.emit("identity", this.identity);
@@ -743,6 +748,15 @@ class Client implements ParleyClient {
 
   // ── plumbing ───────────────────────────────────────────────────────────────
 
+  private async waitWritable(): Promise<LoginOutcome> {
+    this.writableWhileWaiting = true;
+    try {
+      return await this.waitForOutcome();
+    } finally {
+      this.writableWhileWaiting = false;
+    }
+  }
+
   private waitForOutcome(): Promise<LoginOutcome> {
     if (!this.options.connect) return Promise.resolve({ kind: "timeout" });
     return new Promise((resolve) => {
@@ -760,6 +774,16 @@ class Client implements ParleyClient {
         finish({ kind: "synced" });
       }
     });
+  }
+
+  /**
+   * Runs a write on the current conversation. Writes are ordered with identity changes (a message sent
+   * after `logout()` was called goes to the identity that results), except while a login only waits for
+   * the relay's answer: the merged thread is usable at once.
+   */
+  private write<T>(task: (session: Session) => Promise<T>): Promise<T> {
+    if (this.writableWhileWaiting && this.session !== undefined) return task(this.session);
+    return this.enqueue(() => task(this.currentSession()));
   }
 
   private enqueue<T>(task: () => Promise<T>): Promise<T> {
