@@ -24,6 +24,7 @@ describe("createClient arguments", () => {
       [{ ...base, storage, appId: "bad app" }, "options.appId"],
       [{ ...base, storage, relayUrl: "http://example.com" }, "options.relayUrl"],
       [{ ...base, storage, relayUrl: 42 }, "options.relayUrl"],
+      [{ ...base, storage, relayUrl: "ws://relay/v1?token=x" }, "options.relayUrl"],
       [{ ...base, storage: { get() {} } }, "options.storage"],
       [{ ...base, storage, WebSocket: "ws" }, "options.WebSocket"],
       [{ ...base, storage, onTokenExpired: "token" }, "options.onTokenExpired"],

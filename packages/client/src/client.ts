@@ -460,7 +460,8 @@ class Client implements ParleyClient {
           (fresh) => {
             if (fresh) this.session?.connect();
           },
-          (failure: unknown) => this.report(failure),
+          // The app could not provide a token: what the caller needs to know is why the relay refused.
+          () => this.report(error),
         );
         return;
       }

@@ -7,6 +7,7 @@ import {
   checkMeta,
   checkProfileKey,
   checkProfileValue,
+  checkReadMark,
   checkText,
   checkUserMessage,
   InvalidArgumentError,
@@ -167,7 +168,10 @@ export function appendProfileEntries(doc: Y.Doc, entries: ProfileEntry[]): void 
 export function markAllRead(doc: Y.Doc, clientId: string): void {
   const newest = listMessageEntries(doc).at(-1)?.record.ts ?? 0;
   const own = readsOf(doc).get(clientId)?.ts ?? 0;
-  if (newest > own && newest > readPositions(doc).user) readsOf(doc).set(clientId, { ts: newest });
+  if (newest <= own || newest <= readPositions(doc).user) return;
+  const mark = { ts: newest };
+  // A business timestamp far in the future would make the relay refuse the mark; leave it unread then.
+  if (checkReadMark(mark, Date.now()) === null) readsOf(doc).set(clientId, mark);
 }
 
 /** Business messages newer than the user's read position (the furthest of their clients). */

@@ -77,8 +77,8 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError("options", "must be an object");
   const o = options as Record<string, unknown>;
   assertAppId(o.appId, "options.appId");
-  if (typeof o.relayUrl !== "string" || !/^wss?:\/\/[^\s]+$/.test(o.relayUrl) || !URL.canParse(o.relayUrl)) {
-    throw new InvalidArgumentError("options.relayUrl", "must be a ws:// or wss:// URL");
+  if (typeof o.relayUrl !== "string" || !/^wss?:\/\/[^\s?#]+$/.test(o.relayUrl) || !URL.canParse(o.relayUrl)) {
+    throw new InvalidArgumentError("options.relayUrl", "must be a ws:// or wss:// URL without query or fragment");
   }
   if (o.storage !== undefined) {
     const storage = o.storage as Record<string, unknown> | null;
