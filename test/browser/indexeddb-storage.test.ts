@@ -1,0 +1,202 @@
+/**
+ * The IndexedDB adapter in real Chromium: what it promises in storage.ts (durable records and documents,
+ * a delete that really erases and verifies), including the y-indexeddb traps from FIELD-NOTES: a database
+ * held open by another tab, and a delete that must be awaited.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import type { Browser, BrowserContext, Page } from "playwright-core";
+import { build } from "vite";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { serveStatic } from "../../examples/app-backend/src/static-files.js";
+import { waitFor } from "../support/wait.js";
+import { launchChromium } from "./support/chromium.js";
+
+const FIXTURE_DIR = fileURLToPath(new URL("./fixtures/storage/", import.meta.url));
+const PREFIX = "test/";
+const DOC = "app1/a/AAAAAAAAAAAAAAAAAAAAAA";
+
+let outDir: string;
+let server: Server;
+let url: string;
+let browser: Browser;
+let context: BrowserContext;
+
+beforeAll(async () => {
+  outDir = await mkdtemp(join(tmpdir(), "parley-storage-fixture-"));
+  await build({ root: FIXTURE_DIR, configFile: false, logLevel: "warn", build: { outDir, emptyOutDir: true } });
+  server = createServer((req, res) => void serveStatic(outDir, new URL(req.url ?? "/", "http://x").pathname, res));
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  browser = await launchChromium();
+});
+
+afterAll(async () => {
+  await browser?.close();
+  server?.closeAllConnections();
+  await new Promise((resolve) => server?.close(resolve));
+  if (outDir) await rm(outDir, { recursive: true, force: true });
+});
+
+beforeEach(async () => {
+  context = await browser.newContext();
+});
+
+afterEach(async () => {
+  await context.close();
+});
+
+async function openFixture(): Promise<Page> {
+  const page = await context.newPage();
+  await page.goto(url);
+  await page.waitForFunction(() => document.title === "ready");
+  return page;
+}
+
+function databaseNames(page: Page): Promise<string[]> {
+  return page.evaluate(async () => (await indexedDB.databases()).map((info) => info.name ?? ""));
+}
+
+describe("indexedDbStorage in Chromium", () => {
+  it("keeps a flushed document across a reload and lists it", async () => {
+    const page = await openFixture();
+    await page.evaluate(
+      async ([prefix, name]) => {
+        const { indexedDbStorage, Y } = window.parleyFixture;
+        const doc = new Y.Doc();
+        const handle = await indexedDbStorage({ prefix }).openDoc(name, doc);
+        doc.getArray("messages").push(["one", "two"]);
+        doc.getArray("messages").push(["three"]);
+        await handle.flush();
+      },
+      [PREFIX, DOC] as const,
+    );
+    await page.reload();
+    await page.waitForFunction(() => document.title === "ready");
+    const after = await page.evaluate(
+      async ([prefix, name]) => {
+        const { indexedDbStorage, Y } = window.parleyFixture;
+        const storage = indexedDbStorage({ prefix });
+        const doc = new Y.Doc();
+        const handle = await storage.openDoc(name, doc);
+        const items = doc.getArray("messages").toArray();
+        await handle.close();
+        return { items, docs: await storage.listDocs() };
+      },
+      [PREFIX, DOC] as const,
+    );
+    expect(after.items).toEqual(["one", "two", "three"]);
+    expect(after.docs).toEqual([DOC]);
+  });
+
+  it("keeps records across a reload and deletes them", async () => {
+    const page = await openFixture();
+    await page.evaluate(async (prefix) => {
+      const storage = window.parleyFixture.indexedDbStorage({ prefix });
+      await storage.set("identity", { kind: "anonymous", n: 1, list: [true, null] });
+      await storage.set("other", "x");
+      await storage.delete("other");
+    }, PREFIX);
+    await page.reload();
+    await page.waitForFunction(() => document.title === "ready");
+    const read = await page.evaluate(async (prefix) => {
+      const storage = window.parleyFixture.indexedDbStorage({ prefix });
+      return { identity: await storage.get("identity"), other: (await storage.get("other")) ?? "absent" };
+    }, PREFIX);
+    expect(read).toEqual({ identity: { kind: "anonymous", n: 1, list: [true, null] }, other: "absent" });
+  });
+
+  it("deleteDoc after close erases the database: indexedDB.databases() no longer lists it", async () => {
+    const page = await openFixture();
+    const result = await page.evaluate(
+      async ([prefix, name]) => {
+        const { indexedDbStorage, Y } = window.parleyFixture;
+        const storage = indexedDbStorage({ prefix });
+        const doc = new Y.Doc();
+        const handle = await storage.openDoc(name, doc);
+        doc.getArray("messages").push(["secret"]);
+        await handle.close();
+        const before = (await indexedDB.databases()).map((info) => info.name);
+        await storage.deleteDoc(name);
+        const after = (await indexedDB.databases()).map((info) => info.name);
+        const reopened = new Y.Doc();
+        const again = await storage.openDoc(name, reopened);
+        const items = reopened.getArray("messages").toArray();
+        await again.close();
+        await storage.deleteDoc(name);
+        return { before, after, items, docs: await storage.listDocs() };
+      },
+      [PREFIX, DOC] as const,
+    );
+    expect(result.before).toContain(PREFIX + DOC);
+    expect(result.after).not.toContain(PREFIX + DOC);
+    expect(result.items).toEqual([]);
+    expect(result.docs).toEqual([]);
+  });
+
+  it("deleteDoc while another tab has the document open erases it, and that tab stops writing it", async () => {
+    const holder = await openFixture();
+    await holder.evaluate(
+      async ([prefix, name]) => {
+        const { indexedDbStorage, Y } = window.parleyFixture;
+        const doc = new Y.Doc();
+        await indexedDbStorage({ prefix }).openDoc(name, doc);
+        doc.getArray("messages").push(["held"]);
+        (window as unknown as { heldDoc: unknown }).heldDoc = doc;
+      },
+      [PREFIX, DOC] as const,
+    );
+    const deleter = await openFixture();
+    await deleter.evaluate(
+      async ([prefix, name]) => window.parleyFixture.indexedDbStorage({ prefix }).deleteDoc(name),
+      [PREFIX, DOC] as const,
+    );
+    expect(await databaseNames(deleter)).not.toContain(PREFIX + DOC);
+    // The holder's document keeps working in memory, but nothing recreates the erased database.
+    const pushed = await holder.evaluate(() => {
+      const doc = (window as unknown as { heldDoc: import("yjs").Doc }).heldDoc;
+      doc.getArray("messages").push(["after delete"]);
+      return doc.getArray("messages").length;
+    });
+    expect(pushed).toBe(2);
+    expect(await databaseNames(holder)).not.toContain(PREFIX + DOC);
+  });
+
+  it("a delete blocked by a connection that stays open fails with StorageError, and completes once it closes", async () => {
+    const blocker = await openFixture();
+    await blocker.evaluate(async (dbName) => {
+      // A connection that ignores versionchange, as y-indexeddb's own connections used to.
+      const db = await new Promise<IDBDatabase>((resolve, reject) => {
+        const req = indexedDB.open(dbName, 1);
+        req.onupgradeneeded = () => req.result.createObjectStore("updates", { autoIncrement: true });
+        req.onsuccess = () => resolve(req.result);
+        req.onerror = () => reject(req.error);
+      });
+      db.onversionchange = null;
+      (window as unknown as { blocking: IDBDatabase }).blocking = db;
+    }, PREFIX + DOC);
+    const deleter = await openFixture();
+    const outcome = await deleter.evaluate(
+      async ([prefix, name]) => {
+        try {
+          await window.parleyFixture.indexedDbStorage({ prefix, deleteTimeoutMs: 500 }).deleteDoc(name);
+          return { code: "resolved" };
+        } catch (error) {
+          return { code: (error as { code?: string }).code, message: (error as Error).message };
+        }
+      },
+      [PREFIX, DOC] as const,
+    );
+    expect(outcome).toEqual({ code: "ERR_STORAGE", message: expect.stringContaining("still open in another tab") });
+    expect(await databaseNames(deleter)).toContain(PREFIX + DOC);
+
+    await blocker.evaluate(() => (window as unknown as { blocking: IDBDatabase }).blocking.close());
+    await waitFor(async () => !(await databaseNames(deleter)).includes(PREFIX + DOC), {
+      what: "the queued delete to complete",
+    });
+  });
+});
