@@ -1,4 +1,4 @@
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { createClient, memoryStorage, type ParleyClient, SDK_VERSION } from "@parley/client";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
@@ -20,7 +20,13 @@ describe("B3: one thread across the clients of a userId", () => {
     for (let i = 0; i < count; i++) {
       if (relay === undefined) throw new Error("no relay");
       // Separate stores: these are separate devices, syncing only through the relay.
-      const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
+      const client = createClient({
+        appId: TEST_APP.id,
+        relayUrl: relay.url,
+        storage: memoryStorage(),
+        WebSocket,
+        clientInfo: { platform: `device-${i}`, appVersion: "1.2.3" },
+      });
       clients.push(client);
       expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: true });
       made.push(client);
@@ -46,6 +52,15 @@ describe("B3: one thread across the clients of a userId", () => {
     expect(c.messages().map((m) => m.mine)).toEqual([false, false]);
     expect(b.messages().map((m) => m.mine)).toEqual([false, true]);
     expect(new Set(a.messages().map((m) => m.clientId))).toEqual(new Set([a.clientId, b.clientId]));
+    // Each client's context, as the relay recorded it, is visible to the user's other clients.
+    await waitFor(() => c.clients().length === 3, { what: "three client records" });
+    const records = c.clients().sort((x, y) => x.platform.localeCompare(y.platform));
+    expect(records.map((r) => [r.id, r.platform, r.appVersion, r.active])).toEqual([
+      [a.clientId, "device-0", "1.2.3", true],
+      [b.clientId, "device-1", "1.2.3", true],
+      [c.clientId, "device-2", "1.2.3", true],
+    ]);
+    expect(records.every((r) => r.sdkVersion === SDK_VERSION && r.firstSeen <= r.lastSeen)).toBe(true);
   });
 
   it("converges messages written offline on two clients at once to one order on all three", async () => {

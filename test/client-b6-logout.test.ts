@@ -25,11 +25,16 @@ describe("B6: logout", () => {
     const dir = mkdtempSync(join(tmpdir(), "parley-b6-"));
     const storage = directoryStorage(dir);
     const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    clients.push(client);
+    const otherDevice = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
+    clients.push(client, otherDevice);
     await client.ready;
     const firstAnonymous = client.identity;
     const userId = "b6-user";
     await client.login(userId, await signUserToken(userId));
+    await otherDevice.login(userId, await signUserToken(userId));
+    await waitFor(() => otherDevice.clients().find((c) => c.id === client.clientId)?.active === true, {
+      what: "the other device lists this client as active",
+    });
     await client.send("a private message");
     await client.setProfile({ email: "user@example.com" });
     await client.flush();
@@ -60,6 +65,10 @@ describe("B6: logout", () => {
 
     const onRelay = await readRelayDoc(relay, userRoom(userId), await signUserToken(userId));
     expect(clientsOf(onRelay).get(clientId)?.active).toBe(false);
+    await waitFor(() => otherDevice.clients().find((c) => c.id === clientId)?.active === false, {
+      what: "the other device sees this client inactive",
+    });
+    expect(otherDevice.messages().map((m) => m.text)).toEqual(["a private message"]);
 
     // Parley stays enabled: the new anonymous thread works.
     await client.send("hello again, anonymously");
