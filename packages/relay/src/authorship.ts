@@ -78,7 +78,8 @@ const resync = (reason: string): never => {
 };
 
 /**
- * Judges an update from a user client before it is applied. Pure: it reads `doc` and never changes it.
+ * Judges an update from a user client before it is applied. It reads `doc` and never changes its content
+ * (the first call indexes the document's message ids and observes it to keep the index current).
  *
  * @param doc - the room's document as stored now
  * @param update - a Yjs v1 update (sync step 2 or update message payload)
@@ -274,13 +275,13 @@ class UpdateCheck {
       // Yjs would integrate an empty struct without advancing the clock: nothing honest encodes one.
       if (struct.length <= 0) badFrame("empty struct");
       if (!Number.isSafeInteger(struct.id.clock + struct.length)) badFrame("clock out of range");
+      // Decoded (not integrated) items hold their root's name as a string, or the parent item's ID.
+      const parent: unknown = struct instanceof Y.Item ? struct.parent : null;
       // Yjs creates every root type an update names, even on structs it then skips as known.
-      if (struct instanceof Y.Item && typeof struct.parent === "string" && !LAYOUT_ROOTS.has(struct.parent)) {
-        refuse(`unknown root "${struct.parent}"`);
+      if (typeof parent === "string" && !LAYOUT_ROOTS.has(parent)) {
+        refuse(`unknown root ${JSON.stringify(parent.slice(0, 40))}`);
       }
-      if (struct instanceof Y.Item && struct.parent !== null && typeof struct.parent !== "string") {
-        refuse("nested types are not allowed");
-      }
+      if (parent !== null && typeof parent !== "string") refuse("nested types are not allowed");
       const list = this.byClient.get(struct.id.client) ?? [];
       this.indexOf.set(struct, list.length);
       list.push(struct);
