@@ -41,6 +41,7 @@ export class Session {
   private storedState = new Map<number, number>();
   private storedWaiters = new Set<() => void>();
   private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
   private closed = false;
   private readonly options: SessionOptions;
 
@@ -197,12 +198,26 @@ export class Session {
       }
     }
     if (!changed) return;
-    const snapshot: Record<string, StoredValue> = {};
-    for (const [client, clock] of this.storedState) snapshot[client] = clock;
-    // Saved so that a restarted client knows what is already safe (a logout while offline need not fail).
-    this.saving = this.saving.then(() => this.options.storage.set(storedKey(this.room), snapshot)).catch(() => {});
+    this.saveStored();
     for (const waiter of [...this.storedWaiters]) waiter();
     this.options.onChange("messages");
+  }
+
+  /**
+   * Saves the stored state so that a restarted client knows what is already safe (a logout while offline
+   * need not fail). Acknowledgements arriving during a save are coalesced into one more save.
+   */
+  private saveStored(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    this.saving = this.saving
+      .then(() => {
+        this.saveQueued = false;
+        const snapshot: Record<string, StoredValue> = {};
+        for (const [client, clock] of this.storedState) snapshot[client] = clock;
+        return this.options.storage.set(storedKey(this.room), snapshot);
+      })
+      .catch(() => {});
   }
 
   private readonly onTransaction = (transaction: Y.Transaction): void => {
