@@ -1,11 +1,21 @@
 import { defineConfig } from "tsup";
 
-export default defineConfig({
-  entry: ["src/index.ts", "src/cli.ts"],
-  format: ["esm", "cjs"],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: "es2022",
-  platform: "node",
-});
+export default defineConfig([
+  {
+    entry: ["src/index.ts"],
+    format: ["esm", "cjs"],
+    dts: true,
+    sourcemap: true,
+    clean: true,
+    target: "es2022",
+    platform: "node",
+  },
+  {
+    entry: ["src/cli.ts"],
+    format: ["esm"],
+    sourcemap: true,
+    target: "es2022",
+    platform: "node",
+    banner: { js: "#!/usr/bin/env node" },
+  },
+]);

@@ -1,1 +1,20 @@
-export {};
+/**
+ * @parley/relay: JWT-gated y-websocket rooms on durable storage. Run it with the `parley-relay` CLI or
+ * embed it with {@link createRelay}.
+ */
+export {
+  type AppConfig,
+  type FsyncPolicy,
+  type KeyConfig,
+  loadConfig,
+  type PublicKeyConfig,
+  parseConfig,
+  type RelayConfig,
+  type SecretKeyConfig,
+} from "./config.js";
+export { FileStorage, type FileStorageOptions } from "./file-store.js";
+export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./logger.js";
+export type { Room } from "./room.js";
+export type { Rooms } from "./rooms.js";
+export { createRelay, type Relay, type RelayOptions } from "./server.js";
+export { MemoryStorage, type RelayStorage } from "./storage.js";

@@ -1,0 +1,120 @@
+/**
+ * Admission: what a WebSocket upgrade request may open, decided from its URL and credentials before any
+ * frame is read. See PROTOCOL.md for the parameters and the relay README for the close codes.
+ *
+ * - The path is `/v1/<room>`, with the room exactly as `roomName()` writes it (no decoding, no
+ *   normalization: `..` or `%2F` never reach another room).
+ * - `client=<secret>` is required; the client id is derived from it.
+ * - `token=<jwt>` opens the user room of the token's subject, in the app of the key that signed it.
+ * - `token=anon.<secret>` opens only the anonymous room whose id derives from that secret.
+ */
+import type { IncomingMessage } from "node:http";
+import {
+  anonymousIdFromSecret,
+  type ClientInfo,
+  CloseCode,
+  ConnectParam,
+  clientIdFromSecret,
+  decodeClientInfo,
+  isSecret,
+  parseAnonymousToken,
+  parseRoomName,
+  type RoomRef,
+  roomName,
+  TokenExpiredError,
+  TokenInvalidError,
+  TokenNotYetValidError,
+} from "@parley/protocol";
+import type { KeyRing } from "./jwt.js";
+import { Refusal } from "./refusal.js";
+
+/** URL prefix of WebSocket connections. */
+export const WS_PATH_PREFIX = "/v1/";
+
+/** What an admitted connection may do. */
+export interface Admission {
+  room: string;
+  ref: RoomRef;
+  clientId: string;
+  /** Whether the client asked for `stored` frames. */
+  acks: boolean;
+  info: ClientInfo;
+  userAgent?: string;
+  /** Token expiry (seconds since the epoch) for user tokens that have one. */
+  exp?: number;
+  /** For a login merge: the anonymous room to merge into this user's room. */
+  mergeFrom?: string;
+}
+
+/** What admission needs to know about the relay. */
+export interface AdmissionContext {
+  keys: KeyRing;
+  appIds: ReadonlySet<string>;
+}
+
+function tokenRefusal(error: unknown): Refusal {
+  if (error instanceof TokenExpiredError) return new Refusal(CloseCode.TokenExpired, "token expired");
+  if (error instanceof TokenNotYetValidError) return new Refusal(CloseCode.TokenNotYetValid, "token not yet valid");
+  if (error instanceof TokenInvalidError) return new Refusal(CloseCode.Unauthorized, `token refused: ${error.message}`);
+  return new Refusal(CloseCode.Unauthorized, "token refused");
+}
+
+/** Decides what an upgrade request may open; throws a {@link Refusal} otherwise. */
+export async function admit(request: IncomingMessage, context: AdmissionContext): Promise<Admission> {
+  const url = request.url ?? "";
+  const queryStart = url.indexOf("?");
+  const path = queryStart === -1 ? url : url.slice(0, queryStart);
+  const params = new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1));
+  if (!path.startsWith(WS_PATH_PREFIX)) throw new Refusal(CloseCode.BadRequest, `path must be ${WS_PATH_PREFIX}<room>`);
+  const room = path.slice(WS_PATH_PREFIX.length);
+  const ref = parseRoomName(room);
+  if (ref === null) throw new Refusal(CloseCode.BadRequest, "malformed room name");
+  if (!context.appIds.has(ref.appId)) throw new Refusal(CloseCode.UnknownApp, "unknown app");
+
+  const clientSecret = params.get(ConnectParam.client);
+  if (!isSecret(clientSecret)) throw new Refusal(CloseCode.BadRequest, "client secret missing or malformed");
+  const infoParam = params.get(ConnectParam.info);
+  const info = infoParam === null ? {} : decodeClientInfo(infoParam);
+  if (info === null) throw new Refusal(CloseCode.BadRequest, "malformed info parameter");
+  const admission: Admission = {
+    room,
+    ref,
+    clientId: clientIdFromSecret(clientSecret),
+    acks: params.get(ConnectParam.acks) === "1",
+    info,
+  };
+  const userAgent = request.headers["user-agent"];
+  if (userAgent !== undefined) admission.userAgent = userAgent;
+
+  const token = params.get(ConnectParam.token) ?? "";
+  if (token === "") throw new Refusal(CloseCode.Unauthorized, "no token");
+  const mergeParam = params.get(ConnectParam.merge);
+
+  if (token.startsWith("anon.")) {
+    const secret = parseAnonymousToken(token);
+    if (secret === null) throw new Refusal(CloseCode.Unauthorized, "malformed anonymous token");
+    if (ref.kind !== "anonymous" || ref.subject !== anonymousIdFromSecret(secret)) {
+      throw new Refusal(CloseCode.Forbidden, "this anonymous token does not open this room");
+    }
+    if (mergeParam !== null) throw new Refusal(CloseCode.BadRequest, "merge is for user rooms only");
+    return admission;
+  }
+
+  let verified: Awaited<ReturnType<KeyRing["verify"]>>;
+  try {
+    verified = await context.keys.verify(token);
+  } catch (error) {
+    throw tokenRefusal(error);
+  }
+  if (verified.appId !== ref.appId) throw new Refusal(CloseCode.Forbidden, "token is for another app");
+  if (ref.kind !== "user" || ref.subject !== verified.userId) {
+    throw new Refusal(CloseCode.Forbidden, "token does not open this room");
+  }
+  if (verified.exp !== undefined) admission.exp = verified.exp;
+  if (mergeParam !== null) {
+    const secret = parseAnonymousToken(mergeParam);
+    if (secret === null) throw new Refusal(CloseCode.BadRequest, "merge must be anon.<secret>");
+    admission.mergeFrom = roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousIdFromSecret(secret) });
+  }
+  return admission;
+}

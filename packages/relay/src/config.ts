@@ -1,0 +1,173 @@
+/**
+ * The relay's configuration: a JSON file (see the README) plus environment overrides, validated up front
+ * so a typo fails at start with the path of the bad field instead of at the first connection.
+ */
+import { readFileSync } from "node:fs";
+import { assertAppId, InvalidArgumentError } from "@parley/protocol";
+import type { JWK } from "jose";
+import type { LogLevel } from "./logger.js";
+
+/** An HS256 key: a shared secret. */
+export interface SecretKeyConfig {
+  kid: string;
+  alg: "HS256";
+  secret: string;
+}
+
+/** An RS256 or ES256 key: the app's public key, as PEM (SPKI) or as a JWK object. */
+export interface PublicKeyConfig {
+  kid: string;
+  alg: "RS256" | "ES256";
+  publicKey: string | JWK;
+}
+
+/** One key an app signs its user tokens with; the token's `kid` header selects it. */
+export type KeyConfig = SecretKeyConfig | PublicKeyConfig;
+
+/** An app: its id (the first part of its room names) and its keys. */
+export interface AppConfig {
+  id: string;
+  keys: KeyConfig[];
+}
+
+/** Whether durable writes are flushed to the disk: `batch` = one fsync per group of appends. */
+export type FsyncPolicy = "batch" | "off";
+
+/** The validated relay configuration. */
+export interface RelayConfig {
+  /** TCP port; 0 picks a free one. Default 8080. */
+  port: number;
+  /** Interface to listen on. Default `127.0.0.1`. */
+  host: string;
+  /** Directory of the file store. Default `./.data` (relative to the working directory). */
+  dataDir: string;
+  /** `batch` (default): group commit with fsync, survives power loss; `off`: write() only, survives SIGKILL. */
+  fsync: FsyncPolicy;
+  apps: AppConfig[];
+  /** How long a room stays in memory after its last client left, in ms. Default 5,000. */
+  roomGraceMs: number;
+  /** Largest accepted frame, in bytes. Default 1 MiB. */
+  maxFrameBytes: number;
+  /** Accepted clock skew for token `exp` / `nbf`, in seconds. Default 30. */
+  clockToleranceS: number;
+  /** Default `info`. */
+  logLevel: LogLevel;
+}
+
+const KID = /^[\x21-\x7e]{1,128}$/;
+
+function fail(path: string, message: string): never {
+  throw new InvalidArgumentError(`config.${path}`, message);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
+}
+
+function integer(raw: Record<string, unknown>, key: string, fallback: number, min: number, max: number): number {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
+    fail(key, `must be an integer from ${min} to ${max}`);
+  }
+  return value;
+}
+
+function text(raw: Record<string, unknown>, key: string, fallback: string): string {
+  const value = raw[key] ?? fallback;
+  if (typeof value !== "string" || value.length === 0) fail(key, "must be a non-empty string");
+  return value;
+}
+
+function parseKey(raw: unknown, path: string): KeyConfig {
+  if (!isObject(raw)) fail(path, "must be an object");
+  const { kid, alg } = raw;
+  if (typeof kid !== "string" || !KID.test(kid)) fail(`${path}.kid`, "must be 1-128 printable ASCII characters");
+  if (alg === "HS256") {
+    if (typeof raw.secret !== "string" || raw.secret.length < 32) {
+      fail(`${path}.secret`, "must be a string of at least 32 characters");
+    }
+    return { kid, alg, secret: raw.secret };
+  }
+  if (alg === "RS256" || alg === "ES256") {
+    const publicKey = raw.publicKey;
+    if (typeof publicKey === "string") {
+      if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) fail(`${path}.publicKey`, "must be an SPKI PEM or a JWK");
+      return { kid, alg, publicKey };
+    }
+    if (!isObject(publicKey) || typeof publicKey.kty !== "string") {
+      fail(`${path}.publicKey`, "must be an SPKI PEM string or a JWK object");
+    }
+    if ("d" in publicKey) fail(`${path}.publicKey`, "is a private key; give the relay the public key only");
+    return { kid, alg, publicKey: publicKey as JWK };
+  }
+  return fail(`${path}.alg`, 'must be "HS256", "RS256" or "ES256"');
+}
+
+function parseApp(raw: unknown, path: string): AppConfig {
+  if (!isObject(raw)) fail(path, "must be an object");
+  assertAppId(raw.id, `config.${path}.id`);
+  if (!Array.isArray(raw.keys) || raw.keys.length === 0) fail(`${path}.keys`, "must be a non-empty array");
+  return { id: raw.id as string, keys: raw.keys.map((key, i) => parseKey(key, `${path}.keys[${i}]`)) };
+}
+
+/** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */
+export function parseConfig(raw: unknown): RelayConfig {
+  if (!isObject(raw)) fail("", "must be a JSON object");
+  if (!Array.isArray(raw.apps)) fail("apps", "must be an array of apps");
+  const apps = raw.apps.map((app, i) => parseApp(app, `apps[${i}]`));
+  const appIds = new Set<string>();
+  const kids = new Set<string>();
+  for (const [i, app] of apps.entries()) {
+    if (appIds.has(app.id)) fail(`apps[${i}].id`, `duplicates app "${app.id}"`);
+    appIds.add(app.id);
+    for (const key of app.keys) {
+      // A kid names one key on the whole relay, so a token can never be read as another app's.
+      if (kids.has(key.kid)) fail(`apps[${i}].keys`, `kid "${key.kid}" is used twice`);
+      kids.add(key.kid);
+    }
+  }
+  const fsync = raw.fsync ?? "batch";
+  if (fsync !== "batch" && fsync !== "off") fail("fsync", 'must be "batch" or "off"');
+  const logLevel = raw.logLevel ?? "info";
+  if (logLevel !== "debug" && logLevel !== "info" && logLevel !== "warn" && logLevel !== "error") {
+    fail("logLevel", 'must be "debug", "info", "warn" or "error"');
+  }
+  return {
+    port: integer(raw, "port", 8080, 0, 65535),
+    host: text(raw, "host", "127.0.0.1"),
+    dataDir: text(raw, "dataDir", "./.data"),
+    fsync,
+    apps,
+    roomGraceMs: integer(raw, "roomGraceMs", 5_000, 0, 3_600_000),
+    maxFrameBytes: integer(raw, "maxFrameBytes", 1024 * 1024, 1024, 256 * 1024 * 1024),
+    clockToleranceS: integer(raw, "clockToleranceS", 30, 0, 600),
+    logLevel,
+  };
+}
+
+/**
+ * Reads the config file and applies the environment: `PARLEY_CONFIG` (file path, if `path` is not given),
+ * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`.
+ */
+export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
+  const file = path ?? env.PARLEY_CONFIG;
+  if (!file) throw new InvalidArgumentError("config", "give a config file with --config <path> or PARLEY_CONFIG");
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, "utf8"));
+  } catch (error) {
+    throw new InvalidArgumentError("config", `cannot read ${file}: ${(error as Error).message}`);
+  }
+  if (!isObject(raw)) fail("", "must be a JSON object");
+  const merged: Record<string, unknown> = { ...raw };
+  if (env.PARLEY_PORT !== undefined) {
+    const port = Number(env.PARLEY_PORT);
+    if (env.PARLEY_PORT.trim() === "" || !Number.isInteger(port)) {
+      throw new InvalidArgumentError("PARLEY_PORT", "must be an integer");
+    }
+    merged.port = port;
+  }
+  if (env.PARLEY_HOST) merged.host = env.PARLEY_HOST;
+  if (env.PARLEY_DATA_DIR) merged.dataDir = env.PARLEY_DATA_DIR;
+  return parseConfig(merged);
+}

@@ -1,0 +1,191 @@
+/**
+ * One admitted WebSocket on a room: decodes frames, runs the y-protocols sync and awareness exchange,
+ * checks every update before it is applied, sends `stored` acks, and ends the session when the token
+ * expires. A frame it cannot decode or does not allow ends only this connection.
+ */
+import { CloseCode, encodeStored, MessageType } from "@parley/protocol";
+import * as decoding from "lib0/decoding";
+import * as encoding from "lib0/encoding";
+import type { WebSocket } from "ws";
+import * as syncProtocol from "y-protocols/sync";
+import * as Y from "yjs";
+import type { Admission } from "./admission.js";
+import type { Verdict } from "./authorship.js";
+import { recordDisconnect } from "./client-records.js";
+import type { Logger } from "./logger.js";
+import { closeSocket, Refusal } from "./refusal.js";
+import { revoke } from "./revocation.js";
+import { awarenessFrame, type Room, type RoomPeer } from "./room.js";
+
+/** Longest delay a Node timer honours; longer (or NaN) ones fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const verdictCloseCode: Record<Exclude<Verdict, { ok: true }>["code"], number> = {
+  authorship: CloseCode.Authorship,
+  "bad-frame": CloseCode.BadFrame,
+  resync: CloseCode.Resync,
+};
+
+/** Options of a {@link Connection}. */
+export interface ConnectionOptions {
+  maxFrameBytes: number;
+  logger: Logger;
+  /** Accepted clock skew in seconds, added to the token's `exp`. */
+  clockToleranceS: number;
+}
+
+/** An admitted connection, joined to its room by {@link Connection.start}. */
+export class Connection implements RoomPeer {
+  readonly clientId: string;
+  readonly wantsAcks: boolean;
+  synced = false;
+  private closing = false;
+  private expiryTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly admission: Admission,
+    private readonly room: Room,
+    private readonly options: ConnectionOptions,
+  ) {
+    this.clientId = admission.clientId;
+    this.wantsAcks = admission.acks;
+  }
+
+  /** Joins the room, sends the relay's sync step 1 and presence, then handles `queued` frames. */
+  start(queued: Array<{ data: Buffer; isBinary: boolean }>): void {
+    const stamp =
+      this.admission.userAgent === undefined
+        ? { info: this.admission.info }
+        : { info: this.admission.info, userAgent: this.admission.userAgent };
+    this.room.join(this, stamp);
+    this.ws.on("close", () => this.onClose());
+    this.ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
+    this.armExpiry();
+
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.sync);
+    syncProtocol.writeSyncStep1(encoder, this.room.doc);
+    this.send(encoding.toUint8Array(encoder));
+    const present = [...this.room.awareness.getStates().keys()];
+    if (present.length > 0) this.send(awarenessFrame(this.room.awareness, present));
+    for (const frame of queued) this.onFrame(frame.data, frame.isBinary);
+  }
+
+  send(frame: Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.ws.send(frame, (error) => {
+      if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
+    });
+  }
+
+  close(code: number, reason: string): void {
+    this.closing = true;
+    closeSocket(this.ws, code, reason);
+  }
+
+  private onClose(): void {
+    this.closing = true;
+    clearTimeout(this.expiryTimer);
+    this.room.leave(this);
+  }
+
+  private armExpiry(): void {
+    if (this.admission.exp === undefined) return;
+    const deadline = (this.admission.exp + this.options.clockToleranceS) * 1000;
+    const delay = deadline - Date.now();
+    if (!(delay > 0)) {
+      this.close(CloseCode.TokenExpired, "token expired");
+      return;
+    }
+    // Far-away deadlines wait in steps: a single timer over 2^31-1 ms would fire immediately.
+    this.expiryTimer = setTimeout(() => this.armExpiry(), Math.min(delay, MAX_TIMER_MS));
+    this.expiryTimer.unref();
+  }
+
+  private onFrame(data: Buffer, isBinary: boolean): void {
+    if (this.closing) return;
+    try {
+      if (!isBinary) throw new Refusal(CloseCode.BadFrame, "text frames are not part of the protocol");
+      if (data.length > this.options.maxFrameBytes) throw new Refusal(CloseCode.TooLarge, "frame too large");
+      this.handle(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+    } catch (error) {
+      if (error instanceof Refusal) {
+        this.options.logger.info("connection refused a frame", {
+          room: this.room.name,
+          client: this.clientId,
+          code: error.code,
+          reason: error.reason,
+        });
+        this.close(error.code, error.reason);
+      } else {
+        this.options.logger.warn("undecodable frame", { room: this.room.name, client: this.clientId, error });
+        this.close(CloseCode.BadFrame, "undecodable frame");
+      }
+    }
+  }
+
+  private handle(frame: Uint8Array): void {
+    const decoder = decoding.createDecoder(frame);
+    const type = decoding.readVarUint(decoder);
+    switch (type) {
+      case MessageType.sync:
+        this.handleSync(decoder);
+        return;
+      case MessageType.awareness:
+        this.room.applyAwareness(decoding.readVarUint8Array(decoder), this);
+        return;
+      case MessageType.queryAwareness: {
+        const present = [...this.room.awareness.getStates().keys()];
+        this.send(awarenessFrame(this.room.awareness, present));
+        return;
+      }
+      case MessageType.logout:
+        this.closing = true;
+        void this.logout();
+        return;
+      default:
+        throw new Refusal(CloseCode.BadFrame, `unknown message type ${type}`);
+    }
+  }
+
+  private handleSync(decoder: decoding.Decoder): void {
+    const syncType = decoding.readVarUint(decoder);
+    if (syncType === syncProtocol.messageYjsSyncStep1) {
+      const stateVector = decoding.readVarUint8Array(decoder);
+      const reply = encoding.createEncoder();
+      encoding.writeVarUint(reply, MessageType.sync);
+      encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
+      encoding.writeVarUint8Array(reply, Y.encodeStateAsUpdate(this.room.doc, stateVector));
+      this.send(encoding.toUint8Array(reply));
+      if (!this.synced) {
+        this.synced = true;
+        if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
+      }
+      return;
+    }
+    if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
+      const update = decoding.readVarUint8Array(decoder);
+      const verdict = this.room.applyClientUpdate(update, this);
+      if (!verdict.ok) throw new Refusal(verdictCloseCode[verdict.code], verdict.reason);
+      return;
+    }
+    throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
+  }
+
+  private async logout(): Promise<void> {
+    const anonymous = this.room.ref.kind === "anonymous";
+    try {
+      await this.room.transactAsRelay((doc) => {
+        recordDisconnect(doc, this.clientId, Date.now(), true);
+        if (anonymous) revoke(doc);
+      });
+    } catch (error) {
+      this.options.logger.error("logout not stored", { room: this.room.name, error });
+      closeSocket(this.ws, CloseCode.InternalError, "logout not stored");
+      return;
+    }
+    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "anonymous user logged out", this);
+    closeSocket(this.ws, 1000, "logged out");
+  }
+}

@@ -1,0 +1,81 @@
+/**
+ * Login merge: a user's first connection after login carries `merge=anon.<secret>`, and the relay folds the
+ * anonymous document into the user's before the sync starts, so the thread the person wrote while
+ * anonymous continues under their account on every device.
+ *
+ * Order, so that a crash at any point can be retried with the same result: (1) apply the stored anonymous
+ * document into the user document and record the anonymous id in the user's `meta.merged`, durably;
+ * (2) revoke the anonymous subject (`meta.revoked`, `meta.mergedInto`), durably; (3) close the anonymous
+ * room's connections. Yjs merges are idempotent, so repeating (1) changes nothing, and once (2) is stored
+ * a repeat is recognized and skipped. Merges of one anonymous subject run one at a time.
+ */
+import { CloseCode, metaOf, ownersOf } from "@parley/protocol";
+import * as Y from "yjs";
+import { Refusal } from "./refusal.js";
+import { revocationOf, revoke } from "./revocation.js";
+import type { Room } from "./room.js";
+import type { Rooms } from "./rooms.js";
+
+/** Key of the list of merged anonymous ids in a user document's `meta`. */
+export const MERGED_KEY = "merged";
+
+/** Merges anonymous documents into user documents, one merge per anonymous subject at a time. */
+export class AnonymousMerges {
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(private readonly rooms: Rooms) {}
+
+  /**
+   * Merges the anonymous room `anonymousRoom` into `userRoom` (of `userId`) and revokes it. Throws a
+   * {@link Refusal} (4403) if the anonymous subject was logged out or merged into another user.
+   */
+  async merge(userRoom: Room, userId: string, anonymousRoom: string): Promise<void> {
+    const previous = this.running.get(anonymousRoom) ?? Promise.resolve();
+    const run = previous.catch(() => {}).then(() => this.mergeNow(userRoom, userId, anonymousRoom));
+    this.running.set(anonymousRoom, run);
+    try {
+      await run;
+    } finally {
+      if (this.running.get(anonymousRoom) === run) this.running.delete(anonymousRoom);
+    }
+  }
+
+  private async mergeNow(userRoom: Room, userId: string, anonymousRoom: string): Promise<void> {
+    const anonymous = await this.rooms.open(anonymousRoom);
+    const release = anonymous.hold();
+    try {
+      const revocation = revocationOf(anonymous.doc);
+      if (revocation.mergedInto === userId) return;
+      if (revocation.mergedInto !== undefined) {
+        throw new Refusal(CloseCode.Forbidden, "anonymous user already merged into another user");
+      }
+      if (revocation.revoked) throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out");
+      assertNoOwnerConflict(anonymous.doc, userRoom.doc);
+      const anonymousId = anonymous.ref.subject;
+      const state = Y.encodeStateAsUpdate(anonymous.doc);
+      // Two transactions: one that applies an update is remote to Yjs, and must not carry relay writes.
+      await userRoom.transactAsRelay((doc) => Y.applyUpdate(doc, state));
+      await userRoom.transactAsRelay((doc) => {
+        const meta = metaOf(doc);
+        const merged = meta.get(MERGED_KEY);
+        const list = Array.isArray(merged) ? (merged as unknown[]).filter((id) => typeof id === "string") : [];
+        if (!list.includes(anonymousId)) meta.set(MERGED_KEY, [...list, anonymousId]);
+      });
+      await anonymous.transactAsRelay((doc) => revoke(doc, userId));
+      anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
+    } finally {
+      release();
+    }
+  }
+}
+
+/** Refuses a merge that would hand Yjs clientIDs owned by one client in the user document to another. */
+function assertNoOwnerConflict(anonymous: Y.Doc, user: Y.Doc): void {
+  const userOwners = ownersOf(user);
+  for (const [id, owner] of ownersOf(anonymous).entries()) {
+    const current = userOwners.get(id);
+    if (current !== undefined && current !== owner) {
+      throw new Refusal(CloseCode.Forbidden, "anonymous document conflicts with the user document");
+    }
+  }
+}

@@ -1,0 +1,355 @@
+/**
+ * A room: one loaded conversation document, the connections on it, and its write path.
+ *
+ * Every change to the document — a checked client update or a relay-authored change — goes through one
+ * Yjs `update` handler that (1) forwards it to the other connections at once and (2) appends it to
+ * storage. Appends are issued in the order changes were applied, so when the append of change *k*
+ * resolves, the document's state vector as it was right after change *k* is durably stored: that state
+ * vector is what `stored` frames acknowledge. Acks are coalesced: one frame per connection per batch.
+ */
+import {
+  type ClientInfo,
+  encodeStored,
+  MessageType,
+  ownersOf,
+  RELAY_OWNER,
+  type RoomRef,
+  StorageError,
+} from "@parley/protocol";
+import * as encoding from "lib0/encoding";
+import * as random from "lib0/random";
+import * as awarenessProtocol from "y-protocols/awareness";
+import * as syncProtocol from "y-protocols/sync";
+import * as Y from "yjs";
+import { checkUpdate, type Verdict } from "./authorship.js";
+import { recordConnect, recordDisconnect } from "./client-records.js";
+import type { Logger } from "./logger.js";
+import type { RelayStorage } from "./storage.js";
+
+/** A connection as its room sees it. */
+export interface RoomPeer {
+  readonly clientId: string;
+  /** Whether it asked for `stored` frames (`acks=1`). */
+  readonly wantsAcks: boolean;
+  /** Whether the relay has answered its sync step 1 (acks start after that). */
+  readonly synced: boolean;
+  send(frame: Uint8Array): void;
+  close(code: number, reason: string): void;
+}
+
+/** What the relay stamps on a client's record when it joins. */
+export interface JoinStamp {
+  info: ClientInfo;
+  userAgent?: string;
+}
+
+/** Lifecycle callbacks for the registry. */
+export interface RoomHooks {
+  /** The room may be idle now (no peers, holds or pending writes). */
+  idle(room: Room): void;
+  /** The room is in use again. */
+  active(room: Room): void;
+  /** Storage failed; the room closed its peers and must be dropped. */
+  failed(room: Room): void;
+}
+
+/** Compaction thresholds: after this many appended records, or this many times the snapshot's bytes. */
+const COMPACT_RECORDS = 500;
+const COMPACT_RATIO = 4;
+const COMPACT_MIN_BYTES = 64 * 1024;
+
+/** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
+const RELAY_ORIGIN = Symbol("parley-relay");
+
+function syncUpdateFrame(update: Uint8Array): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MessageType.sync);
+  syncProtocol.writeUpdate(encoder, update);
+  return encoding.toUint8Array(encoder);
+}
+
+/** Encodes an awareness frame with the states of `clients`. */
+export function awarenessFrame(awareness: awarenessProtocol.Awareness, clients: number[]): Uint8Array {
+  const encoder = encoding.createEncoder();
+  encoding.writeVarUint(encoder, MessageType.awareness);
+  encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(awareness, clients));
+  return encoding.toUint8Array(encoder);
+}
+
+/** One loaded document and its connections. Create with {@link Room.load}. */
+export class Room {
+  /** The document. Read it freely; change it only through {@link Room.transactAsRelay}. */
+  readonly doc = new Y.Doc();
+  /** Presence states of the connected clients (not stored). */
+  readonly awareness: awarenessProtocol.Awareness;
+  private readonly peers = new Set<RoomPeer>();
+  private readonly awarenessIds = new Map<RoomPeer, Set<number>>();
+  private holds = 0;
+  private pendingWrites = 0;
+  private lastWrite: Promise<void> = Promise.resolve();
+  private durable: Uint8Array;
+  private ackScheduled = false;
+  /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
+  private relayId: number | null = null;
+  private logRecords = 0;
+  private logBytes = 0;
+  private snapshotBytes = 0;
+  private state: "open" | "failed" | "closed" = "open";
+
+  private constructor(
+    readonly name: string,
+    readonly ref: RoomRef,
+    private readonly storage: RelayStorage,
+    private readonly hooks: RoomHooks,
+    private readonly logger: Logger,
+    stored: Uint8Array[],
+  ) {
+    this.doc.transact(() => {
+      for (const update of stored) Y.applyUpdate(this.doc, update);
+    });
+    this.snapshotBytes = stored[0]?.length ?? 0;
+    this.logRecords = Math.max(0, stored.length - 1);
+    for (const update of stored.slice(1)) this.logBytes += update.length;
+    this.durable = Y.encodeStateVector(this.doc);
+    this.doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
+    this.awareness = new awarenessProtocol.Awareness(this.doc);
+    this.awareness.setLocalState(null);
+    this.awareness.on("update", (change: AwarenessChange, origin: unknown) => this.onAwareness(change, origin));
+  }
+
+  /** Loads a document fully from storage. */
+  static async load(
+    name: string,
+    ref: RoomRef,
+    storage: RelayStorage,
+    hooks: RoomHooks,
+    logger: Logger,
+  ): Promise<Room> {
+    const stored = await storage.load(name);
+    try {
+      return new Room(name, ref, storage, hooks, logger, stored);
+    } catch (error) {
+      throw new StorageError(`stored document ${name} cannot be read`, { cause: error });
+    }
+  }
+
+  /** Whether the room is serving (not failed or unloaded). */
+  get isOpen(): boolean {
+    return this.state === "open";
+  }
+
+  /** Number of connected peers. */
+  get peerCount(): number {
+    return this.peers.size;
+  }
+
+  /** The state vector of what is durably stored. */
+  storedStateVector(): Uint8Array {
+    return this.durable;
+  }
+
+  /**
+   * Applies a relay-authored change: `change` runs in a transaction, the result is forwarded to every
+   * connected client, and the promise resolves once it is durably stored (rejects with a StorageError
+   * if it could not be). Resolves at once, after earlier writes are durable, if `change` changes nothing.
+   */
+  async transactAsRelay(change: (doc: Y.Doc) => void): Promise<void> {
+    if (this.state !== "open") throw new StorageError(`room ${this.name} is closed`);
+    const release = this.hold();
+    try {
+      this.bindRelay([]);
+      this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
+      await this.lastWrite;
+      if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
+    } finally {
+      release();
+    }
+  }
+
+  /**
+   * Checks an update from a peer against the authorship rules and, if it passes, applies it. The Yjs
+   * clientIDs it introduces are bound to the peer's client id first, in a relay transaction, so the
+   * binding is stored no later than the structs it covers. Nothing of a refused update is applied.
+   */
+  applyClientUpdate(update: Uint8Array, peer: RoomPeer): Verdict {
+    const verdict = checkUpdate(this.doc, update, { clientId: peer.clientId }, Date.now());
+    if (!verdict.ok) return verdict;
+    if (verdict.newOwners.length > 0) {
+      this.bindRelay(verdict.newOwners);
+      this.doc.transact(() => {
+        const owners = ownersOf(this.doc);
+        for (const id of verdict.newOwners) owners.set(String(id), peer.clientId);
+      }, RELAY_ORIGIN);
+    }
+    Y.applyUpdate(this.doc, update, peer);
+    return verdict;
+  }
+
+  /** Applies an awareness update from a peer. */
+  applyAwareness(update: Uint8Array, peer: RoomPeer): void {
+    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer);
+  }
+
+  /** Adds a peer and stamps its client record. */
+  join(peer: RoomPeer, stamp: JoinStamp): void {
+    this.peers.add(peer);
+    this.awarenessIds.set(peer, new Set());
+    this.hooks.active(this);
+    this.transactAsRelay((doc) => recordConnect(doc, { clientId: peer.clientId, ...stamp }, Date.now())).catch(
+      (error) => this.logger.warn("client record not stored", { room: this.name, error }),
+    );
+  }
+
+  /** Removes a peer, its presence, and stamps `lastSeen` (and `active: false` after a logout). */
+  leave(peer: RoomPeer, loggedOut = false): void {
+    if (!this.peers.delete(peer)) return;
+    const ids = this.awarenessIds.get(peer);
+    this.awarenessIds.delete(peer);
+    if (ids && ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    if (this.state === "open") {
+      this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
+        this.logger.warn("client record not stored", { room: this.name, error }),
+      );
+    }
+    this.hooks.idle(this);
+  }
+
+  /** Closes every peer (optionally except one) with a code. */
+  closePeers(code: number, reason: string, except?: RoomPeer): void {
+    for (const peer of [...this.peers]) if (peer !== except) peer.close(code, reason);
+  }
+
+  /** Keeps the room loaded until the returned function is called. */
+  hold(): () => void {
+    this.holds++;
+    this.hooks.active(this);
+    let released = false;
+    return () => {
+      if (released) return;
+      released = true;
+      this.holds--;
+      this.hooks.idle(this);
+    };
+  }
+
+  /** Whether nothing uses the room: no peers, no holds, no writes in flight. */
+  isIdle(): boolean {
+    return this.peers.size === 0 && this.holds === 0 && this.pendingWrites === 0;
+  }
+
+  /** Waits until every write issued so far has settled. */
+  async settled(): Promise<void> {
+    await this.lastWrite.catch(() => {});
+  }
+
+  /** Frees the document. The registry calls this when it unloads the room. */
+  destroy(): void {
+    if (this.state === "open") this.state = "closed";
+    this.awareness.destroy();
+    this.doc.destroy();
+  }
+
+  private onUpdate(update: Uint8Array, origin: unknown): void {
+    if (this.state !== "open") return;
+    this.persist(update);
+    const frame = syncUpdateFrame(update);
+    for (const peer of this.peers) if (peer !== origin) peer.send(frame);
+  }
+
+  private persist(update: Uint8Array): void {
+    const stateVector = Y.encodeStateVector(this.doc);
+    const write = this.storage.append(this.name, update);
+    this.lastWrite = write;
+    this.track(
+      write.then(
+        () => {
+          this.durable = stateVector;
+          this.scheduleAcks();
+        },
+        (error: unknown) => this.fail(error),
+      ),
+    );
+    this.logRecords++;
+    this.logBytes += update.length;
+    if (
+      this.logRecords > COMPACT_RECORDS ||
+      this.logBytes > Math.max(COMPACT_RATIO * this.snapshotBytes, COMPACT_MIN_BYTES)
+    ) {
+      this.compact();
+    }
+  }
+
+  private compact(): void {
+    const snapshot = Y.encodeStateAsUpdate(this.doc);
+    this.snapshotBytes = snapshot.length;
+    this.logRecords = 0;
+    this.logBytes = 0;
+    this.track(
+      this.storage
+        .compact(this.name, snapshot)
+        .catch((error: unknown) => this.logger.warn("compaction failed", { room: this.name, error })),
+    );
+  }
+
+  private track(work: Promise<void>): void {
+    this.pendingWrites++;
+    void work.finally(() => {
+      this.pendingWrites--;
+      if (this.pendingWrites === 0) this.hooks.idle(this);
+    });
+  }
+
+  private scheduleAcks(): void {
+    if (this.ackScheduled) return;
+    this.ackScheduled = true;
+    setImmediate(() => {
+      this.ackScheduled = false;
+      if (this.state !== "open") return;
+      const frame = encodeStored(this.durable);
+      for (const peer of this.peers) if (peer.wantsAcks && peer.synced) peer.send(frame);
+    });
+  }
+
+  private fail(error: unknown): void {
+    if (this.state !== "open") return;
+    this.state = "failed";
+    this.logger.error("storage write failed; closing room", { room: this.name, error });
+    // Nothing after the failed write may be acknowledged: drop the room and let clients resync.
+    this.closePeers(1011, "storage failure");
+    this.hooks.failed(this);
+  }
+
+  /**
+   * Makes sure the relay writes with a Yjs clientID bound to RELAY_OWNER that nobody else owns or has
+   * used: a fresh one per load (never reused across restarts, where unstored relay structs may exist on
+   * clients), and a new one if Yjs ever changed `doc.clientID`. The binding is its own local transaction:
+   * Yjs marks any transaction that applies an update as remote, and would then rotate the clientID.
+   */
+  private bindRelay(exclude: number[]): void {
+    if (this.relayId !== null && this.relayId === this.doc.clientID) return;
+    const owners = ownersOf(this.doc);
+    const taken = (id: number) => owners.has(String(id)) || this.doc.store.clients.has(id) || exclude.includes(id);
+    while (taken(this.doc.clientID)) this.doc.clientID = random.uint32();
+    this.relayId = this.doc.clientID;
+    this.doc.transact(() => owners.set(String(this.doc.clientID), RELAY_OWNER), RELAY_ORIGIN);
+  }
+
+  private onAwareness(change: AwarenessChange, origin: unknown): void {
+    const ids = this.awarenessIds.get(origin as RoomPeer);
+    if (ids) {
+      for (const id of change.added) ids.add(id);
+      for (const id of change.updated) ids.add(id);
+      for (const id of change.removed) ids.delete(id);
+    }
+    const changed = [...change.added, ...change.updated, ...change.removed];
+    if (changed.length === 0) return;
+    const frame = awarenessFrame(this.awareness, changed);
+    for (const peer of this.peers) peer.send(frame);
+  }
+}
+
+interface AwarenessChange {
+  added: number[];
+  updated: number[];
+  removed: number[];
+}

@@ -1,0 +1,97 @@
+/**
+ * The registry of loaded rooms: loads a room on demand (once, however many connections ask at the same
+ * time) and unloads it when nothing has used it for the grace period.
+ */
+import { InvalidArgumentError, parseRoomName } from "@parley/protocol";
+import type { Logger } from "./logger.js";
+import { Room, type RoomHooks } from "./room.js";
+import type { RelayStorage } from "./storage.js";
+
+/** Options of {@link Rooms}. */
+export interface RoomsOptions {
+  storage: RelayStorage;
+  logger: Logger;
+  /** How long an unused room stays loaded, in ms. */
+  graceMs: number;
+}
+
+/** Loaded rooms by name. */
+export class Rooms {
+  private readonly loading = new Map<string, Promise<Room>>();
+  private readonly loaded = new Map<string, Room>();
+  private readonly timers = new Map<Room, NodeJS.Timeout>();
+  private readonly hooks: RoomHooks = {
+    idle: (room) => this.scheduleUnload(room),
+    active: (room) => this.cancelUnload(room),
+    failed: (room) => this.forget(room),
+  };
+
+  constructor(private readonly options: RoomsOptions) {}
+
+  /**
+   * The room `name` (a room name per `@parley/protocol`), loaded fully from storage. Hold it
+   * (`room.hold()`) or join it while using it across awaits, or it may be unloaded after the grace period.
+   */
+  open(name: string): Promise<Room> {
+    const existing = this.loading.get(name);
+    if (existing) return existing;
+    const ref = parseRoomName(name);
+    if (ref === null) return Promise.reject(new InvalidArgumentError("room", `"${name}" is not a room name`));
+    const loading = Room.load(name, ref, this.options.storage, this.hooks, this.options.logger).then((room) => {
+      this.loaded.set(name, room);
+      this.scheduleUnload(room);
+      return room;
+    });
+    this.loading.set(name, loading);
+    loading.catch((error: unknown) => {
+      if (this.loading.get(name) === loading) this.loading.delete(name);
+      this.options.logger.error("room load failed", { room: name, error });
+    });
+    return loading;
+  }
+
+  /** Number of rooms loaded or loading. */
+  get size(): number {
+    return this.loading.size;
+  }
+
+  /** Closes every peer with `code`, waits for pending writes and unloads every room. */
+  async close(code: number, reason: string): Promise<void> {
+    const rooms = await Promise.allSettled([...this.loading.values()]);
+    for (const result of rooms) if (result.status === "fulfilled") result.value.closePeers(code, reason);
+    for (const result of rooms) {
+      if (result.status !== "fulfilled") continue;
+      await result.value.settled();
+      this.forget(result.value);
+      result.value.destroy();
+    }
+  }
+
+  private scheduleUnload(room: Room): void {
+    if (!room.isIdle() || this.timers.has(room) || this.loaded.get(room.name) !== room) return;
+    const timer = setTimeout(() => {
+      this.timers.delete(room);
+      if (!room.isIdle()) return;
+      this.forget(room);
+      room.destroy();
+      this.options.logger.debug("room unloaded", { room: room.name });
+    }, this.options.graceMs);
+    timer.unref();
+    this.timers.set(room, timer);
+  }
+
+  private cancelUnload(room: Room): void {
+    const timer = this.timers.get(room);
+    if (timer === undefined) return;
+    clearTimeout(timer);
+    this.timers.delete(room);
+  }
+
+  private forget(room: Room): void {
+    this.cancelUnload(room);
+    // Only drop the entry if it is this room (a failed room may already have been replaced).
+    if (this.loaded.get(room.name) !== room) return;
+    this.loaded.delete(room.name);
+    this.loading.delete(room.name);
+  }
+}

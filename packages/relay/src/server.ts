@@ -1,0 +1,174 @@
+/**
+ * The relay: an HTTP server with `GET /healthz` and WebSocket upgrades on `/v1/<room>`.
+ *
+ * A connection's session, in order: admission (URL, client secret, token; see admission.ts), the login
+ * merge if asked, the room loaded fully from storage, the anonymous revocation check, then the sync.
+ * Frames that arrive meanwhile wait (bounded) and are handled once the room is ready, so nothing is
+ * answered from a half-loaded document.
+ */
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo, Socket } from "node:net";
+import { CloseCode } from "@parley/protocol";
+import { type WebSocket, WebSocketServer } from "ws";
+import { type Admission, admit } from "./admission.js";
+import { type AppConfig, parseConfig, type RelayConfig } from "./config.js";
+import { Connection } from "./connection.js";
+import { FileStorage } from "./file-store.js";
+import { KeyRing } from "./jwt.js";
+import { type Logger, silentLogger } from "./logger.js";
+import { AnonymousMerges } from "./merge.js";
+import { closeSocket, Refusal } from "./refusal.js";
+import { revocationOf } from "./revocation.js";
+import { Rooms } from "./rooms.js";
+import type { RelayStorage } from "./storage.js";
+
+/** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
+export interface RelayOptions extends Partial<Omit<RelayConfig, "apps">> {
+  apps: AppConfig[];
+  /** Storage adapter. Default: a {@link FileStorage} under `dataDir` with the `fsync` policy. */
+  storage?: RelayStorage;
+  /** Default: silent. The CLI logs JSON lines to stdout. */
+  logger?: Logger;
+}
+
+/** A relay instance. */
+export interface Relay {
+  /** Starts listening; resolves with the actual port (useful with `port: 0`). */
+  listen(): Promise<{ port: number }>;
+  /** Closes every connection (1001), waits for pending writes, and stops. */
+  close(): Promise<void>;
+  /** Loaded rooms, for relay-authored changes (e.g. a business API). */
+  readonly rooms: Rooms;
+  /** The storage adapter (`storage.list()` names every stored room). */
+  readonly storage: RelayStorage;
+}
+
+interface Frame {
+  data: Buffer;
+  isBinary: boolean;
+}
+
+/** Creates a relay. Throws `InvalidArgumentError` on a bad config. */
+export function createRelay(options: RelayOptions): Relay {
+  const { storage: givenStorage, logger: givenLogger, ...raw } = options;
+  const config = parseConfig(raw);
+  const logger = givenLogger ?? silentLogger;
+  const storage =
+    givenStorage ??
+    new FileStorage({
+      dataDir: config.dataDir,
+      fsync: config.fsync,
+      onTruncate: (name, kept, dropped) => logger.warn("cut a torn log tail", { room: name, kept, dropped }),
+    });
+  const rooms = new Rooms({ storage, logger, graceMs: config.roomGraceMs });
+  const merges = new AnonymousMerges(rooms);
+  const appIds = new Set(config.apps.map((app) => app.id));
+  const keys = KeyRing.create(config.apps, config.clockToleranceS);
+  keys.catch(() => {}); // reported by listen()
+  const sockets = new Set<WebSocket>();
+  let closing = false;
+
+  const wss = new WebSocketServer({
+    noServer: true,
+    // Frames up to 4x the limit are read and refused with 4413; beyond that ws cuts them off with 1009.
+    maxPayload: config.maxFrameBytes * 4,
+    perMessageDeflate: false,
+  });
+
+  const server: Server = createServer((request, response) => {
+    const path = (request.url ?? "").split("?")[0];
+    if (request.method === "GET" && path === "/healthz") {
+      response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      return;
+    }
+    response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
+  });
+
+  server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
+    socket.on("error", (error) => logger.debug("socket error", { error }));
+    if (closing) {
+      socket.destroy();
+      return;
+    }
+    wss.handleUpgrade(request, socket, head, (ws) => {
+      void accept(ws, request);
+    });
+  });
+
+  async function accept(ws: WebSocket, request: IncomingMessage): Promise<void> {
+    sockets.add(ws);
+    ws.on("error", (error) => logger.debug("websocket error", { error }));
+    ws.on("close", () => sockets.delete(ws));
+    const queued: Frame[] = [];
+    let queuedBytes = 0;
+    const early = (data: Buffer, isBinary: boolean) => {
+      queued.push({ data, isBinary });
+      queuedBytes += data.length;
+      // What an unadmitted connection can make the relay hold is bounded.
+      if (queued.length > 64 || queuedBytes > config.maxFrameBytes * 2) {
+        closeSocket(ws, CloseCode.TooLarge, "too much data before the session started");
+      }
+    };
+    ws.on("message", early);
+    let admission: Admission | undefined;
+    try {
+      admission = await admit(request, { keys: await keys, appIds });
+      const room = await rooms.open(admission.room);
+      const release = room.hold();
+      try {
+        if (admission.mergeFrom !== undefined) await merges.merge(room, admission.ref.subject, admission.mergeFrom);
+        if (admission.ref.kind === "anonymous" && revocationOf(room.doc).revoked) {
+          throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out or merged");
+        }
+        if (ws.readyState !== ws.OPEN) return;
+        ws.off("message", early);
+        new Connection(ws, admission, room, {
+          maxFrameBytes: config.maxFrameBytes,
+          logger,
+          clockToleranceS: config.clockToleranceS,
+        }).start(queued);
+        logger.debug("connection opened", { room: admission.room, client: admission.clientId });
+      } finally {
+        release();
+      }
+    } catch (error) {
+      if (error instanceof Refusal) {
+        logger.info("connection refused", { room: admission?.room, code: error.code, reason: error.reason });
+        closeSocket(ws, error.code, error.reason);
+      } else {
+        logger.error("connection failed", { room: admission?.room, error });
+        closeSocket(ws, CloseCode.InternalError, "internal error");
+      }
+    }
+  }
+
+  return {
+    rooms,
+    storage,
+    async listen() {
+      await keys;
+      await new Promise<void>((resolve, reject) => {
+        server.once("error", reject);
+        server.listen(config.port, config.host, () => {
+          server.off("error", reject);
+          resolve();
+        });
+      });
+      const { port } = server.address() as AddressInfo;
+      logger.info("listening", { port, host: config.host });
+      return { port };
+    },
+    async close() {
+      closing = true;
+      const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
+      for (const ws of sockets) closeSocket(ws, CloseCode.GoingAway, "relay shutting down");
+      await rooms.close(CloseCode.GoingAway, "relay shutting down");
+      await storage.close();
+      for (const ws of sockets) ws.terminate();
+      server.closeAllConnections();
+      await stopped;
+      wss.close();
+      logger.info("closed");
+    },
+  };
+}
