@@ -36,16 +36,25 @@ export function createClientIdentity() {
   return { secret, clientId: clientIdFromSecret(secret) };
 }
 
-/** About 160 characters, so a record is about 230 bytes of JSON, like a short chat message. */
-const TEXT = "The quick brown fox jumps over the lazy dog while the customer waits for an answer about order #12345. "
-  .repeat(2)
-  .slice(0, 160);
+const WORDS = (
+  "hello thanks order delivery package refund account password invoice payment card address update " +
+  "question answer support agent customer today tomorrow yesterday week please could would should " +
+  "help issue problem working broken fixed shipped tracking number email phone chat message reply " +
+  "sorry great perfect okay sure maybe cancel return exchange size color price discount coupon code"
+).split(" ");
+
+/** About 160 characters of words drawn at random, so stores that compress see text, not one repeated string. */
+function randomText() {
+  let text = "";
+  while (text.length < 160) text += `${WORDS[Math.floor(Math.random() * WORDS.length)]} `;
+  return text.slice(0, 160);
+}
 
 let sequence = 0;
 const runId = Math.random().toString(36).slice(2, 8);
 
 /**
- * A message record in the conversation layout, as a Parley client writes it. Ids are unique per run.
+ * A message record in the conversation layout (about 230 bytes of JSON), as a Parley client writes it. Ids are unique per run.
  * `ts` defaults to now (a real client's hybrid clock is never behind it; the bench does not need the `+1` rule,
  * since display order breaks ties by id, and a strictly increasing clock would run ahead of the relay's skew
  * limit at the bench's message rates).
@@ -55,5 +64,11 @@ const runId = Math.random().toString(36).slice(2, 8);
  */
 export function createMessage(clientId, ts = Date.now()) {
   sequence += 1;
-  return { id: `m${runId}${sequence.toString(36).padStart(10, "0")}`, role: "user", client: clientId, text: TEXT, ts };
+  return {
+    id: `m${runId}${sequence.toString(36).padStart(10, "0")}`,
+    role: "user",
+    client: clientId,
+    text: randomText(),
+    ts,
+  };
 }

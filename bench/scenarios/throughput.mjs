@@ -1,41 +1,93 @@
 // Throughput: many conversations × 2 clients, each client sending to the other as fast as the server delivers
 // (a closed loop: at most `window` of a client's messages in flight). Measures delivered messages per second,
-// latency under load, and the server's CPU per delivered message — during the window, and including the
-// persistence work the window left behind (debounced stores, compaction) until the server goes quiet.
+// latency under load, and the server's CPU per delivered message — during the load, and including the
+// persistence work the load left behind (debounced stores, compaction) until the server went quiet.
+// Every target is loaded in turn, in rounds whose order rotates, so a noisy moment hits them all alike.
 import { openClient } from "../clients.mjs";
 import { waitForQuiet } from "../server-process.mjs";
 import { sleep, summarize } from "../stats.mjs";
 
 /**
+ * @typedef {object} Load
+ * @property {import("../run.mjs").StartedTarget} running
+ * @property {Array<import("../clients.mjs").ConversationClient>} clients
+ * @property {(ms: number) => Promise<{ delivered: number, seconds: number, cpuAtEnd: number }>} run Loads the
+ *   server for `ms`; `cpuAtEnd` is the server's CPU time when the load stopped.
+ * @property {number[]} latencies
+ */
+
+/**
  * @param {import("../run.mjs").Context} context
  */
 export async function throughput({ targets, startTarget, size, log }) {
-  /** @type {Record<string, unknown>} */
+  /** @type {Record<string, any>} */
   const results = {};
+  /** @type {Map<string, Load>} */
+  const loads = new Map();
   for (const target of targets) {
-    const running = await startTarget(target);
     try {
-      results[target.id] = await measure(running, size);
-      const r = /** @type {{ deliveredPerSecond: number, cpuPerMessageUs: number }} */ (results[target.id]);
-      log(
-        `throughput ${target.id}: ${r.deliveredPerSecond.toFixed(0)} msg/s, ${r.cpuPerMessageUs.toFixed(1)} µs CPU/msg`,
-      );
+      const running = await startTarget(target);
+      loads.set(target.id, await prepare(running, size));
+      results[target.id] = {
+        rooms: size.throughputRooms,
+        clients: 2 * size.throughputRooms,
+        seconds: 0,
+        delivered: 0,
+        cpuWindowNanos: 0,
+        cpuWithStoresNanos: 0,
+        wentQuiet: true,
+      };
     } catch (error) {
       results[target.id] = { error: String(error) };
       log(`throughput ${target.id}: ${String(error)}`);
-    } finally {
-      await running.stop();
     }
+  }
+
+  const ids = [...loads.keys()];
+  const windowMs = size.throughputMs / size.throughputRounds;
+  for (let round = 0; round < size.throughputRounds; round++) {
+    for (let k = 0; k < ids.length; k++) {
+      const id = /** @type {string} */ (ids[(round + k) % ids.length]);
+      const load = /** @type {Load} */ (loads.get(id));
+      const { server } = load.running;
+      await waitForQuiet(server, { quietMs: 1_000 * size.quietScale, timeoutMs: 10_000 });
+      const cpuStart = server.cpuNanos();
+      const { delivered, seconds, cpuAtEnd } = await load.run(windowMs);
+      const cpuWindow = cpuAtEnd - cpuStart;
+      const quiet = await waitForQuiet(server, { quietMs: 2_500 * size.quietScale, timeoutMs: 30_000 });
+      const result = results[id];
+      result.delivered += delivered;
+      result.seconds += seconds;
+      result.cpuWindowNanos += cpuWindow;
+      result.cpuWithStoresNanos += server.cpuNanos() - cpuStart;
+      result.wentQuiet &&= quiet;
+    }
+  }
+
+  for (const [id, load] of loads) {
+    const result = results[id];
+    result.deliveredPerSecond = result.delivered / result.seconds;
+    result.latency = summarize(load.latencies);
+    result.cpuPerMessageUs = result.cpuWindowNanos / 1e3 / Math.max(1, result.delivered);
+    result.cpuPerMessageWithStoresUs = result.cpuWithStoresNanos / 1e3 / Math.max(1, result.delivered);
+    result.closedEarly = load.clients.filter((client) => client.connection.closed !== null).length;
+    await Promise.all(load.clients.map((client) => client.close()));
+    await load.running.stop();
+    log(
+      `throughput ${id}: ${result.deliveredPerSecond.toFixed(0)} msg/s, ` +
+        `${result.cpuPerMessageUs.toFixed(1)} µs CPU/msg (${result.cpuPerMessageWithStoresUs.toFixed(1)} with stores)`,
+    );
   }
   return results;
 }
 
 /**
+ * Opens the clients of every conversation and wires the closed loop; nothing is sent until `run`.
  * @param {import("../run.mjs").StartedTarget} running
  * @param {import("../run.mjs").Size} size
+ * @returns {Promise<Load>}
  */
-async function measure(running, size) {
-  const { server } = running;
+async function prepare(running, size) {
   /** @type {Array<import("../clients.mjs").ConversationClient>} */
   const clients = [];
   for (let room = 0; room < size.throughputRooms; room += 10) {
@@ -46,6 +98,7 @@ async function measure(running, size) {
     clients.push(...(await Promise.all(batch)));
   }
 
+  /** @typedef {{ client: import("../clients.mjs").ConversationClient, pending: number, pump: () => void }} Sender */
   /** @type {Map<string, { at: number, sender: Sender }>} */
   const inFlight = new Map();
   let sending = false;
@@ -53,8 +106,6 @@ async function measure(running, size) {
   let delivered = 0;
   /** @type {number[]} */
   const latencies = [];
-
-  /** @typedef {{ client: import("../clients.mjs").ConversationClient, pending: number, pump: () => void }} Sender */
   /** @type {Sender[]} */
   const senders = clients.map((client) => {
     /** @type {Sender} */
@@ -85,36 +136,26 @@ async function measure(running, size) {
     });
   }
 
-  await waitForQuiet(server, { quietMs: 1_000 * size.quietScale, timeoutMs: 10_000 });
-  const cpuStart = server.cpuNanos();
-  const start = performance.now();
-  end = start + size.throughputMs;
-  sending = true;
-  for (const sender of senders) sender.pump();
-  await sleep(size.throughputMs);
-  sending = false;
-  const cpuWindow = server.cpuNanos() - cpuStart;
-  const elapsed = performance.now() - start;
-  const drainDeadline = Date.now() + 10_000;
-  while (inFlight.size > 0 && Date.now() < drainDeadline) await sleep(50);
-  const undelivered = inFlight.size;
-  const quiet = await waitForQuiet(server, { quietMs: 2_500 * size.quietScale, timeoutMs: 30_000 });
-  const cpuTotal = server.cpuNanos() - cpuStart;
-  const closedEarly = clients.filter((client) => client.connection.closed !== null).length;
-  await Promise.all(clients.map((client) => client.close()));
   return {
-    rooms: size.throughputRooms,
-    clients: clients.length,
-    seconds: elapsed / 1000,
-    delivered,
-    deliveredPerSecond: delivered / (elapsed / 1000),
-    latency: summarize(latencies),
-    cpuWindowMs: cpuWindow / 1e6,
-    cpuPerMessageUs: cpuWindow / 1e3 / Math.max(1, delivered),
-    cpuWithStoresMs: cpuTotal / 1e6,
-    cpuPerMessageWithStoresUs: cpuTotal / 1e3 / Math.max(1, delivered),
-    wentQuiet: quiet,
-    undelivered,
-    closedEarly,
+    running,
+    clients,
+    latencies,
+    async run(ms) {
+      delivered = 0;
+      const start = performance.now();
+      end = start + ms;
+      sending = true;
+      for (const sender of senders) sender.pump();
+      await sleep(ms);
+      sending = false;
+      const cpuAtEnd = running.server.cpuNanos();
+      const seconds = (performance.now() - start) / 1000;
+      // Let what is in flight arrive (uncounted) so the next window starts from an idle loop.
+      const deadline = Date.now() + 10_000;
+      while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
+      for (const sender of senders) sender.pending = 0;
+      inFlight.clear();
+      return { delivered, seconds, cpuAtEnd };
+    },
   };
 }
