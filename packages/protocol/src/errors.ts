@@ -133,3 +133,11 @@ export class StorageError extends ParleyError {
     super(ErrorCode.Storage, message, options);
   }
 }
+
+/** What was asked for does not exist (an unknown user or anonymous user on the business API). */
+export class NotFoundError extends ParleyError {
+  static readonly code = ErrorCode.NotFound;
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message);
+  }
+}
