@@ -268,6 +268,37 @@ describe("authorship attacks through a stock y-websocket client", () => {
     });
   });
 
+  it("answers an update with a missing dependency with 4531 instead of queueing it, then syncs in full", async () => {
+    const s = await scene();
+    const closes: number[] = [];
+    s.attacker.provider.on("connection-close", (event) => closes.push(event?.code ?? 0));
+    // Two messages written offline; only the second, which depends on the first, is sent.
+    const offline = new Y.Doc();
+    Y.applyUpdate(offline, Y.encodeStateAsUpdate(s.attacker.doc));
+    const updates: Uint8Array[] = [];
+    offline.on("update", (update: Uint8Array) => updates.push(update));
+    const first = userMessage(s.attacker.clientId, "offline one");
+    const second = userMessage(s.attacker.clientId, "offline two");
+    messagesOf(offline).push([first]);
+    messagesOf(offline).push([second]);
+    const frame = encoding.createEncoder();
+    encoding.writeVarUint(frame, MessageType.sync);
+    syncProtocol.writeUpdate(frame, updates[1] as Uint8Array);
+    s.attacker.provider.ws?.send(encoding.toUint8Array(frame));
+    await waitFor(() => closes.includes(CloseCode.Resync), { what: "a 4531 close" });
+    expect(texts(await readRelayDoc(relay, s.room, s.token))).not.toContain("offline two");
+
+    // The stock client reconnects on its own (4531 is transient); with both updates it syncs in full.
+    for (const update of updates) Y.applyUpdate(s.attacker.doc, update);
+    await waitFor(
+      async () => {
+        const stored = texts(await readRelayDoc(relay, s.room, s.token));
+        return stored.includes("offline one") && stored.includes("offline two");
+      },
+      { what: "both offline messages after the full sync" },
+    );
+  });
+
   it("after a restart, the relay holds none of the refused writes", async () => {
     await relay.restart();
     for (const userId of userIds.slice(0, nextUser)) {
@@ -275,7 +306,8 @@ describe("authorship attacks through a stock y-websocket client", () => {
       const messages = listMessages(doc);
       expect(messages.filter((m) => m.role === "business")).toEqual([BUSINESS_MESSAGE]);
       for (const message of messages) {
-        if (message.role === "user") expect(["honest hello", "still here"]).toContain(message.text);
+        if (message.role === "user")
+          expect(["honest hello", "still here", "offline one", "offline two"]).toContain(message.text);
       }
       expect(doc.share.has("admin")).toBe(false);
       for (const record of clientsOf(doc).values()) expect(record.platform).not.toBe("hijacked");
