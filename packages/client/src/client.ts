@@ -41,6 +41,7 @@ import {
   type ProfilePatch,
   profileEntries,
   readMessages,
+  toMessage,
 } from "./conversation.js";
 import { Emitter } from "./events.js";
 import {
@@ -217,7 +218,7 @@ class Client implements ParleyClient {
   messages(): ConversationMessage[] {
     this.assertAlive();
     const session = this.session;
-    return session === undefined ? [] : readMessages(session.doc, session.stored, this.clientId);
+    return session === undefined ? [] : readMessages(session.index, session.stored, this.clientId);
   }
 
   async send(text: string, options?: { metadata?: Record<string, JsonValue> }): Promise<ConversationMessage> {
@@ -228,11 +229,9 @@ class Client implements ParleyClient {
     checkSendArguments(text, options?.metadata);
     await this.readyAndAlive();
     return this.write(async (session) => {
-      const entry = appendMessage(session.doc, this.clientId, text, options?.metadata);
+      const entry = appendMessage(session.doc, session.index, this.clientId, text, options?.metadata);
       await session.persist();
-      const message = readMessages(session.doc, session.stored, this.clientId).find((m) => m.id === entry.record.id);
-      if (message === undefined) throw new StorageError("the message vanished after it was written");
-      return message;
+      return toMessage(entry, session.stored, this.clientId);
     });
   }
 
@@ -245,7 +244,7 @@ class Client implements ParleyClient {
     this.assertAlive();
     await this.readyAndAlive();
     await this.write(async (session) => {
-      appendProfileEntries(session.doc, profileEntries(session.doc, this.clientId, patch));
+      appendProfileEntries(session.doc, profileEntries(session.index, this.clientId, patch));
       await session.persist();
     });
   }
@@ -257,12 +256,12 @@ class Client implements ParleyClient {
 
   markRead(): void {
     this.assertAlive();
-    if (this.session !== undefined) markAllRead(this.session.doc, this.clientId);
+    if (this.session !== undefined) markAllRead(this.session.doc, this.session.index, this.clientId);
   }
 
   unreadCount(): number {
     this.assertAlive();
-    return this.session === undefined ? 0 : countUnread(this.session.doc);
+    return this.session === undefined ? 0 : countUnread(this.session.doc, this.session.index);
   }
 
   async login(userId: string, jwt: string, options?: { discardUnsent?: boolean }): Promise<{ authenticated: boolean }> {

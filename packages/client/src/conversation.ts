@@ -12,9 +12,7 @@ import {
   checkUserMessage,
   InvalidArgumentError,
   type JsonValue,
-  listMessageEntries,
   type MessageEntry,
-  maxTimestamp,
   messagesOf,
   nextTimestamp,
   type ProfileEntry,
@@ -26,6 +24,7 @@ import {
 } from "@parley/protocol";
 import * as buffer from "lib0/buffer";
 import * as Y from "yjs";
+import type { MessageIndex } from "./message-index.js";
 
 /** A message as the application sees it. */
 export interface ConversationMessage {
@@ -61,7 +60,8 @@ export function isStored(stored: Map<number, number>, client: number, clock: num
   return (stored.get(client) ?? 0) > clock;
 }
 
-function toMessage(entry: MessageEntry, stored: Map<number, number>, clientId: string): ConversationMessage {
+/** One message entry as the application sees it. */
+export function toMessage(entry: MessageEntry, stored: Map<number, number>, clientId: string): ConversationMessage {
   const record = entry.record;
   const message: ConversationMessage = {
     id: record.id,
@@ -77,16 +77,31 @@ function toMessage(entry: MessageEntry, stored: Map<number, number>, clientId: s
   return message;
 }
 
-/** Every message in display order with its delivery status. */
-export function readMessages(doc: Y.Doc, stored: Map<number, number>, clientId: string): ConversationMessage[] {
-  return listMessageEntries(doc).map((entry) => toMessage(entry, stored, clientId));
+/**
+ * The application's view of each entry, reused while its status is unchanged, so that listing a long
+ * conversation on every change event does not rebuild 100,000 objects.
+ */
+const views = new WeakMap<MessageEntry, ConversationMessage>();
+
+/** Every message in display order with its delivery status. The objects are shared: do not mutate them. */
+export function readMessages(
+  index: MessageIndex,
+  stored: Map<number, number>,
+  clientId: string,
+): ConversationMessage[] {
+  return index.all.map((entry) => {
+    const cached = views.get(entry);
+    const status = isStored(stored, entry.client, entry.clock) ? "sent" : "pending";
+    if (cached !== undefined && cached.status === status) return cached;
+    const view = toMessage(entry, stored, clientId);
+    views.set(entry, view);
+    return view;
+  });
 }
 
-/** Ids of the messages in `doc` that the relay has not stored yet. */
-export function unstoredMessageIds(doc: Y.Doc, stored: Map<number, number>): string[] {
-  return listMessageEntries(doc)
-    .filter((entry) => !isStored(stored, entry.client, entry.clock))
-    .map((entry) => entry.record.id);
+/** Ids of the messages that the relay has not stored yet. */
+export function unstoredMessageIds(index: MessageIndex, stored: Map<number, number>): string[] {
+  return index.all.filter((entry) => !isStored(stored, entry.client, entry.clock)).map((entry) => entry.record.id);
 }
 
 function messageId(): string {
@@ -106,6 +121,7 @@ export function checkSendArguments(text: unknown, metadata: unknown): void {
 /** Appends a user message from `clientId`; returns its entry. */
 export function appendMessage(
   doc: Y.Doc,
+  index: MessageIndex,
   clientId: string,
   text: string,
   metadata: { [key: string]: JsonValue } | undefined,
@@ -116,7 +132,7 @@ export function appendMessage(
     role: "user",
     client: clientId,
     text,
-    ts: nextTimestamp(maxTimestamp(doc), now),
+    ts: nextTimestamp(index.maxTimestamp(), now),
   };
   if (metadata !== undefined) record.meta = structuredClone(metadata);
   const problem = checkUserMessage(record, clientId, now);
@@ -128,12 +144,12 @@ export function appendMessage(
 }
 
 /** Validates a profile patch and turns it into log entries (not yet written). */
-export function profileEntries(doc: Y.Doc, clientId: string, patch: unknown): ProfileEntry[] {
+export function profileEntries(index: MessageIndex, clientId: string, patch: unknown): ProfileEntry[] {
   if (patch === null || typeof patch !== "object" || Array.isArray(patch)) {
     throw new InvalidArgumentError("patch", "must be an object");
   }
   const now = Date.now();
-  const ts = nextTimestamp(maxTimestamp(doc), now);
+  const ts = nextTimestamp(index.maxTimestamp(), now);
   const entries: ProfileEntry[] = [];
   for (const [field, value] of Object.entries(patch as Record<string, unknown>)) {
     if (field === "properties") {
@@ -165,8 +181,8 @@ export function appendProfileEntries(doc: Y.Doc, entries: ProfileEntry[]): void 
 }
 
 /** Moves this client's read mark to the newest message, if that is further than the user's position. */
-export function markAllRead(doc: Y.Doc, clientId: string): void {
-  const newest = listMessageEntries(doc).at(-1)?.record.ts ?? 0;
+export function markAllRead(doc: Y.Doc, index: MessageIndex, clientId: string): void {
+  const newest = index.all.at(-1)?.record.ts ?? 0;
   const own = readsOf(doc).get(clientId)?.ts ?? 0;
   if (newest <= own || newest <= readPositions(doc).user) return;
   const mark = { ts: newest };
@@ -175,10 +191,10 @@ export function markAllRead(doc: Y.Doc, clientId: string): void {
 }
 
 /** Business messages newer than the user's read position (the furthest of their clients). */
-export function countUnread(doc: Y.Doc): number {
+export function countUnread(doc: Y.Doc, index: MessageIndex): number {
   const read = readPositions(doc).user;
   let count = 0;
-  for (const entry of listMessageEntries(doc)) {
+  for (const entry of index.all) {
     if (entry.record.role === "business" && entry.record.ts > read) count += 1;
   }
   return count;

@@ -7,6 +7,7 @@ import { UnsentChangesError } from "@parley/protocol";
 import * as Y from "yjs";
 import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocketConstructor } from "./connection.js";
 import { unstoredMessageIds } from "./conversation.js";
+import { MessageIndex } from "./message-index.js";
 import type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
 
 /** Storage key of the relay's stored state vector for a room. */
@@ -34,6 +35,8 @@ export interface SessionOptions {
 
 export class Session {
   readonly doc = new Y.Doc();
+  /** The messages in display order; built once the stored document is loaded. */
+  index!: MessageIndex;
   readonly room: string;
   private handle: DocHandle | undefined;
   private connection: Connection | undefined;
@@ -60,6 +63,7 @@ export class Session {
       }
     }
     session.handle = await options.storage.openDoc(options.room, session.doc);
+    session.index = new MessageIndex(session.doc);
     session.doc.on("afterTransaction", session.onTransaction);
     if (options.tabChannel !== undefined && typeof BroadcastChannel === "function") {
       const channel = new BroadcastChannel(options.tabChannel);
@@ -123,7 +127,7 @@ export class Session {
 
   /** Ids of the messages the relay has not stored yet. */
   unstoredMessageIds(): string[] {
-    return unstoredMessageIds(this.doc, this.storedState);
+    return unstoredMessageIds(this.index, this.storedState);
   }
 
   /** Persists locally, then waits until the relay has stored everything; rejects with {@link UnsentChangesError}. */
@@ -175,6 +179,7 @@ export class Session {
     this.closed = true;
     this.connection?.stop();
     this.doc.off("afterTransaction", this.onTransaction);
+    this.index?.destroy();
     this.doc.off("update", this.forwardToTabs);
     this.channel?.close();
     for (const waiter of this.storedWaiters) waiter();
