@@ -14,7 +14,7 @@ import { build } from "vite";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { serveStatic } from "../../examples/app-backend/src/static-files.js";
 import { waitFor } from "../support/wait.js";
-import { launchChromium } from "./support/chromium.js";
+import { browserPid, launchChromium, launchChromiumWithProfile } from "./support/chromium.js";
 
 const FIXTURE_DIR = fileURLToPath(new URL("./fixtures/storage/", import.meta.url));
 const PREFIX = "test/";
@@ -198,5 +198,51 @@ describe("indexedDbStorage in Chromium", () => {
     await waitFor(async () => !(await databaseNames(deleter)).includes(PREFIX + DOC), {
       what: "the queued delete to complete",
     });
+  });
+
+  it("a flushed document survives the browser being killed", async () => {
+    const profile = await mkdtemp(join(tmpdir(), "parley-chromium-profile-"));
+    try {
+      const first = await launchChromiumWithProfile(profile);
+      const page = first.pages()[0] ?? (await first.newPage());
+      await page.goto(url);
+      await page.waitForFunction(() => document.title === "ready");
+      await page.evaluate(
+        async ([prefix, name]) => {
+          const { indexedDbStorage, Y } = window.parleyFixture;
+          const doc = new Y.Doc();
+          const handle = await indexedDbStorage({ prefix }).openDoc(name, doc);
+          // One update (and so one fire-and-forget y-indexeddb write) per item.
+          for (let i = 0; i < 200; i++) doc.getArray("messages").push([i]);
+          await handle.flush();
+        },
+        [PREFIX, DOC] as const,
+      );
+      const closed = new Promise((resolve) => first.once("close", resolve));
+      process.kill(browserPid(profile), "SIGKILL");
+      await closed;
+
+      const second = await launchChromiumWithProfile(profile);
+      try {
+        const again = second.pages()[0] ?? (await second.newPage());
+        await again.goto(url);
+        await again.waitForFunction(() => document.title === "ready");
+        const items = await again.evaluate(
+          async ([prefix, name]) => {
+            const { indexedDbStorage, Y } = window.parleyFixture;
+            const doc = new Y.Doc();
+            const handle = await indexedDbStorage({ prefix }).openDoc(name, doc);
+            await handle.close();
+            return doc.getArray("messages").toArray();
+          },
+          [PREFIX, DOC] as const,
+        );
+        expect(items).toEqual(Array.from({ length: 200 }, (_, i) => i));
+      } finally {
+        await second.close();
+      }
+    } finally {
+      await rm(profile, { recursive: true, force: true });
+    }
   });
 });
