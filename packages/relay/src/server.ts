@@ -104,8 +104,9 @@ export function createRelay(options: RelayOptions): Relay {
     const early = (data: Buffer, isBinary: boolean) => {
       queued.push({ data, isBinary });
       queuedBytes += data.length;
-      // What an unadmitted connection can make the relay hold is bounded.
-      if (queued.length > 64 || queuedBytes > config.maxFrameBytes * 2) {
+      // What a connection can make the relay hold before it is admitted is bounded.
+      if (queued.length > 1024 || queuedBytes > config.maxFrameBytes * 4) {
+        logger.info("connection refused", { code: CloseCode.TooLarge, reason: "too much data before admission" });
         closeSocket(ws, CloseCode.TooLarge, "too much data before the session started");
       }
     };
