@@ -45,6 +45,20 @@ describe("B7: nothing lost in transit", () => {
     expect(reader.messages().map((m) => m.id)).toEqual(writer.messages().map((m) => m.id));
   });
 
+  it("keeps every message the relay acknowledged when the relay is killed", async () => {
+    relay = await startRelay();
+    const writer = make();
+    await writer.login("b7-crash", await signUserToken("b7-crash"));
+    for (let i = 0; i < 20; i++) await writer.send(`acknowledged ${i}`);
+    await waitFor(() => writer.messages().every((m) => m.status === "sent"), { what: "all acknowledged" });
+    const acknowledged = writer.messages().map((m) => m.id);
+    await relay.kill();
+    await relay.restart();
+    const reader = make();
+    await reader.login("b7-crash", await signUserToken("b7-crash"));
+    expect(reader.messages().map((m) => m.id)).toEqual(acknowledged);
+  });
+
   it("flushes unsent messages before logout", async () => {
     relay = await startRelay();
     const client = make();
