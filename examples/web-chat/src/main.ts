@@ -30,6 +30,7 @@ const ui = {
   messageInput: byTestId<HTMLInputElement>("message-input"),
 };
 
+const TITLE = document.title;
 const STATUS_LABELS = { online: "Online", connecting: "Connecting…", offline: "Offline" } as const;
 
 function showNotice(text: string | null): void {
@@ -65,6 +66,8 @@ function renderAll(client: ParleyClient): void {
   ui.status.dataset.status = client.status;
   ui.status.textContent = STATUS_LABELS[client.status];
   renderThread(ui.thread, client.messages());
+  const unread = client.unreadCount();
+  document.title = unread > 0 ? `(${unread}) ${TITLE}` : TITLE;
   fillProfileForm(ui.profileForm, client.profile(), newSubject);
   renderClients(ui.clients, client.clients(), client.clientId);
 }
@@ -102,12 +105,24 @@ async function start(): Promise<void> {
     clientInfo: { platform: "web", appVersion: "0.1.0" },
     onTokenExpired: (userId) => fetchUserToken(userId),
   });
+  // What the user sees while the page is visible counts as read; marked before rendering the unread count.
+  const markRead = () => {
+    if (document.visibilityState === "visible") client.markRead();
+  };
   for (const event of ["messages", "profile", "clients", "status", "identity"] as const) {
-    client.on(event, () => renderAll(client));
+    client.on(event, () => {
+      if (event === "messages") markRead();
+      renderAll(client);
+    });
   }
   client.on("error", (error) => showNotice(error.message));
   await client.ready;
+  markRead();
   renderAll(client);
+  document.addEventListener("visibilitychange", () => {
+    markRead();
+    renderAll(client);
+  });
 
   // The text stays in the box until send() resolves, i.e. until the message is safe in this browser's store.
   ui.composer.addEventListener("submit", (event) => {
@@ -151,14 +166,6 @@ async function start(): Promise<void> {
     const patch = readProfilePatch(ui.profileForm, client.profile());
     void act([], () => client.setProfile(patch));
   });
-
-  // Mark what the user has seen as read while the page is visible.
-  const markRead = () => {
-    if (document.visibilityState === "visible") client.markRead();
-  };
-  client.on("messages", markRead);
-  document.addEventListener("visibilitychange", markRead);
-  markRead();
 }
 
 start().catch((error: unknown) => {
