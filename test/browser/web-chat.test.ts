@@ -239,8 +239,8 @@ describe("web chat in Chromium", () => {
     expect(seen).toContain('"jwt"');
     expect(seen).not.toContain(TEST_APP.secret);
 
-    const escape = await fetch(new URL("/%2e%2e/%2e%2e/%2e%2e/package.json", stack.url));
-    const body = await escape.text();
+    const outside = await fetch(new URL("/%2e%2e/%2e%2e/%2e%2e/package.json", stack.url));
+    const body = await outside.text();
     expect(body).toContain("<!doctype html>");
     expect(body).not.toContain('"name"');
   });
