@@ -6,6 +6,7 @@ import { readFileSync } from "node:fs";
 import { assertAppId, InvalidArgumentError } from "@parley/protocol";
 import type { JWK } from "jose";
 import type { LogLevel } from "./logger.js";
+import { parseWebhooks, type WebhookConfig } from "./webhook-config.js";
 
 /** An HS256 key: a shared secret. */
 export interface SecretKeyConfig {
@@ -24,10 +25,11 @@ export interface PublicKeyConfig {
 /** One key an app signs its user tokens with; the token's `kid` header selects it. */
 export type KeyConfig = SecretKeyConfig | PublicKeyConfig;
 
-/** An app: its id (the first part of its room names) and its keys. */
+/** An app: its id (the first part of its room names), its keys, and its webhooks (see webhook-config.ts). */
 export interface AppConfig {
   id: string;
   keys: KeyConfig[];
+  webhooks?: WebhookConfig[];
 }
 
 /** Whether durable writes are flushed to the disk: `batch` = one fsync per group of appends. */
@@ -107,7 +109,11 @@ function parseApp(raw: unknown, path: string): AppConfig {
   if (!isObject(raw)) fail(path, "must be an object");
   assertAppId(raw.id, `config.${path}.id`);
   if (!Array.isArray(raw.keys) || raw.keys.length === 0) fail(`${path}.keys`, "must be a non-empty array");
-  return { id: raw.id as string, keys: raw.keys.map((key, i) => parseKey(key, `${path}.keys[${i}]`)) };
+  return {
+    id: raw.id as string,
+    keys: raw.keys.map((key, i) => parseKey(key, `${path}.keys[${i}]`)),
+    webhooks: parseWebhooks(raw.webhooks, path),
+  };
 }
 
 /** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */

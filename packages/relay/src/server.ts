@@ -11,6 +11,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { CloseCode } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type Admission, admit } from "./admission.js";
+import { BusinessApi } from "./business-api.js";
+import { AppAuthenticator } from "./business-auth.js";
 import { type AppConfig, parseConfig, type RelayConfig } from "./config.js";
 import { Connection } from "./connection.js";
 import { FileStorage } from "./file-store.js";
@@ -19,8 +21,10 @@ import { type Logger, silentLogger } from "./logger.js";
 import { AnonymousMerges } from "./merge.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import { revocationOf } from "./revocation.js";
-import { Rooms } from "./rooms.js";
+import type { Rooms } from "./rooms.js";
 import type { RelayStorage } from "./storage.js";
+import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
+import { WebhookQueue } from "./webhook-queue.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
 export interface RelayOptions extends Partial<Omit<RelayConfig, "apps">> {
@@ -60,11 +64,23 @@ export function createRelay(options: RelayOptions): Relay {
       fsync: config.fsync,
       onTruncate: (name, kept, dropped) => logger.warn("cut a torn log tail", { room: name, kept, dropped }),
     });
-  const rooms = new Rooms({ storage, logger, graceMs: config.roomGraceMs });
+  const webhooks: WebhookQueue = new WebhookQueue({
+    dataDir: config.dataDir,
+    fsync: config.fsync,
+    apps: config.apps,
+    logger,
+    changeState: (change) => changeState(rooms, change),
+  });
+  const rooms = new WatchedRooms({ storage, logger, graceMs: config.roomGraceMs }, (room) =>
+    watchRoom(room, webhooks, logger),
+  );
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS);
   keys.catch(() => {}); // reported by listen()
+  const appAuth = AppAuthenticator.create(config.apps, config.clockToleranceS);
+  appAuth.catch(() => {}); // reported by listen()
+  const business = new BusinessApi({ rooms, storage, auth: appAuth, appIds, webhooks, logger });
   const sockets = new Set<WebSocket>();
   let closing = false;
 
@@ -79,6 +95,10 @@ export function createRelay(options: RelayOptions): Relay {
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === "/healthz") {
       response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
+      return;
+    }
+    if (BusinessApi.matches(path ?? "")) {
+      void business.handle(request, response);
       return;
     }
     response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
@@ -148,6 +168,8 @@ export function createRelay(options: RelayOptions): Relay {
     storage,
     async listen() {
       await keys;
+      await appAuth;
+      await webhooks.start();
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.port, config.host, () => {
@@ -163,7 +185,9 @@ export function createRelay(options: RelayOptions): Relay {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const ws of sockets) closeSocket(ws, CloseCode.GoingAway, "relay shutting down");
+      business.close();
       await rooms.close(CloseCode.GoingAway, "relay shutting down");
+      await webhooks.close();
       await storage.close();
       for (const ws of sockets) ws.terminate();
       server.closeAllConnections();

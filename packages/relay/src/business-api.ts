@@ -1,0 +1,344 @@
+/**
+ * The business API: HTTP JSON under `/v1/apps/<appId>/…`, authenticated with app tokens
+ * (business-auth.ts). A subject is addressed as `users/<userId>` (the userId percent-encoded as one path
+ * segment) or `anonymous/<anonymousId>`:
+ *
+ * | method | path                                   | does                                                   |
+ * |--------|----------------------------------------|--------------------------------------------------------|
+ * | GET    | `users[?kind=&limit=&cursor=]`         | conversations of users and anonymous users, newest activity first |
+ * | GET    | `<subject>`                            | summary + profile + clients + typing                   |
+ * | PUT    | `users/<userId>`                       | creates the user (or updates its profile): `{ profile? }` |
+ * | GET    | `<subject>/messages[?before=&limit=]`  | messages, newest page first, each page oldest-first    |
+ * | POST   | `<subject>/messages`                   | business message `{ text, metadata?, author?, id? }`, stored before 201 |
+ * | POST   | `users/<userId>/messages:import`       | history `{ messages: [{ id, role, text, ts, author?, metadata? }] }` |
+ * | POST   | `<subject>/read`                       | business read position `{ ts? }` (default: newest)     |
+ * | POST   | `<subject>/typing`                     | `{ typing?: boolean }`: relay presence for 5 s, never stored |
+ *
+ * Every write goes through `room.transactAsRelay`, so it reaches connected clients live and is durable
+ * before the answer. Errors are `{ error: { code, message } }` with the protocol's error codes.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import {
+  assertDerivedId,
+  assertUserId,
+  ErrorCode,
+  ForbiddenError,
+  InvalidArgumentError,
+  NotFoundError,
+  ParleyError,
+  parseRoomName,
+  type RoomRef,
+  roomName,
+} from "@parley/protocol";
+import type { AppAuthenticator } from "./business-auth.js";
+import { readJsonObject, sendError, sendJson } from "./business-http.js";
+import {
+  type ConversationSummary,
+  describe,
+  pageOfMessages,
+  subjectExists,
+  summarize,
+  toApiMessage,
+} from "./business-view.js";
+import {
+  appendBusinessMessage,
+  importMessages,
+  markReadByBusiness,
+  parseBusinessMessage,
+  parseImport,
+  parseProfile,
+  parseReadMark,
+  writeProfile,
+} from "./business-writes.js";
+import type { Logger } from "./logger.js";
+import { revocationOf } from "./revocation.js";
+import type { Room } from "./room.js";
+import type { Rooms } from "./rooms.js";
+import type { RelayStorage } from "./storage.js";
+import type { WebhookQueue } from "./webhook-queue.js";
+
+/** URL prefix of the business API. */
+export const BUSINESS_PATH_PREFIX = "/v1/apps/";
+/** How long one typing call shows the business as typing, in ms. */
+export const TYPING_MS = 5_000;
+
+/** What the business API works with. */
+export interface BusinessApiContext {
+  rooms: Rooms;
+  storage: RelayStorage;
+  auth: Promise<AppAuthenticator>;
+  appIds: ReadonlySet<string>;
+  webhooks: WebhookQueue;
+  logger: Logger;
+}
+
+interface Route {
+  appId: string;
+  /** The subject, or `undefined` for the list. */
+  ref?: RoomRef;
+  /** What follows the subject: "", "messages", "messages:import", "read", "typing". */
+  action: string;
+}
+
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new InvalidArgumentError("path", "has a malformed percent-encoding");
+  }
+}
+
+function parseRoute(path: string): Route | null {
+  const parts = path.slice(BUSINESS_PATH_PREFIX.length).split("/");
+  const [appId, collection, subject, action = "", ...rest] = parts;
+  if (appId === undefined || collection === undefined || rest.length > 0) return null;
+  if (collection === "users" && subject === undefined) return { appId, action: "list" };
+  if (subject === undefined || subject === "") return null;
+  const id = decodeSegment(subject);
+  if (collection === "users") {
+    assertUserId(id, "userId");
+    return { appId, ref: { appId, kind: "user", subject: id }, action };
+  }
+  if (collection === "anonymous") {
+    assertDerivedId(id, "anonymousId");
+    return { appId, ref: { appId, kind: "anonymous", subject: id }, action };
+  }
+  return null;
+}
+
+function integerParam(params: URLSearchParams, name: string, fallback: number, max: number): number {
+  const raw = params.get(name);
+  if (raw === null) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || value < 1 || value > max) {
+    throw new InvalidArgumentError(name, `must be an integer from 1 to ${max}`);
+  }
+  return value;
+}
+
+/** Serves the business API. Create one per relay. */
+export class BusinessApi {
+  private readonly typing = new Map<string, { timer: NodeJS.Timeout; release: () => void }>();
+
+  constructor(private readonly context: BusinessApiContext) {}
+
+  /** Whether `path` belongs to the business API. */
+  static matches(path: string): boolean {
+    return path.startsWith(BUSINESS_PATH_PREFIX);
+  }
+
+  /** Answers one request under {@link BUSINESS_PATH_PREFIX}. Never throws. */
+  async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
+    try {
+      const url = new URL(request.url ?? "/", "http://relay");
+      const route = parseRoute(url.pathname);
+      if (route === null) throw new NotFoundError(`no such endpoint: ${request.method} ${url.pathname}`);
+      if (!this.context.appIds.has(route.appId)) throw new ParleyError(ErrorCode.UnknownApp, "unknown app");
+      await (await this.context.auth).authenticate(request.headers.authorization, route.appId);
+      await this.dispatch(request, response, route, url.searchParams);
+    } catch (error) {
+      if (!(error instanceof ParleyError)) this.context.logger.error("business API failure", { error });
+      if (!response.headersSent) sendError(response, error);
+    }
+  }
+
+  /** Ends every typing indicator. */
+  close(): void {
+    for (const { timer, release } of this.typing.values()) {
+      clearTimeout(timer);
+      release();
+    }
+    this.typing.clear();
+  }
+
+  private async dispatch(
+    request: IncomingMessage,
+    response: ServerResponse,
+    route: Route,
+    params: URLSearchParams,
+  ): Promise<void> {
+    const method = request.method ?? "GET";
+    const { ref, action } = route;
+    if (action === "list" && method === "GET") {
+      return sendJson(response, 200, await this.list(route.appId, params));
+    }
+    if (ref === undefined) throw new NotFoundError(`no such endpoint: ${method} ${action}`);
+    const endpoint = `${method} ${action}`;
+    if (endpoint === "PUT " && ref.kind === "user") {
+      const body = await readJsonObject(request);
+      for (const key of Object.keys(body)) {
+        if (key !== "profile") throw new InvalidArgumentError("body", `unexpected field "${key}"`);
+      }
+      const writes = parseProfile(body.profile, "profile");
+      return this.withRoom(ref, false, async (room) => {
+        const existed = subjectExists(room.doc);
+        await room.transactAsRelay((doc) => writeProfile(doc, writes, Date.now()));
+        sendJson(response, existed ? 200 : 201, describe(ref, room.doc, room.awareness));
+      });
+    }
+    if (endpoint === "GET ") {
+      return this.withRoom(ref, true, async (room) => sendJson(response, 200, describe(ref, room.doc, room.awareness)));
+    }
+    if (endpoint === "GET messages") {
+      const limit = integerParam(params, "limit", 50, 200);
+      return this.withRoom(ref, true, async (room) =>
+        sendJson(response, 200, pageOfMessages(room.doc, params.get("before"), limit)),
+      );
+    }
+    if (endpoint === "POST messages") {
+      const input = parseBusinessMessage(await readJsonObject(request));
+      return this.withRoom(ref, true, async (room) => {
+        this.assertReplyable(room);
+        let result: ReturnType<typeof appendBusinessMessage> | undefined;
+        await room.transactAsRelay((doc) => {
+          result = appendBusinessMessage(doc, input, Date.now());
+        });
+        if (result === undefined) throw new Error("business message not written");
+        sendJson(response, result.created ? 201 : 200, { message: toApiMessage(result.record) });
+      });
+    }
+    if (endpoint === "POST messages:import" && ref.kind === "user") {
+      const records = parseImport(await readJsonObject(request), Date.now());
+      return this.withRoom(ref, false, async (room) => {
+        let counts = { imported: 0, skipped: 0 };
+        await room.transactAsRelay((doc) => {
+          counts = importMessages(doc, records, Date.now());
+        });
+        // Queued (durably) before the answer, so the app is told about every import it was told succeeded.
+        await this.context.webhooks.enqueue({
+          type: "conversation.imported",
+          appId: ref.appId,
+          data: {
+            subject: { kind: ref.kind, id: ref.subject },
+            imported: counts.imported,
+            skipped: counts.skipped,
+            messageIds: records.map((record) => record.id),
+          },
+        });
+        sendJson(response, 200, counts);
+      });
+    }
+    if (endpoint === "POST read") {
+      const ts = parseReadMark(await readJsonObject(request), Date.now());
+      return this.withRoom(ref, true, async (room) => {
+        await room.transactAsRelay((doc) => {
+          markReadByBusiness(doc, ts);
+        });
+        const summary: ConversationSummary = summarize(ref, room.doc);
+        sendJson(response, 200, { reads: summary.reads, unread: summary.unread });
+      });
+    }
+    if (endpoint === "POST typing") {
+      const body = await readJsonObject(request);
+      for (const key of Object.keys(body)) {
+        if (key !== "typing") throw new InvalidArgumentError("body", `unexpected field "${key}"`);
+      }
+      if (body.typing !== undefined && typeof body.typing !== "boolean") {
+        throw new InvalidArgumentError("typing", "must be a boolean");
+      }
+      return this.withRoom(ref, true, async (room) => {
+        this.assertReplyable(room);
+        const until = this.setTyping(room, body.typing !== false);
+        sendJson(response, 200, { typing: until !== null, until });
+      });
+    }
+    throw new NotFoundError(`no such endpoint: ${method} ${action || "(subject)"} for ${ref.kind} subjects`);
+  }
+
+  /** Runs `work` with the subject's room loaded and held; 404 if `mustExist` and nothing was ever stored. */
+  private async withRoom(ref: RoomRef, mustExist: boolean, work: (room: Room) => Promise<void>): Promise<void> {
+    const room = await this.context.rooms.open(roomName(ref));
+    const release = room.hold();
+    try {
+      if (mustExist && !subjectExists(room.doc)) {
+        throw new NotFoundError(`no ${ref.kind === "user" ? "user" : "anonymous user"} "${ref.subject}"`);
+      }
+      await work(room);
+    } finally {
+      release();
+    }
+  }
+
+  private assertReplyable(room: Room): void {
+    if (room.ref.kind !== "anonymous") return;
+    const revocation = revocationOf(room.doc);
+    if (revocation.mergedInto !== undefined) {
+      throw new ForbiddenError(`anonymous user was merged into user "${revocation.mergedInto}"; answer there`);
+    }
+    if (revocation.revoked) throw new ForbiddenError("anonymous user logged out; nobody can read a reply");
+  }
+
+  /** Publishes (or clears) the business's typing state in the room's presence; returns its end or `null`. */
+  private setTyping(room: Room, typing: boolean): number | null {
+    const current = this.typing.get(room.name);
+    if (current !== undefined) {
+      clearTimeout(current.timer);
+      current.release();
+      this.typing.delete(room.name);
+    }
+    if (!typing) {
+      room.awareness.setLocalState(null);
+      return null;
+    }
+    const until = Date.now() + TYPING_MS;
+    room.awareness.setLocalState({ typing: { role: "business", until } });
+    // Held so the room, and its presence, stay loaded until the indicator ends.
+    const release = room.hold();
+    const timer = setTimeout(() => {
+      this.typing.delete(room.name);
+      if (room.isOpen) room.awareness.setLocalState(null);
+      release();
+    }, TYPING_MS);
+    timer.unref();
+    this.typing.set(room.name, { timer, release });
+    return until;
+  }
+
+  private async list(
+    appId: string,
+    params: URLSearchParams,
+  ): Promise<{ users: ConversationSummary[]; nextCursor: string | null }> {
+    const limit = integerParam(params, "limit", 50, 200);
+    const kind = params.get("kind");
+    if (kind !== null && kind !== "user" && kind !== "anonymous") {
+      throw new InvalidArgumentError("kind", 'must be "user" or "anonymous"');
+    }
+    const cursorParam = params.get("cursor");
+    let cursor: [number, string] | null = null;
+    if (cursorParam !== null) {
+      try {
+        const value: unknown = JSON.parse(Buffer.from(cursorParam, "base64url").toString("utf8"));
+        if (!Array.isArray(value) || typeof value[0] !== "number" || typeof value[1] !== "string") throw new Error();
+        cursor = [value[0], value[1]];
+      } catch {
+        throw new InvalidArgumentError("cursor", "is not a cursor this API returned");
+      }
+    }
+    const entries: Array<{ name: string; summary: ConversationSummary }> = [];
+    // Every stored conversation of the app is read to order them by activity: O(conversations) per call.
+    for (const name of await this.context.storage.list()) {
+      const ref = parseRoomName(name);
+      if (ref === null || ref.appId !== appId || (kind !== null && ref.kind !== kind)) continue;
+      const room = await this.context.rooms.open(name);
+      const release = room.hold();
+      try {
+        if (subjectExists(room.doc)) entries.push({ name, summary: summarize(ref, room.doc) });
+      } finally {
+        release();
+      }
+    }
+    const newerFirst = (a: [number, string], b: [number, string]) =>
+      b[0] - a[0] || (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0);
+    const keyed = entries
+      .map((entry) => ({ key: [entry.summary.lastActivity, entry.name] as [number, string], summary: entry.summary }))
+      .sort((a, b) => newerFirst(a.key, b.key))
+      .filter((entry) => cursor === null || newerFirst(cursor, entry.key) < 0);
+    const page = keyed.slice(0, limit);
+    const last = page.at(-1);
+    return {
+      users: page.map((entry) => entry.summary),
+      nextCursor:
+        keyed.length > limit && last !== undefined ? Buffer.from(JSON.stringify(last.key)).toString("base64url") : null,
+    };
+  }
+}

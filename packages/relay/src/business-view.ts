@@ -1,0 +1,176 @@
+/**
+ * What the business API shows of a conversation document: messages as JSON, the conversation summary
+ * (activity, read positions, unread counts) and the subject's details (profile, clients, typing). Pure
+ * reads of a `Y.Doc`; nothing here writes.
+ */
+import {
+  type ClientRecord,
+  clientsOf,
+  InvalidArgumentError,
+  type JsonValue,
+  listMessages,
+  type MessageRecord,
+  metaOf,
+  type Profile,
+  profileLogOf,
+  type RoomRef,
+  readPositions,
+  readProfile,
+} from "@parley/protocol";
+import type { Awareness } from "y-protocols/awareness";
+import type * as Y from "yjs";
+import { revocationOf } from "./revocation.js";
+
+/** A message as the API shows it. */
+export interface ApiMessage {
+  id: string;
+  role: "user" | "business";
+  text: string;
+  /** Milliseconds since the epoch (hybrid logical clock); display order is `(ts, id)`. */
+  ts: number;
+  /** The client a user message was sent from (`imported` for imported history). */
+  clientId?: string;
+  author?: { id?: string; name?: string; avatarUrl?: string };
+  metadata?: { [key: string]: JsonValue };
+}
+
+/** The list entry of a conversation. */
+export interface ConversationSummary {
+  kind: RoomRef["kind"];
+  /** The userId, or the anonymous id. */
+  id: string;
+  /** `merged` (anonymous, continued in `mergedInto`) and `loggedOut` (anonymous) take no replies. */
+  state: "active" | "loggedOut" | "merged";
+  mergedInto?: string;
+  /** Newest message, profile write or client activity, ms since the epoch. */
+  lastActivity: number;
+  messageCount: number;
+  lastMessage: ApiMessage | null;
+  /** Read positions (`ts` of the last message read; 0 = none): the user's is the furthest of its clients. */
+  reads: { user: number; business: number };
+  /** `business`: user messages after the business's position; `user`: business messages after the user's. */
+  unread: { user: number; business: number };
+}
+
+/** A subject with its profile and clients. */
+export interface SubjectDetails extends ConversationSummary {
+  profile: Profile;
+  clients: ClientRecord[];
+  /** Anonymous ids merged into this user. */
+  merged: string[];
+  /** Whether one of the user's connected clients publishes `{ typing: true }` (or an unexpired `until`). */
+  userTyping: boolean;
+}
+
+/** The API form of a stored record. */
+export function toApiMessage(record: MessageRecord): ApiMessage {
+  const message: ApiMessage = { id: record.id, role: record.role, text: record.text, ts: record.ts };
+  if (record.role === "user") message.clientId = record.client;
+  else message.author = { ...record.author };
+  if (record.meta !== undefined) message.metadata = record.meta;
+  return message;
+}
+
+/** Whether anything was ever stored for the subject. */
+export function subjectExists(doc: Y.Doc): boolean {
+  return doc.store.clients.size > 0;
+}
+
+/** Summarizes a conversation. */
+export function summarize(ref: RoomRef, doc: Y.Doc): ConversationSummary {
+  const messages = listMessages(doc);
+  const reads = readPositions(doc);
+  let lastActivity = 0;
+  const unread = { user: 0, business: 0 };
+  for (const message of messages) {
+    lastActivity = Math.max(lastActivity, message.ts);
+    if (message.role === "user" && message.ts > reads.business) unread.business++;
+    if (message.role === "business" && message.ts > reads.user) unread.user++;
+  }
+  for (const entry of profileLogOf(doc).toArray()) lastActivity = Math.max(lastActivity, entry.ts);
+  for (const client of clientsOf(doc).values()) lastActivity = Math.max(lastActivity, client.lastSeen);
+  const revocation = revocationOf(doc);
+  const last = messages.at(-1);
+  const summary: ConversationSummary = {
+    kind: ref.kind,
+    id: ref.subject,
+    state: "active",
+    lastActivity,
+    messageCount: messages.length,
+    lastMessage: last === undefined ? null : toApiMessage(last),
+    reads,
+    unread,
+  };
+  if (ref.kind === "anonymous" && revocation.mergedInto !== undefined) {
+    summary.state = "merged";
+    summary.mergedInto = revocation.mergedInto;
+  } else if (ref.kind === "anonymous" && revocation.revoked) {
+    summary.state = "loggedOut";
+  }
+  return summary;
+}
+
+function isTyping(state: unknown, now: number): boolean {
+  if (state === null || typeof state !== "object") return false;
+  const typing = (state as { typing?: unknown }).typing;
+  if (typing === true) return true;
+  if (typing === null || typeof typing !== "object") return false;
+  const { role, until } = typing as { role?: unknown; until?: unknown };
+  return role !== "business" && typeof until === "number" && until > now;
+}
+
+/** The subject's details; `awareness` is the room's presence (the relay's own state is not the user's). */
+export function describe(ref: RoomRef, doc: Y.Doc, awareness: Awareness): SubjectDetails {
+  const merged = metaOf(doc).get("merged");
+  const now = Date.now();
+  let userTyping = false;
+  for (const [id, state] of awareness.getStates()) {
+    if (id !== awareness.clientID && isTyping(state, now)) userTyping = true;
+  }
+  return {
+    ...summarize(ref, doc),
+    profile: readProfile(doc),
+    clients: [...clientsOf(doc).values()].sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : 1)),
+    merged: Array.isArray(merged) ? merged.filter((id): id is string => typeof id === "string") : [],
+    userTyping,
+  };
+}
+
+/** One page of messages, newest last, and the cursor of the page before it (`null` at the start). */
+export interface MessagePage {
+  messages: ApiMessage[];
+  nextBefore: string | null;
+}
+
+function encodeCursor(record: MessageRecord): string {
+  return Buffer.from(JSON.stringify([record.ts, record.id])).toString("base64url");
+}
+
+function decodeCursor(cursor: string): { ts: number; id: string } {
+  try {
+    const value: unknown = JSON.parse(Buffer.from(cursor, "base64url").toString("utf8"));
+    if (Array.isArray(value) && typeof value[0] === "number" && typeof value[1] === "string") {
+      return { ts: value[0], id: value[1] };
+    }
+  } catch {
+    // reported below
+  }
+  throw new InvalidArgumentError("before", "is not a cursor this API returned");
+}
+
+/** The `limit` messages before `before` (a cursor from an earlier page), or the newest ones. */
+export function pageOfMessages(doc: Y.Doc, before: string | null, limit: number): MessagePage {
+  const messages = listMessages(doc);
+  let end = messages.length;
+  if (before !== null) {
+    const cursor = decodeCursor(before);
+    end = messages.findIndex((m) => m.ts > cursor.ts || (m.ts === cursor.ts && m.id >= cursor.id));
+    if (end === -1) end = messages.length;
+  }
+  const start = Math.max(0, end - limit);
+  const first = messages[start];
+  return {
+    messages: messages.slice(start, end).map(toApiMessage),
+    nextBefore: start > 0 && first !== undefined ? encodeCursor(first) : null,
+  };
+}

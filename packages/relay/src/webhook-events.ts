@@ -1,0 +1,148 @@
+/**
+ * Finds the webhook events in what happens to a loaded room, and queues them:
+ *
+ * - `message.created`: a user's client wrote a message (not history the relay merged or imported);
+ * - `client.added`: a client connected to a subject for the first time (its record appeared);
+ * - `client.loggedOut`: a client's record went from active to inactive (the logout frame);
+ * - `user.merged`: an anonymous id was added to a user document's `meta.merged` by a login merge.
+ *
+ * `conversation.imported` is queued by the business API, which knows the import is stored when it answers.
+ *
+ * Events are found by observing each room's document as changes are applied, and queued with the Yjs id
+ * of the change, so the outbox holds them until the change is durably stored (see webhook-queue.ts). Only
+ * local relay transactions count for records and merges: a merge applies another document's records
+ * through `Y.applyUpdate`, which Yjs marks remote, and those were reported in their own room.
+ */
+import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
+import * as Y from "yjs";
+import { toApiMessage } from "./business-view.js";
+import { IMPORTED_CLIENT_ID } from "./business-writes.js";
+import type { Logger } from "./logger.js";
+import { MERGED_KEY } from "./merge.js";
+import type { Room } from "./room.js";
+import { Rooms, type RoomsOptions } from "./rooms.js";
+import type { WebhookEventType } from "./webhook-config.js";
+import type { ChangeRef, ChangeState, WebhookQueue } from "./webhook-queue.js";
+
+/** A {@link Rooms} registry that calls `onLoad` once for every room it loads. */
+export class WatchedRooms extends Rooms {
+  private readonly watched = new WeakSet<Room>();
+
+  constructor(
+    options: RoomsOptions,
+    private readonly onLoad: (room: Room) => void,
+  ) {
+    super(options);
+  }
+
+  override open(name: string): Promise<Room> {
+    const loading = super.open(name);
+    // Registered before the caller's continuation, so the room is watched before anything can change it.
+    loading.then(
+      (room) => {
+        if (this.watched.has(room)) return;
+        this.watched.add(room);
+        this.onLoad(room);
+      },
+      () => {},
+    );
+    return loading;
+  }
+}
+
+function subjectOf(ref: RoomRef): { kind: RoomRef["kind"]; id: string } {
+  return { kind: ref.kind, id: ref.subject };
+}
+
+/** Whether a transaction applied an update from a connected client (its origin is the connection). */
+function fromPeer(origin: unknown): boolean {
+  return (
+    typeof origin === "object" && origin !== null && typeof (origin as { clientId?: unknown }).clientId === "string"
+  );
+}
+
+/** Observes `room` and queues the events its app's webhooks want. */
+export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void {
+  const { appId } = room.ref;
+  const wants = (type: WebhookEventType) => queue.wants(appId, type);
+  if (!(["message.created", "client.added", "client.loggedOut", "user.merged"] as const).some(wants)) return;
+  const enqueue = (type: WebhookEventType, data: Record<string, unknown>, item: Y.Item | undefined, offset = 0) => {
+    const after: ChangeRef | undefined =
+      item === undefined ? undefined : { room: room.name, client: item.id.client, clock: item.id.clock + offset };
+    queue.enqueue({ type, appId, data }, after).catch((error: unknown) => {
+      // The change itself is stored; only its notification failed to reach the outbox.
+      logger.error("webhook event not queued", { room: room.name, type, error });
+    });
+  };
+
+  // An observer that throws would fail the transaction that applied a client's update; never let it.
+  const guard =
+    <E>(observe: (event: E, transaction: Y.Transaction) => void) =>
+    (event: E, transaction: Y.Transaction) => {
+      try {
+        observe(event, transaction);
+      } catch (error) {
+        logger.error("webhook event detection failed", { room: room.name, error });
+      }
+    };
+
+  messagesOf(room.doc).observe(
+    guard((event: Y.YArrayEvent<MessageRecord>, transaction) => {
+      if (!fromPeer(transaction.origin) || !wants("message.created")) return;
+      for (const item of event.changes.added) {
+        if (item.deleted) continue;
+        const records = item.content.getContent() as MessageRecord[];
+        records.forEach((record, offset) => {
+          if (record.role !== "user") return;
+          enqueue("message.created", { subject: subjectOf(room.ref), message: toApiMessage(record) }, item, offset);
+        });
+      }
+    }),
+  );
+
+  const clients = clientsOf(room.doc);
+  clients.observe(
+    guard((event: Y.YMapEvent<ClientRecord>, transaction) => {
+      if (!transaction.local) return;
+      for (const [key, change] of event.changes.keys) {
+        const record = clients.get(key);
+        if (record === undefined || key === IMPORTED_CLIENT_ID) continue;
+        const item = clients._map.get(key);
+        const data = { subject: subjectOf(room.ref), client: record };
+        if (change.action === "add" && wants("client.added")) enqueue("client.added", data, item);
+        const before = change.oldValue as ClientRecord | undefined;
+        if (change.action === "update" && before?.active === true && !record.active && wants("client.loggedOut")) {
+          enqueue("client.loggedOut", data, item);
+        }
+      }
+    }),
+  );
+
+  if (room.ref.kind !== "user") return;
+  const meta = metaOf(room.doc);
+  meta.observe(
+    guard((event: Y.YMapEvent<unknown>, transaction) => {
+      if (!transaction.local || !event.keysChanged.has(MERGED_KEY) || !wants("user.merged")) return;
+      const before = event.changes.keys.get(MERGED_KEY)?.oldValue;
+      const after = meta.get(MERGED_KEY);
+      const known = new Set(Array.isArray(before) ? before : []);
+      for (const anonymousId of Array.isArray(after) ? after : []) {
+        if (typeof anonymousId !== "string" || known.has(anonymousId)) continue;
+        enqueue("user.merged", { anonymousId, userId: room.ref.subject }, meta._map.get(MERGED_KEY));
+      }
+    }),
+  );
+}
+
+/** Whether the room has stored the change (loading the room from storage if it is not loaded). */
+export async function changeState(rooms: Rooms, change: ChangeRef): Promise<ChangeState> {
+  const room = await rooms.open(change.room);
+  const release = room.hold();
+  try {
+    const stored = Y.decodeStateVector(room.storedStateVector());
+    if ((stored.get(change.client) ?? 0) > change.clock) return "stored";
+    return Y.getState(room.doc.store, change.client) > change.clock && room.isOpen ? "pending" : "lost";
+  } finally {
+    release();
+  }
+}

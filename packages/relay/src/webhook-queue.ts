@@ -1,0 +1,291 @@
+/**
+ * The webhook outbox: durable, at-least-once delivery of events to the apps' webhook endpoints.
+ *
+ * Each delivery (one event to one endpoint) is a file `<dataDir>/webhooks/<deliveryId>.json`, written
+ * (temp file, fsync, rename) before anything is sent and removed only after the endpoint answered 2xx.
+ * A failure (non-2xx, network error, timeout) reschedules it with exponential backoff and ±20 % jitter;
+ * after `maxAttempts` it moves to `webhooks/dead/`. On start every file left by a previous process is
+ * loaded and sent, so a restart (even SIGKILL) loses no pending delivery; a delivery that was in flight
+ * when the process died is sent again — receivers deduplicate on the event `id`.
+ *
+ * An event about a change can be queued before that change is durably stored (events are found while the
+ * change is applied). Such a delivery carries the Yjs id of the change (`after`) and is held until the
+ * room's stored state covers it; if a restarted relay finds the change was never stored (it crashed
+ * between the two writes) the delivery is dropped — the change did not happen, and when the client
+ * resends it, it is a new change with a new event.
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { join } from "node:path";
+import type { AppConfig, FsyncPolicy } from "./config.js";
+import type { Logger } from "./logger.js";
+import type { WebhookConfig, WebhookEventType } from "./webhook-config.js";
+import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
+
+/** The body of every delivery. */
+export interface WebhookEvent {
+  /** Unique per event; the same on every retry. Receivers deduplicate on it. */
+  id: string;
+  type: WebhookEventType;
+  appId: string;
+  /** When the relay saw the change, ms since the epoch. */
+  createdAt: number;
+  data: Record<string, unknown>;
+}
+
+/** The Yjs id of the change an event reports: the delivery waits until the room has stored it. */
+export interface ChangeRef {
+  room: string;
+  client: number;
+  clock: number;
+}
+
+/** Whether a change is durably stored: `pending` while it is applied but not yet stored. */
+export type ChangeState = "stored" | "pending" | "lost";
+
+interface Delivery {
+  id: string;
+  appId: string;
+  url: string;
+  eventId: string;
+  body: string;
+  attempts: number;
+  nextAttemptAt: number;
+  after?: ChangeRef;
+}
+
+/** Options of {@link WebhookQueue}. */
+export interface WebhookQueueOptions {
+  dataDir: string;
+  fsync: FsyncPolicy;
+  apps: readonly AppConfig[];
+  logger: Logger;
+  /** Tells whether the change an event reports is stored yet. */
+  changeState(change: ChangeRef): Promise<ChangeState>;
+  /** Deliveries sent at the same time. Default 8. */
+  concurrency?: number;
+}
+
+/** How often a delivery waiting for its change to be stored looks again, in ms. */
+const STORE_POLL_MS = 25;
+
+function newId(prefix: string): string {
+  return `${prefix}_${randomBytes(16).toString("base64url")}`;
+}
+
+/** The durable webhook outbox and its sender. Call {@link WebhookQueue.start} once. */
+export class WebhookQueue {
+  private readonly dir: string;
+  private readonly deadDir: string;
+  private readonly waiting = new Map<string, Delivery>();
+  private readonly inFlight = new Map<string, AbortController>();
+  private readonly writes = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private closed = false;
+  private started = false;
+
+  constructor(private readonly options: WebhookQueueOptions) {
+    this.dir = join(options.dataDir, "webhooks");
+    this.deadDir = join(this.dir, "dead");
+  }
+
+  /** Whether some app subscribes to `type` (lets callers skip building events nobody wants). */
+  wants(appId: string, type: WebhookEventType): boolean {
+    return this.endpoints(appId, type).length > 0;
+  }
+
+  /** Loads the deliveries a previous process left and starts sending. */
+  async start(): Promise<void> {
+    await mkdir(this.deadDir, { recursive: true });
+    for (const name of await readdir(this.dir)) {
+      if (!name.endsWith(".json")) {
+        if (name.endsWith(".tmp")) await rm(join(this.dir, name), { force: true });
+        continue;
+      }
+      try {
+        const delivery = JSON.parse(await readFile(join(this.dir, name), "utf8")) as Delivery;
+        this.waiting.set(delivery.id, delivery);
+      } catch (error) {
+        this.options.logger.error("unreadable webhook delivery kept aside", { file: name, error });
+        await rename(join(this.dir, name), join(this.deadDir, name)).catch(() => {});
+      }
+    }
+    if (this.waiting.size > 0) this.options.logger.info("webhook deliveries resumed", { count: this.waiting.size });
+    this.started = true;
+    this.pump();
+  }
+
+  /**
+   * Queues `event` for every endpoint of its app that wants its type; resolves once the deliveries are
+   * durable. `after` holds them until that change is stored.
+   */
+  async enqueue(event: Omit<WebhookEvent, "id" | "createdAt">, after?: ChangeRef): Promise<void> {
+    const endpoints = this.endpoints(event.appId, event.type);
+    if (endpoints.length === 0 || this.closed) return;
+    const full: WebhookEvent = { id: newId("evt"), createdAt: Date.now(), ...event };
+    const body = JSON.stringify(full);
+    const deliveries = endpoints.map((endpoint) => {
+      const delivery: Delivery = {
+        id: newId("dlv"),
+        appId: event.appId,
+        url: endpoint.url,
+        eventId: full.id,
+        body,
+        attempts: 0,
+        nextAttemptAt: Date.now(),
+      };
+      if (after !== undefined) delivery.after = after;
+      return delivery;
+    });
+    await Promise.all(deliveries.map((delivery) => this.track(this.persist(delivery))));
+    for (const delivery of deliveries) this.waiting.set(delivery.id, delivery);
+    this.pump();
+  }
+
+  /** Stops sending (in-flight attempts are aborted and stay queued) and waits for pending file writes. */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    for (const controller of this.inFlight.values()) controller.abort();
+    while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+  }
+
+  private endpoints(appId: string, type: WebhookEventType): WebhookConfig[] {
+    const app = this.options.apps.find((candidate) => candidate.id === appId);
+    return (app?.webhooks ?? []).filter((webhook) => webhook.events.includes(type));
+  }
+
+  private track<T>(work: Promise<T>): Promise<T> {
+    this.writes.add(work);
+    void work.finally(() => this.writes.delete(work)).catch(() => {});
+    return work;
+  }
+
+  private async persist(delivery: Delivery): Promise<void> {
+    const file = join(this.dir, `${delivery.id}.json`);
+    const temp = `${file}.tmp`;
+    const handle = await open(temp, "w");
+    try {
+      await handle.writeFile(JSON.stringify(delivery));
+      if (this.options.fsync === "batch") await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, file);
+    if (this.options.fsync === "batch") {
+      const dir = await open(this.dir, "r");
+      try {
+        await dir.sync();
+      } finally {
+        await dir.close();
+      }
+    }
+  }
+
+  /** Starts every due delivery the concurrency allows and sets a timer for the next one. */
+  private pump(): void {
+    if (this.closed || !this.started) return;
+    clearTimeout(this.timer);
+    const limit = this.options.concurrency ?? 8;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    for (const delivery of this.waiting.values()) {
+      if (this.inFlight.has(delivery.id)) continue;
+      if (delivery.nextAttemptAt > now) {
+        next = Math.min(next, delivery.nextAttemptAt);
+        continue;
+      }
+      if (this.inFlight.size >= limit) break;
+      const controller = new AbortController();
+      this.inFlight.set(delivery.id, controller);
+      void this.attempt(delivery, controller).finally(() => {
+        this.inFlight.delete(delivery.id);
+        this.pump();
+      });
+    }
+    if (Number.isFinite(next)) {
+      this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
+      this.timer.unref();
+    }
+  }
+
+  private async attempt(delivery: Delivery, controller: AbortController): Promise<void> {
+    const app = this.options.apps.find((candidate) => candidate.id === delivery.appId);
+    const endpoint = app?.webhooks?.find((candidate) => candidate.url === delivery.url);
+    if (endpoint === undefined) {
+      this.options.logger.warn("webhook endpoint no longer configured; delivery dropped", { delivery: delivery.id });
+      await this.remove(delivery);
+      return;
+    }
+    if (delivery.after !== undefined) {
+      const state = await this.options.changeState(delivery.after).catch(() => "pending" as const);
+      if (state === "pending") {
+        delivery.nextAttemptAt = Date.now() + STORE_POLL_MS;
+        return;
+      }
+      if (state === "lost") {
+        this.options.logger.warn("webhook event for a change that was never stored; dropped", {
+          delivery: delivery.id,
+          event: delivery.eventId,
+        });
+        await this.remove(delivery);
+        return;
+      }
+      delete delivery.after;
+    }
+    if (this.closed) return;
+    delivery.attempts++;
+    let failure: string | undefined;
+    try {
+      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(endpoint.timeoutMs)]);
+      const response = await fetch(delivery.url, {
+        method: "POST",
+        headers: {
+          "content-type": "application/json",
+          "user-agent": "parley-relay",
+          [SIGNATURE_HEADER]: signWebhook(endpoint.secret, delivery.body, Math.floor(Date.now() / 1000)),
+          "Parley-Event-Id": delivery.eventId,
+          "Parley-Delivery-Id": delivery.id,
+          "Parley-Attempt": String(delivery.attempts),
+        },
+        body: delivery.body,
+        signal,
+        redirect: "manual",
+      });
+      await response.body?.cancel().catch(() => {});
+      if (response.status < 200 || response.status > 299) failure = `HTTP ${response.status}`;
+    } catch (error) {
+      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    if (this.closed) return;
+    if (failure === undefined) {
+      this.options.logger.debug("webhook delivered", { delivery: delivery.id, attempts: delivery.attempts });
+      await this.remove(delivery);
+      return;
+    }
+    if (delivery.attempts >= endpoint.retry.maxAttempts) {
+      this.options.logger.error("webhook delivery given up", { delivery: delivery.id, url: delivery.url, failure });
+      this.waiting.delete(delivery.id);
+      await this.track(
+        rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),
+      );
+      return;
+    }
+    const base = Math.min(endpoint.retry.initialDelayMs * 2 ** (delivery.attempts - 1), endpoint.retry.maxDelayMs);
+    delivery.nextAttemptAt = Date.now() + Math.round(base * (0.8 + Math.random() * 0.4));
+    this.options.logger.info("webhook delivery failed; will retry", {
+      delivery: delivery.id,
+      attempts: delivery.attempts,
+      failure,
+      retryInMs: delivery.nextAttemptAt - Date.now(),
+    });
+    await this.track(this.persist(delivery)).catch((error: unknown) =>
+      this.options.logger.warn("webhook retry state not stored", { delivery: delivery.id, error }),
+    );
+  }
+
+  private async remove(delivery: Delivery): Promise<void> {
+    this.waiting.delete(delivery.id);
+    await this.track(rm(join(this.dir, `${delivery.id}.json`), { force: true }));
+  }
+}
