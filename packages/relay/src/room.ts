@@ -159,7 +159,13 @@ export class Room {
     try {
       this.bindRelay([]);
       this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
-      await this.lastWrite;
+      try {
+        await this.lastWrite;
+      } catch (error) {
+        throw error instanceof StorageError
+          ? error
+          : new StorageError(`room ${this.name}: write failed`, { cause: error });
+      }
       if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
     } finally {
       release();

@@ -1,0 +1,152 @@
+import { clientsOf, MessageType, messagesOf, ownersOf, RELAY_OWNER, readStored } from "@parley/protocol";
+import * as decoding from "lib0/decoding";
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import { silentLogger } from "./logger.js";
+import type { RoomPeer } from "./room.js";
+import { Rooms } from "./rooms.js";
+import { MemoryStorage, type RelayStorage } from "./storage.js";
+
+const ROOM = "app/u/YWxpY2U";
+
+/** A MemoryStorage whose appends wait until the test releases them (or fail on demand). */
+class GatedStorage extends MemoryStorage implements RelayStorage {
+  private readonly gates: Array<{ open(): void; fail(error: Error): void }> = [];
+  appends = 0;
+  compactions = 0;
+  gated = true;
+
+  override async append(name: string, update: Uint8Array): Promise<void> {
+    this.appends++;
+    if (this.gated) {
+      await new Promise<void>((resolve, reject) => this.gates.push({ open: resolve, fail: reject }));
+    }
+    await super.append(name, update);
+  }
+
+  override async compact(name: string, snapshot: Uint8Array): Promise<void> {
+    this.compactions++;
+    await super.compact(name, snapshot);
+  }
+
+  releaseAll(): void {
+    for (const gate of this.gates.splice(0)) gate.open();
+  }
+
+  failAll(): void {
+    for (const gate of this.gates.splice(0)) gate.fail(new Error("disk full"));
+  }
+}
+
+class FakePeer implements RoomPeer {
+  readonly wantsAcks = true;
+  synced = true;
+  frames: Uint8Array[] = [];
+  closedWith: number | undefined;
+  constructor(readonly clientId: string) {}
+  send(frame: Uint8Array): void {
+    this.frames.push(frame);
+  }
+  close(code: number): void {
+    this.closedWith = code;
+  }
+  /** The latest stored state vector acknowledged to this peer. */
+  lastStored(): Map<number, number> | undefined {
+    let last: Map<number, number> | undefined;
+    for (const frame of this.frames) {
+      const decoder = decoding.createDecoder(frame);
+      if (decoding.readVarUint(decoder) === MessageType.stored) last = readStored(decoder);
+    }
+    return last;
+  }
+}
+
+function messageUpdate(doc: Y.Doc, clientId: string, id: string): Uint8Array {
+  const before = Y.encodeStateVector(doc);
+  messagesOf(doc).push([{ id, role: "user", client: clientId, text: "hi", ts: Date.now() }]);
+  return Y.encodeStateAsUpdate(doc, before);
+}
+
+const settle = () => new Promise((resolve) => setImmediate(resolve));
+
+describe("Room", () => {
+  it("acknowledges a client's update only after storage made it durable", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    const peer = new FakePeer("client-aaaaaaaaaaaaaaaa");
+    room.join(peer, { info: {} });
+    await settle();
+    storage.gated = true;
+
+    const clientDoc = new Y.Doc();
+    const verdict = room.applyClientUpdate(messageUpdate(clientDoc, peer.clientId, "message-0001"), peer);
+    expect(verdict.ok).toBe(true);
+    await settle();
+    expect(peer.lastStored()?.get(clientDoc.clientID) ?? 0).toBe(0);
+    expect(Y.decodeStateVector(room.storedStateVector()).get(clientDoc.clientID)).toBeUndefined();
+
+    storage.releaseAll();
+    await settle();
+    await settle();
+    expect(peer.lastStored()?.get(clientDoc.clientID)).toBe(1);
+    // The relay bound the new Yjs clientID to the sender, and its own to RELAY_OWNER.
+    expect(ownersOf(room.doc).get(String(clientDoc.clientID))).toBe(peer.clientId);
+    expect(ownersOf(room.doc).get(String(room.doc.clientID))).toBe(RELAY_OWNER);
+    await rooms.close(1001, "test over");
+  });
+
+  it("transactAsRelay resolves only once the change is stored", async () => {
+    const storage = new GatedStorage();
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    let done = false;
+    const write = room
+      .transactAsRelay((doc) => doc.getMap("meta").set("x", 1))
+      .then(() => {
+        done = true;
+      });
+    await settle();
+    expect(done).toBe(false);
+    storage.releaseAll();
+    await write;
+    expect(await storage.load(ROOM)).not.toEqual([]);
+    await rooms.close(1001, "test over");
+  });
+
+  it("on a storage failure closes its peers with 1011, rejects the writer, and reloads from storage", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    const peer = new FakePeer("client-bbbbbbbbbbbbbbbb");
+    room.join(peer, { info: {} });
+    await settle();
+    storage.gated = true;
+    const write = room.transactAsRelay((doc) => doc.getMap("meta").set("lost", true));
+    storage.failAll();
+    await expect(write).rejects.toMatchObject({ code: "ERR_STORAGE" });
+    expect(peer.closedWith).toBe(1011);
+    storage.gated = false;
+    const reloaded = await rooms.open(ROOM);
+    expect(reloaded).not.toBe(room);
+    expect(reloaded.doc.getMap("meta").get("lost")).toBeUndefined();
+    expect(clientsOf(reloaded.doc).get(peer.clientId)).toBeDefined();
+    await rooms.close(1001, "test over");
+  });
+
+  it("compacts the log into a snapshot after 500 records, and loads the same document", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    for (let i = 0; i < 520; i++) await room.transactAsRelay((doc) => doc.getArray("log").push([i]));
+    expect(storage.compactions).toBeGreaterThan(0);
+    expect((await storage.load(ROOM)).length).toBeLessThan(100);
+    const copy = new Y.Doc();
+    for (const update of await storage.load(ROOM)) Y.applyUpdate(copy, update);
+    expect(copy.getArray("log").length).toBe(520);
+    await rooms.close(1001, "test over");
+  });
+});
