@@ -10,7 +10,7 @@ import * as encoding from "lib0/encoding";
 import WebSocket from "ws";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
-import type { RelayHandle } from "./relay.js";
+import { type RelayHandle, TEST_APP } from "./relay.js";
 
 export interface RawSession {
   /** The close code, or `undefined` if the relay synced. */
@@ -82,9 +82,11 @@ export async function readRelayDoc(relay: RelayHandle, room: string, token: stri
   return session.doc;
 }
 
-/** The anonymous token of the identity a client keeps in `storage` (for probing the relay as that user). */
-export async function storedAnonymousToken(storage: ClientStorage): Promise<string> {
-  const record = (await storage.get("identity")) as { current?: { kind?: string; secret?: string } } | undefined;
+/** The anonymous token of the identity a client of `appId` keeps in `storage` (to probe the relay as that user). */
+export async function storedAnonymousToken(storage: ClientStorage, appId = TEST_APP.id): Promise<string> {
+  const record = (await storage.get(`identity/${appId}`)) as
+    | { current?: { kind?: string; secret?: string } }
+    | undefined;
   if (record?.current?.kind !== "anonymous" || typeof record.current.secret !== "string") {
     throw new Error("the store holds no anonymous identity");
   }

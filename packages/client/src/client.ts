@@ -333,10 +333,10 @@ class Client implements ParleyClient {
 
   private async initialize(): Promise<void> {
     this.record = await withIdentityLock(this.storage, this.options.appId, async () => {
-      const existing = await readIdentity(this.storage);
+      const existing = await readIdentity(this.storage, this.options.appId);
       if (existing !== undefined) return existing;
       const created: IdentityRecord = { clientSecret: createSecret(), current: newAnonymousSubject() };
-      await writeIdentity(this.storage, created);
+      await writeIdentity(this.storage, this.options.appId, created);
       return created;
     });
     if (this.options.tabSync && typeof BroadcastChannel === "function") {
@@ -473,13 +473,13 @@ class Client implements ParleyClient {
     const anonymousSecret = subject.pendingMerge;
     if (anonymousSecret === undefined) return;
     const updated = await withIdentityLock(this.storage, this.options.appId, async () => {
-      const stored = await readIdentity(this.storage);
+      const stored = await readIdentity(this.storage, this.options.appId);
       if (stored === undefined || stored.current.kind !== "user" || !sameSubject(stored.current, subject)) return null;
       // Another instance completed it already (and erases the anonymous thread).
       if (stored.current.pendingMerge === undefined) return null;
       const { pendingMerge: _merged, ...rest } = stored.current;
       const record: IdentityRecord = { clientSecret: stored.clientSecret, current: rest };
-      await writeIdentity(this.storage, record);
+      await writeIdentity(this.storage, this.options.appId, record);
       return record;
     });
     if (updated === null) return;
@@ -612,7 +612,7 @@ class Client implements ParleyClient {
   /** Another instance changed the identity record: adopt it. */
   private async follow(): Promise<void> {
     if (this.destroyed) return;
-    const stored = await readIdentity(this.storage);
+    const stored = await readIdentity(this.storage, this.options.appId);
     const current = this.record?.current;
     if (stored === undefined || current === undefined) return;
     if (sameSubject(stored.current, current)) {
@@ -645,9 +645,9 @@ class Client implements ParleyClient {
   /** Writes a new current subject under the lock and tells the other instances. */
   private async replaceSubject(subject: Subject): Promise<void> {
     const record = await withIdentityLock(this.storage, this.options.appId, async () => {
-      const stored = (await readIdentity(this.storage)) ?? this.currentRecord();
+      const stored = (await readIdentity(this.storage, this.options.appId)) ?? this.currentRecord();
       const next: IdentityRecord = { clientSecret: stored.clientSecret, current: subject };
-      await writeIdentity(this.storage, next);
+      await writeIdentity(this.storage, this.options.appId, next);
       return next;
     });
     this.record = record;
@@ -675,7 +675,7 @@ class Client implements ParleyClient {
   private async collectGarbage(): Promise<void> {
     // Under the lock and from a fresh read, so a login or logout in another instance is never undercut.
     await withIdentityLock(this.storage, this.options.appId, async () => {
-      const stored = await readIdentity(this.storage);
+      const stored = await readIdentity(this.storage, this.options.appId);
       if (stored === undefined) return;
       const keep = new Set(this.roomsOf(stored.current));
       if (this.session !== undefined) keep.add(this.session.room);
@@ -734,10 +734,10 @@ class Client implements ParleyClient {
 
   private async storeToken(subject: UserSubject, token: string): Promise<void> {
     const record = await withIdentityLock(this.storage, this.options.appId, async () => {
-      const stored = await readIdentity(this.storage);
+      const stored = await readIdentity(this.storage, this.options.appId);
       if (stored === undefined || stored.current.kind !== "user" || !sameSubject(stored.current, subject)) return null;
       const next: IdentityRecord = { clientSecret: stored.clientSecret, current: { ...stored.current, token } };
-      await writeIdentity(this.storage, next);
+      await writeIdentity(this.storage, this.options.appId, next);
       return next;
     });
     if (record === null) return;

@@ -10,8 +10,10 @@
 import { createSecret, isSecret, StorageError } from "@parley/protocol";
 import type { ClientStorage, StoredValue } from "./storage.js";
 
-/** Storage key of the identity record. */
-export const IDENTITY_KEY = "identity";
+/** Storage key of an app's identity record (one store may serve several apps on one origin). */
+export function identityKey(appId: string): string {
+  return `identity/${appId}`;
+}
 
 export interface AnonymousSubject {
   kind: "anonymous";
@@ -61,8 +63,8 @@ function parseSubject(value: unknown): Subject | null {
 }
 
 /** Reads the identity record; `undefined` if there is none, a {@link StorageError} if it is corrupt. */
-export async function readIdentity(storage: ClientStorage): Promise<IdentityRecord | undefined> {
-  const value = await storage.get(IDENTITY_KEY);
+export async function readIdentity(storage: ClientStorage, appId: string): Promise<IdentityRecord | undefined> {
+  const value = await storage.get(identityKey(appId));
   if (value === undefined) return undefined;
   if (value !== null && typeof value === "object" && !Array.isArray(value) && isSecret(value.clientSecret)) {
     const current = parseSubject(value.current);
@@ -72,8 +74,8 @@ export async function readIdentity(storage: ClientStorage): Promise<IdentityReco
 }
 
 /** Writes the identity record durably. */
-export async function writeIdentity(storage: ClientStorage, record: IdentityRecord): Promise<void> {
-  await storage.set(IDENTITY_KEY, record as unknown as StoredValue);
+export async function writeIdentity(storage: ClientStorage, appId: string, record: IdentityRecord): Promise<void> {
+  await storage.set(identityKey(appId), record as unknown as StoredValue);
 }
 
 /** Whether two subjects are the same user (ignoring token refreshes and merge progress). */
