@@ -39,12 +39,15 @@ export class ParleyError extends Error {
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
-    this.name = new.target.name;
   }
+
+  // Spelled out per class: minifiers rename classes, so `constructor.name` would not survive a bundle.
+  override name = "ParleyError";
 }
 
 /** An argument of a public function is missing or malformed. `argument` names it. */
 export class InvalidArgumentError extends ParleyError {
+  override name = "InvalidArgumentError";
   static readonly code = ErrorCode.InvalidArgument;
   readonly argument: string;
   constructor(argument: string, message: string) {
@@ -58,6 +61,7 @@ export type TokenProblem = "missing" | "malformed" | "signature" | "unknown-key"
 
 /** A token is malformed, badly signed, signed by an unknown key or carries unusable claims. */
 export class TokenInvalidError extends ParleyError {
+  override name = "TokenInvalidError";
   static readonly code = ErrorCode.TokenInvalid;
   readonly reason: TokenProblem;
   constructor(reason: TokenProblem, message: string) {
@@ -68,6 +72,7 @@ export class TokenInvalidError extends ParleyError {
 
 /** The token's `exp` has passed. Ask the app's backend for a fresh one. */
 export class TokenExpiredError extends ParleyError {
+  override name = "TokenExpiredError";
   static readonly code = ErrorCode.TokenExpired;
   constructor(message = "token expired") {
     super(ErrorCode.TokenExpired, message);
@@ -76,6 +81,7 @@ export class TokenExpiredError extends ParleyError {
 
 /** The token's `nbf` lies in the future. */
 export class TokenNotYetValidError extends ParleyError {
+  override name = "TokenNotYetValidError";
   static readonly code = ErrorCode.TokenNotYetValid;
   constructor(message = "token not yet valid") {
     super(ErrorCode.TokenNotYetValid, message);
@@ -84,6 +90,7 @@ export class TokenNotYetValidError extends ParleyError {
 
 /** A valid credential that does not grant what was asked (another user's room, another app). */
 export class ForbiddenError extends ParleyError {
+  override name = "ForbiddenError";
   static readonly code = ErrorCode.Forbidden;
   constructor(message: string) {
     super(ErrorCode.Forbidden, message);
@@ -92,6 +99,7 @@ export class ForbiddenError extends ParleyError {
 
 /** There are unsent local changes and the relay cannot be reached to store them. */
 export class UnsentChangesError extends ParleyError {
+  override name = "UnsentChangesError";
   static readonly code = ErrorCode.UnsentChanges;
   /** Ids of the messages that would be lost. */
   readonly messageIds: readonly string[];
@@ -103,6 +111,7 @@ export class UnsentChangesError extends ParleyError {
 
 /** The relay refused or ended a connection; `closeCode` is the WebSocket close code. */
 export class RelayError extends ParleyError {
+  override name = "RelayError";
   readonly closeCode: number;
   constructor(code: ErrorCode, closeCode: number, message: string) {
     super(code, message);
@@ -112,6 +121,7 @@ export class RelayError extends ParleyError {
 
 /** The relay could not be reached in time. */
 export class RelayUnavailableError extends ParleyError {
+  override name = "RelayUnavailableError";
   static readonly code = ErrorCode.RelayUnavailable;
   constructor(message = "relay unreachable") {
     super(ErrorCode.RelayUnavailable, message);
@@ -120,6 +130,7 @@ export class RelayUnavailableError extends ParleyError {
 
 /** The client was destroyed; create a new one. */
 export class ClientDestroyedError extends ParleyError {
+  override name = "ClientDestroyedError";
   static readonly code = ErrorCode.ClientDestroyed;
   constructor() {
     super(ErrorCode.ClientDestroyed, "client destroyed");
@@ -128,6 +139,7 @@ export class ClientDestroyedError extends ParleyError {
 
 /** Local or relay storage failed. */
 export class StorageError extends ParleyError {
+  override name = "StorageError";
   static readonly code = ErrorCode.Storage;
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Storage, message, options);
@@ -136,6 +148,7 @@ export class StorageError extends ParleyError {
 
 /** What was asked for does not exist (an unknown user or anonymous user on the business API). */
 export class NotFoundError extends ParleyError {
+  override name = "NotFoundError";
   static readonly code = ErrorCode.NotFound;
   constructor(message: string) {
     super(ErrorCode.NotFound, message);
