@@ -117,6 +117,17 @@ describe("Connection", () => {
     connection.stop();
   });
 
+  it("drops the socket instead of throwing on an unreadable frame", () => {
+    const { connection } = setup();
+    connection.start();
+    const socket = FakeSocket.instances[0];
+    if (socket === undefined) throw new Error("no socket");
+    socket.open();
+    expect(() => socket.deliver(new Uint8Array([100]))).not.toThrow();
+    expect(socket.readyState).toBe(3);
+    connection.stop();
+  });
+
   it("reconnects after a transient close and stops for good after a permanent one", () => {
     vi.useFakeTimers();
     try {

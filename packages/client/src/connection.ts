@@ -175,7 +175,14 @@ export class Connection {
     }) as (event: never) => void;
     socket.onmessage = ((event: { data: unknown }) => {
       if (socket !== this.socket) return;
-      if (event.data instanceof ArrayBuffer) this.receive(socket, new Uint8Array(event.data));
+      if (!(event.data instanceof ArrayBuffer)) return;
+      try {
+        this.receive(socket, new Uint8Array(event.data));
+      } catch {
+        // An unreadable frame must not throw out of the socket's event handler (it would crash Node);
+        // start over with a fresh socket and a full sync.
+        socket.close(1000, "unreadable frame");
+      }
     }) as (event: never) => void;
     socket.onclose = ((event: { code: number; reason: string }) => {
       if (socket !== this.socket) return;
