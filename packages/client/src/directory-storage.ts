@@ -1,12 +1,12 @@
 /**
  * A {@link ClientStorage} for Node: everything under one directory.
  *
- * - Records are JSON files written to a temporary name, fsynced and renamed into place, so a crash
- *   leaves either the old or the new record, never a torn one.
+ * - Records are JSON files written to a temporary name, fsynced and renamed into place (then the
+ *   directory is fsynced), so a crash leaves either the old or the new record, never a torn one.
  * - A document is an append-only log of length-prefixed Yjs updates (`uint32 BE length`, bytes).
  *   Opening it reads the log, drops a torn tail, and compacts it into one update when nothing else
  *   has it open. Appends are serialized per document; `flush()` fsyncs.
- * - `deleteDoc` unlinks the log and checks with `stat` that it is gone.
+ * - `deleteDoc` unlinks the log, fsyncs the directory and checks with `stat` that it is gone.
  *
  * One process should own a directory at a time; several clients in that process may share one
  * `directoryStorage` instance (they act as tabs).
@@ -81,6 +81,22 @@ async function writeFileDurably(path: string, data: Uint8Array | string): Promis
     await file.close();
   }
   await rename(temporary, path);
+  await syncDirectory(path.slice(0, path.lastIndexOf("/")));
+}
+
+/** Makes a rename or unlink in `dir` durable (the entry lives in the directory, not the file). */
+async function syncDirectory(dir: string): Promise<void> {
+  const { open } = await loadFs();
+  try {
+    const handle = await open(dir, "r");
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    // Some platforms (Windows) cannot open or fsync a directory; the rename itself is still atomic.
+  }
 }
 
 /**
@@ -229,6 +245,7 @@ export function directoryStorage(path: string): ClientStorage {
           } catch (error) {
             if (!isMissing(error)) throw error;
           }
+          await syncDirectory(docsDir);
           try {
             await stat(file);
           } catch (error) {
