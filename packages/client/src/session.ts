@@ -237,7 +237,8 @@ export class Session {
   };
 
   private readonly forwardToTabs = (update: Uint8Array, origin: unknown): void => {
-    if (origin === this.channel) return;
+    // What the relay sent, every tab gets from its own connection; forwarding it would only echo it back.
+    if (origin === this.channel || origin instanceof Connection) return;
     this.channel?.postMessage({ kind: "update", update } satisfies TabDocMessage);
   };
 
