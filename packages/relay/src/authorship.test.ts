@@ -9,6 +9,7 @@ import {
   readsOf,
   type UserMessageRecord,
 } from "@parley/protocol";
+import * as encoding from "lib0/encoding";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "./authorship.js";
@@ -73,11 +74,14 @@ function expectAccepted(relay: Y.Doc, update: Uint8Array, clientId: string): num
   return verdict.newOwners;
 }
 
-function expectRefused(relay: Y.Doc, update: Uint8Array, clientId: string, code: string): void {
+function expectRefused(relay: Y.Doc, update: Uint8Array, clientId: string, code: string, reason?: RegExp): void {
   const before = Y.encodeStateAsUpdate(relay);
   const verdict = checkUpdate(relay, update, { clientId }, NOW);
   expect(verdict.ok).toBe(false);
-  if (!verdict.ok) expect(verdict.code, verdict.reason).toBe(code);
+  if (!verdict.ok) {
+    expect(verdict.code, verdict.reason).toBe(code);
+    if (reason) expect(verdict.reason).toMatch(reason);
+  }
   expect(Y.encodeStateAsUpdate(relay)).toEqual(before);
 }
 
@@ -89,6 +93,59 @@ function changeOf(doc: Y.Doc, change: () => void): Uint8Array {
   doc.transact(change);
   doc.off("update", listener);
   return Y.mergeUpdates(updates);
+}
+
+/** One struct of a hand-made update: an item (values, or a deleted placeholder) or a GC run. */
+interface CraftedStruct {
+  origin?: [number, number];
+  right?: [number, number];
+  parent?: string | [number, number];
+  key?: string;
+  values?: unknown[];
+  deleted?: number;
+  gc?: number;
+}
+
+/** Encodes structs the way Yjs v1 does, to build updates no honest Yjs document would produce. */
+function craft(blocks: Array<[client: number, clock: number, structs: CraftedStruct[]]>): Uint8Array {
+  const encoder = new Y.UpdateEncoderV1();
+  encoding.writeVarUint(encoder.restEncoder, blocks.length);
+  for (const [client, clock, structs] of blocks) {
+    encoding.writeVarUint(encoder.restEncoder, structs.length);
+    encoder.writeClient(client);
+    encoding.writeVarUint(encoder.restEncoder, clock);
+    for (const struct of structs) {
+      if (struct.gc !== undefined) {
+        encoder.writeInfo(0);
+        encoder.writeLen(struct.gc);
+        continue;
+      }
+      const content =
+        struct.deleted !== undefined ? new Y.ContentDeleted(struct.deleted) : new Y.ContentAny(struct.values ?? []);
+      encoder.writeInfo(
+        content.getRef() | (struct.origin ? 0x80 : 0) | (struct.right ? 0x40 : 0) | (struct.key ? 0x20 : 0),
+      );
+      if (struct.origin) encoder.writeLeftID(Y.createID(...struct.origin));
+      if (struct.right) encoder.writeRightID(Y.createID(...struct.right));
+      if (!struct.origin && !struct.right) {
+        encoder.writeParentInfo(typeof struct.parent === "string");
+        if (typeof struct.parent === "string") encoder.writeString(struct.parent);
+        else encoder.writeLeftID(Y.createID(...(struct.parent ?? [0, 0])));
+        if (struct.key) encoder.writeString(struct.key);
+      }
+      content.write(encoder, 0);
+    }
+  }
+  encoding.writeVarUint(encoder.restEncoder, 0); // no deletes
+  return encoder.toUint8Array();
+}
+
+/** The Yjs id of the item holding `key` in `reads`, and of the first message. */
+function ids(doc: Y.Doc): { read: [number, number]; message: [number, number] } {
+  const read = readsOf(doc)._map.get(BOB);
+  const message = messagesOf(doc)._start;
+  if (!read || !message) throw new Error("fixture lacks a read mark or a message");
+  return { read: [read.id.client, read.id.clock], message: [message.id.client, message.id.clock] };
 }
 
 describe("checkUpdate: honest updates pass", () => {
@@ -365,5 +422,67 @@ describe("checkUpdate: attacks are refused", () => {
       ALICE,
       "bad-frame",
     );
+  });
+});
+
+describe("checkUpdate: hand-made updates", () => {
+  it("accepts a GC run under a new clientID, refuses one under another client's", () => {
+    const { doc } = relayDoc();
+    expect(expectAccepted(doc, craft([[31, 0, [{ gc: 3 }]]]), ALICE)).toEqual([31]);
+    expectRefused(doc, craft([[20, Y.getState(doc.store, 20), [{ gc: 1 }]]]), ALICE, "authorship", /another client/);
+  });
+
+  it("refuses an item that straddles the stored state into another parent", () => {
+    const { doc } = relayDoc();
+    const alice = clientDoc(doc, 30);
+    expectAccepted(
+      doc,
+      changeOf(alice, () => messagesOf(alice).push([message(ALICE, "stored")])),
+      ALICE,
+    );
+    // Clock 0 is a stored message; the new clock 1 would attach after it but claims the reads map.
+    const update = craft([[30, 0, [{ parent: "reads", key: ALICE, values: [{ ts: NOW }, { ts: NOW }] }]]]);
+    expectRefused(doc, update, ALICE, "authorship", /straddles/);
+  });
+
+  it("refuses an item whose left and right origins sit in different parents", () => {
+    const { doc } = relayDoc();
+    const { message: left, read: right } = ids(doc);
+    const update = craft([[31, 0, [{ origin: left, right, values: [message(ALICE, "between")] }]]]);
+    expectRefused(doc, update, ALICE, "authorship", /different parents/);
+  });
+
+  it("refuses an origin at or after its own item as a bad frame", () => {
+    const { doc } = relayDoc();
+    const update = craft([[31, 0, [{ origin: [31, 5], values: [message(ALICE, "ahead")] }]]]);
+    expectRefused(doc, update, ALICE, "bad-frame", /origin at or after/);
+  });
+
+  it("refuses a dependency cycle, which Yjs would park in pendingStructs", () => {
+    const { doc } = relayDoc();
+    const update = craft([
+      [
+        31,
+        0,
+        [
+          { parent: "messages", values: [message(ALICE, "a0")] },
+          { origin: [32, 0], values: [message(ALICE, "a1")] },
+        ],
+      ],
+      [32, 0, [{ origin: [31, 1], values: [message(ALICE, "b0")] }]],
+    ]);
+    expectRefused(doc, update, ALICE, "bad-frame", /cycle/);
+    const copy = new Y.Doc();
+    Y.applyUpdate(copy, Y.encodeStateAsUpdate(doc));
+    Y.applyUpdate(copy, update);
+    expect(copy.store.pendingStructs).not.toBeNull();
+  });
+
+  it("refuses deleted placeholders outside the writable roots, and nested parents", () => {
+    const { doc } = relayDoc();
+    const deletedInClients = craft([[31, 0, [{ parent: "clients", key: ALICE, deleted: 1 }]]]);
+    expectRefused(doc, deletedInClients, ALICE, "authorship", /not writable/);
+    expectRefused(doc, craft([[31, 0, [{ parent: [RELAY_YJS, 0], values: [1] }]]]), ALICE, "authorship", /nested/);
+    expect(expectAccepted(doc, craft([[31, 0, [{ parent: "messages", deleted: 2 }]]]), ALICE)).toEqual([31]);
   });
 });
