@@ -200,6 +200,18 @@ function skipContent(decoder: decoding.Decoder, kind: number): void {
   }
 }
 
+/** Sorts clock ranges and merges overlapping or adjacent ones into disjoint `[start, end)` pairs. */
+function mergeRanges(ranges: Array<{ clock: number; len: number }>): Array<[number, number]> {
+  const sorted = ranges.map(({ clock, len }): [number, number] => [clock, clock + len]).sort((a, b) => a[0] - b[0]);
+  const merged: Array<[number, number]> = [];
+  for (const [start, end] of sorted) {
+    const last = merged[merged.length - 1];
+    if (last !== undefined && start <= last[1]) last[1] = Math.max(last[1], end);
+    else merged.push([start, end]);
+  }
+  return merged;
+}
+
 /** Per document: every message id seen and its author (a client id, or `@business`). Only grows. */
 const authorsByDoc = new WeakMap<Y.Doc, Map<string, string>>();
 
@@ -510,8 +522,9 @@ class UpdateCheck {
   /** Deletes: the sender's own clientIDs, or ranges the document has already deleted. */
   private checkDeletes(client: number, ranges: Array<{ clock: number; len: number }>): void {
     if (this.ownsOrClaims(client)) return;
-    for (const range of ranges) {
-      if (!this.alreadyDeleted(client, range.clock, range.clock + range.len)) {
+    // Merged first, so overlapping ranges cannot make the walk over stored structs quadratic.
+    for (const [start, end] of mergeRanges(ranges)) {
+      if (!this.alreadyDeleted(client, start, end)) {
         refuse(`deletes items of clientID ${client}, which the sender does not own`);
       }
     }
