@@ -2,16 +2,17 @@
  * Finds the webhook events in what happens to a loaded room, and queues them:
  *
  * - `message.created`: a user's client wrote a message (not history the relay merged or imported);
- * - `client.added`: a client connected to a subject for the first time (its record appeared);
+ * - `client.added`: a client's record appeared in a subject (its first connection, or a login merge that
+ *   brought the anonymous user's clients along);
  * - `client.loggedOut`: a client's record went from active to inactive (the logout frame);
  * - `user.merged`: an anonymous id was added to a user document's `meta.merged` by a login merge.
  *
  * `conversation.imported` is queued by the business API, which knows the import is stored when it answers.
  *
  * Events are found by observing each room's document as changes are applied, and queued with the Yjs id
- * of the change, so the outbox holds them until the change is durably stored (see webhook-queue.ts). Only
- * local relay transactions count for records and merges: a merge applies another document's records
- * through `Y.applyUpdate`, which Yjs marks remote, and those were reported in their own room.
+ * of the change, so the outbox holds them until the change is durably stored (see webhook-queue.ts).
+ * Logouts and merges count only in local relay transactions: a merge applies another document's state
+ * through `Y.applyUpdate`, which Yjs marks remote, and what it carries was reported in its own room.
  */
 import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
 import * as Y from "yjs";
@@ -103,15 +104,16 @@ export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void
   const clients = clientsOf(room.doc);
   clients.observe(
     guard((event: Y.YMapEvent<ClientRecord>, transaction) => {
-      if (!transaction.local) return;
       for (const [key, change] of event.changes.keys) {
         const record = clients.get(key);
         if (record === undefined || key === IMPORTED_CLIENT_ID) continue;
         const item = clients._map.get(key);
         const data = { subject: subjectOf(room.ref), client: record };
+        // A record a login merge brings along is a client added to the user as well.
         if (change.action === "add" && wants("client.added")) enqueue("client.added", data, item);
         const before = change.oldValue as ClientRecord | undefined;
-        if (change.action === "update" && before?.active === true && !record.active && wants("client.loggedOut")) {
+        const loggedOut = transaction.local && before?.active === true && !record.active;
+        if (change.action === "update" && loggedOut && wants("client.loggedOut")) {
           enqueue("client.loggedOut", data, item);
         }
       }
