@@ -56,7 +56,7 @@ export type ProfilePatch = Partial<{
 }> & { properties?: Record<string, JsonValue> };
 
 /** Whether the relay's stored state vector covers the item at `(client, clock)`. */
-export function isStored(stored: Map<number, number>, client: number, clock: number): boolean {
+function isStored(stored: Map<number, number>, client: number, clock: number): boolean {
   return (stored.get(client) ?? 0) > clock;
 }
 

@@ -113,10 +113,6 @@ export class Session {
     else this.connection.reconnect();
   }
 
-  disconnect(): void {
-    this.connection?.stop();
-  }
-
   /** Whether the relay has stored everything this document holds. */
   allStored(): boolean {
     for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) {
