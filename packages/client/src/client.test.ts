@@ -70,6 +70,12 @@ describe("createClient arguments", () => {
     await client.destroy();
   });
 
+  it("can be destroyed before it is ready", async () => {
+    const client = createClient({ ...base, storage: memoryStorage() });
+    await client.destroy();
+    await expect(client.ready).rejects.toBeInstanceOf(ClientDestroyedError);
+  });
+
   it("accepts Smooch-style appUser tokens naming the userId", async () => {
     const client = createClient({ ...base, storage: memoryStorage(), loginTimeoutMs: 0 });
     await client.ready;

@@ -339,6 +339,8 @@ class Client implements ParleyClient {
       await writeIdentity(this.storage, this.options.appId, created);
       return created;
     });
+    // destroy() may have run while the record was read; an open channel would keep Node alive.
+    this.assertAlive();
     if (this.options.tabSync && typeof BroadcastChannel === "function") {
       this.tabs = new Tabs({
         name: `parley/${this.options.appId}/${this.clientId}/identity`,
