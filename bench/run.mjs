@@ -32,7 +32,7 @@ const here = dirname(fileURLToPath(import.meta.url));
  */
 
 const FULL = {
-  latencyWarmup: 200,
+  latencyWarmup: 500,
   latencySamples: 2_000,
   latencyRounds: 10,
   latencyIdle: 1_000,
@@ -139,7 +139,8 @@ for (const [name, scenario] of Object.entries(SCENARIOS)) {
   log(`${name}…`);
   const started = Date.now();
   try {
-    scenarios[name] = { seconds: 0, results: await scenario({ targets, startTarget, size, log }) };
+    const taking = targets.filter((target) => target.only === undefined || target.only.includes(name));
+    scenarios[name] = { seconds: 0, results: await scenario({ targets: taking, startTarget, size, log }) };
   } catch (error) {
     log(`${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
     scenarios[name] = { seconds: 0, error: String(error), results: {} };
@@ -160,7 +161,14 @@ const report = {
   },
   versions: versions(),
   size,
-  targets: targets.map(({ id, name, persistence, durable }) => ({ id, name, persistence, durable })),
+  targets: targets.map((target) => ({
+    id: target.id,
+    name: target.name,
+    persistence: target.persistence,
+    durable: target.durable,
+    only: target.only ?? null,
+    floor: target.floor ?? false,
+  })),
   scenarios,
 };
 const json = JSON.stringify(report, null, 2);

@@ -55,6 +55,8 @@ export function versions() {
  * @property {string} name
  * @property {string} persistence What it stores documents with, in words.
  * @property {boolean} durable Whether it writes documents to disk.
+ * @property {string[]} [only] The scenarios it takes part in (all when absent).
+ * @property {boolean} [floor] A reference that is not a sync server (not a peer).
  * @property {(workDir: string, options: { profileDir?: string }) => Promise<RunningTarget>} start
  */
 
@@ -74,6 +76,18 @@ function peerEndpoint(port, framing) {
 
 /** @type {Target[]} */
 export const TARGETS = [
+  {
+    id: "ws-forward",
+    name: "bare WebSocket forward (the floor)",
+    persistence: "none; no Yjs, no auth: every frame forwarded as it came",
+    durable: false,
+    only: ["latency", "throughput"],
+    floor: true,
+    async start() {
+      const server = await startServer({ name: this.id, args: [join(here, "servers/forward-server.mjs")] });
+      return { server, dataPath: "", endpoint: peerEndpoint(server.port, "y-websocket") };
+    },
+  },
   {
     id: "y-websocket",
     name: "y-websocket server",
