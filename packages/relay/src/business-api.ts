@@ -29,6 +29,7 @@ import {
   parseRoomName,
   type RoomRef,
   roomName,
+  type TypingIndicator,
 } from "@parley/protocol";
 import type { AppAuthenticator } from "./business-auth.js";
 import { readJsonObject, sendError, sendJson } from "./business-http.js";
@@ -281,7 +282,8 @@ export class BusinessApi {
       return null;
     }
     const until = Date.now() + TYPING_MS;
-    room.awareness.setLocalState({ typing: { role: "business", until } });
+    const indicator: TypingIndicator = { role: "business", until };
+    room.awareness.setLocalState({ typing: indicator });
     // Held so the room, and its presence, stay loaded until the indicator ends.
     const release = room.hold();
     const timer = setTimeout(() => {

@@ -16,6 +16,7 @@ import {
   type RoomRef,
   readPositions,
   readProfile,
+  typingOf,
 } from "@parley/protocol";
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
@@ -58,7 +59,7 @@ export interface SubjectDetails extends ConversationSummary {
   clients: ClientRecord[];
   /** Anonymous ids merged into this user. */
   merged: string[];
-  /** Whether one of the user's connected clients publishes `{ typing: true }` (or an unexpired `until`). */
+  /** Whether a connected client of the user shows the user typing (presence `typing`, see protocol presence.ts). */
   userTyping: boolean;
 }
 
@@ -110,22 +111,13 @@ export function summarize(ref: RoomRef, doc: Y.Doc): ConversationSummary {
   return summary;
 }
 
-function isTyping(state: unknown, now: number): boolean {
-  if (state === null || typeof state !== "object") return false;
-  const typing = (state as { typing?: unknown }).typing;
-  if (typing === true) return true;
-  if (typing === null || typeof typing !== "object") return false;
-  const { role, until } = typing as { role?: unknown; until?: unknown };
-  return role !== "business" && typeof until === "number" && until > now;
-}
-
 /** The subject's details; `awareness` is the room's presence (the relay's own state is not the user's). */
 export function describe(ref: RoomRef, doc: Y.Doc, awareness: Awareness): SubjectDetails {
   const merged = metaOf(doc).get("merged");
   const now = Date.now();
   let userTyping = false;
   for (const [id, state] of awareness.getStates()) {
-    if (id !== awareness.clientID && isTyping(state, now)) userTyping = true;
+    if (id !== awareness.clientID && typingOf(state, now) === "user") userTyping = true;
   }
   return {
     ...summarize(ref, doc),
