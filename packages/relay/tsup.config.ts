@@ -6,7 +6,8 @@ export default defineConfig([
     format: ["esm", "cjs"],
     dts: true,
     sourcemap: true,
-    clean: true,
+    // Not cleaned: tests running while the package rebuilds keep finding dist/cli.js.
+    clean: false,
     target: "es2022",
     platform: "node",
   },

@@ -153,15 +153,8 @@ export class Connection implements RoomPeer {
     const syncType = decoding.readVarUint(decoder);
     if (syncType === syncProtocol.messageYjsSyncStep1) {
       const stateVector = decoding.readVarUint8Array(decoder);
-      const reply = encoding.createEncoder();
-      encoding.writeVarUint(reply, MessageType.sync);
-      encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
-      encoding.writeVarUint8Array(reply, Y.encodeStateAsUpdate(this.room.doc, stateVector));
-      this.send(encoding.toUint8Array(reply));
-      if (!this.synced) {
-        this.synced = true;
-        if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
-      }
+      Y.decodeStateVector(stateVector); // refuse a malformed state vector now, as a bad frame
+      void this.answerSyncStep1(stateVector);
       return;
     }
     if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
@@ -171,6 +164,26 @@ export class Connection implements RoomPeer {
       return;
     }
     throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
+  }
+
+  /** Sends sync step 2 once pending writes are durable (see `Room.whenStored`), then the first ack. */
+  private async answerSyncStep1(stateVector: Uint8Array): Promise<void> {
+    try {
+      await this.room.whenStored();
+      if (this.closing || !this.room.isOpen) return;
+      const reply = encoding.createEncoder();
+      encoding.writeVarUint(reply, MessageType.sync);
+      encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
+      encoding.writeVarUint8Array(reply, Y.encodeStateAsUpdate(this.room.doc, stateVector));
+      this.send(encoding.toUint8Array(reply));
+      if (!this.synced) {
+        this.synced = true;
+        if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
+      }
+    } catch (error) {
+      this.options.logger.error("sync reply failed", { room: this.room.name, error });
+      this.close(CloseCode.InternalError, "sync failed");
+    }
   }
 
   private async logout(): Promise<void> {

@@ -70,15 +70,18 @@ function messageUpdate(doc: Y.Doc, clientId: string, id: string): Uint8Array {
 const settle = () => new Promise((resolve) => setImmediate(resolve));
 
 describe("Room", () => {
-  it("acknowledges a client's update only after storage made it durable", async () => {
+  it("acknowledges and forwards a client's update only after storage made it durable", async () => {
     const storage = new GatedStorage();
     storage.gated = false;
     const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
     const room = await rooms.open(ROOM);
     const peer = new FakePeer("client-aaaaaaaaaaaaaaaa");
+    const other = new FakePeer("client-cccccccccccccccc");
     room.join(peer, { info: {} });
+    room.join(other, { info: {} });
     await settle();
     storage.gated = true;
+    other.frames = [];
 
     const clientDoc = new Y.Doc();
     const verdict = room.applyClientUpdate(messageUpdate(clientDoc, peer.clientId, "message-0001"), peer);
@@ -86,14 +89,24 @@ describe("Room", () => {
     await settle();
     expect(peer.lastStored()?.get(clientDoc.clientID) ?? 0).toBe(0);
     expect(Y.decodeStateVector(room.storedStateVector()).get(clientDoc.clientID)).toBeUndefined();
+    expect(other.frames.filter((frame) => frame[0] === MessageType.sync)).toEqual([]);
 
     storage.releaseAll();
     await settle();
     await settle();
     expect(peer.lastStored()?.get(clientDoc.clientID)).toBe(1);
+    const forwarded = new Y.Doc();
+    for (const frame of other.frames.filter((f) => f[0] === MessageType.sync)) {
+      const decoder = decoding.createDecoder(frame);
+      decoding.readVarUint(decoder);
+      decoding.readVarUint(decoder);
+      Y.applyUpdate(forwarded, decoding.readVarUint8Array(decoder));
+    }
+    expect(messagesOf(forwarded).length).toBe(1);
     // The relay bound the new Yjs clientID to the sender, and its own to RELAY_OWNER.
     expect(ownersOf(room.doc).get(String(clientDoc.clientID))).toBe(peer.clientId);
     expect(ownersOf(room.doc).get(String(room.doc.clientID))).toBe(RELAY_OWNER);
+    storage.gated = false;
     await rooms.close(1001, "test over");
   });
 

@@ -86,6 +86,7 @@ export class Room {
   private readonly awarenessIds = new Map<RoomPeer, Set<number>>();
   private holds = 0;
   private pendingWrites = 0;
+  private pendingAppends = 0;
   private lastWrite: Promise<void> = Promise.resolve();
   private durable: Uint8Array;
   private ackScheduled = false;
@@ -220,9 +221,14 @@ export class Room {
     this.hooks.idle(this);
   }
 
-  /** Closes every peer (optionally except one) with a code. */
+  /** Closes every peer (optionally except one) with a code, and records them as gone at once. */
   closePeers(code: number, reason: string, except?: RoomPeer): void {
-    for (const peer of [...this.peers]) if (peer !== except) peer.close(code, reason);
+    for (const peer of [...this.peers]) {
+      if (peer === except) continue;
+      peer.close(code, reason);
+      // Not waiting for the close handshake: a shutdown stores `lastSeen` before storage closes.
+      this.leave(peer);
+    }
   }
 
   /** Keeps the room loaded until the returned function is called. */
@@ -243,6 +249,17 @@ export class Room {
     return this.peers.size === 0 && this.holds === 0 && this.pendingWrites === 0;
   }
 
+  /**
+   * Waits until nothing is waiting for the disk, so that a sync reply built next holds only durable
+   * data (see `persist`). Under a continuous stream of writes it gives up after a few rounds: the
+   * remaining window is one batch wide.
+   */
+  async whenStored(): Promise<void> {
+    for (let round = 0; round < 8 && this.pendingAppends > 0 && this.state === "open"; round++) {
+      await this.lastWrite.catch(() => {});
+    }
+  }
+
   /** Waits until every write issued so far has settled. */
   async settled(): Promise<void> {
     await this.lastWrite.catch(() => {});
@@ -257,19 +274,30 @@ export class Room {
 
   private onUpdate(update: Uint8Array, origin: unknown): void {
     if (this.state !== "open") return;
-    this.persist(update);
     const frame = syncUpdateFrame(update);
-    for (const peer of this.peers) if (peer !== origin) peer.send(frame);
+    this.persist(update, () => {
+      for (const peer of this.peers) if (peer !== origin) peer.send(frame);
+    });
   }
 
-  private persist(update: Uint8Array): void {
+  /**
+   * Appends `update`; once it is durable, acks it and calls `forward`. Forwarding waits for the disk
+   * on purpose: a relay restarted after a crash cannot take back, from a client that is not their author,
+   * structs it had forwarded but lost (they would fail the authorship check and that client could never
+   * sync again). So no client ever holds what the relay could lose, except the author of it, who re-sends it.
+   */
+  private persist(update: Uint8Array, forward: () => void): void {
     const stateVector = Y.encodeStateVector(this.doc);
     const write = this.storage.append(this.name, update);
     this.lastWrite = write;
+    this.pendingAppends++;
     this.track(
       write.then(
         () => {
+          this.pendingAppends--;
           this.durable = stateVector;
+          if (this.state !== "open") return;
+          forward();
           this.scheduleAcks();
         },
         (error: unknown) => this.fail(error),
