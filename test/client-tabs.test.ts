@@ -77,4 +77,50 @@ describe("tabs: instances sharing one store share one identity", () => {
     await first.send("new anonymous, tab one");
     await waitFor(() => third.messages().length === 1, { what: "new identity shared" });
   });
+
+  it("follows a switch to another user made in another tab, and never shows the previous user's messages", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const open = () => {
+      if (relay === undefined) throw new Error("no relay");
+      const tab = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
+      clients.push(tab);
+      return tab;
+    };
+    const [first, second] = [open(), open()];
+    await first.login("tabs-alice", await signUserToken("tabs-alice"));
+    await waitFor(() => second.identity.kind === "user", { what: "second tab logged in" });
+    await second.send("alice in tab two");
+    await waitFor(() => first.messages().length === 1, { what: "shared" });
+    await first.flush();
+    await second.flush();
+
+    const bobDevice = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
+    clients.push(bobDevice);
+    await bobDevice.login("tabs-bob", await signUserToken("tabs-bob"));
+    await bobDevice.send("bob's own message");
+    await bobDevice.flush();
+
+    const viewsInSecond: string[][] = [];
+    second.on("messages", (messages) => viewsInSecond.push(messages.map((m) => m.text)));
+    expect(await first.login("tabs-bob", await signUserToken("tabs-bob"))).toEqual({ authenticated: true });
+    await waitFor(() => second.identity.kind === "user" && second.identity.userId === "tabs-bob", {
+      what: "second tab follows the switch",
+    });
+    await waitFor(
+      () =>
+        second
+          .messages()
+          .map((m) => m.text)
+          .join() === "bob's own message",
+      {
+        what: "bob's thread in the second tab",
+      },
+    );
+    // No view of the second tab ever mixed the two users' threads.
+    for (const view of viewsInSecond) {
+      expect(view.includes("alice in tab two") && view.includes("bob's own message")).toBe(false);
+    }
+    expect(await storage.listDocs()).toEqual([roomName({ appId: TEST_APP.id, kind: "user", subject: "tabs-bob" })]);
+  });
 });
