@@ -18,3 +18,11 @@ export type { Room } from "./room.js";
 export type { Rooms } from "./rooms.js";
 export { createRelay, type Relay, type RelayOptions } from "./server.js";
 export { MemoryStorage, type RelayStorage } from "./storage.js";
+export {
+  WEBHOOK_EVENTS,
+  type WebhookConfig,
+  type WebhookEventType,
+  type WebhookRetryConfig,
+} from "./webhook-config.js";
+export type { WebhookEvent } from "./webhook-queue.js";
+export { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
