@@ -33,6 +33,8 @@ const BOB_YJS = 20;
 const ALICE_YJS = 30;
 const SEED = Number(process.env.PARLEY_FUZZ_SEED ?? 0x5eed_2026);
 const ITERATIONS = Number(process.env.PARLEY_FUZZ_ITERATIONS ?? 3000);
+/** Long runs on demand get the time they need. */
+const TIMEOUT_MS = Math.max(60_000, ITERATIONS * 2);
 
 /** mulberry32: small, fast, good enough to drive a fuzzer reproducibly. */
 function prng(seed: number): () => number {
@@ -241,54 +243,58 @@ function expectAliceWritesAllowed(doc: Y.Doc, alice: ReadonlySet<number>): void 
 }
 
 describe("checkUpdate fuzz", () => {
-  it(`never throws, and whatever it accepts applies cleanly within the rules (${ITERATIONS} cases)`, () => {
-    const base = baseDoc();
-    const baseState = Y.encodeStateAsUpdate(base);
-    const aliceBase = new Set([ALICE_YJS]);
-    const corpus: Candidate[] = [];
-    for (let i = 0; i < 64; i++) corpus.push(randomUpdate(base));
-    const counts = { cases: 0, accepted: 0, acceptedMutants: 0, honest: 0, authorship: 0, "bad-frame": 0, resync: 0 };
+  it(
+    `never throws, and whatever it accepts applies cleanly within the rules (${ITERATIONS} cases)`,
+    () => {
+      const base = baseDoc();
+      const baseState = Y.encodeStateAsUpdate(base);
+      const aliceBase = new Set([ALICE_YJS]);
+      const corpus: Candidate[] = [];
+      for (let i = 0; i < 64; i++) corpus.push(randomUpdate(base));
+      const counts = { cases: 0, accepted: 0, acceptedMutants: 0, honest: 0, authorship: 0, "bad-frame": 0, resync: 0 };
 
-    for (let i = 0; i < ITERATIONS; i++) {
-      const source = random() < 0.3 ? randomUpdate(base) : pick(corpus);
-      const mutated = random() < 0.6;
-      const update = mutated ? mutate(source.update, corpus) : source.update;
-      const verdict = checkUpdate(base, update, { clientId: ALICE }, NOW);
-      counts.cases++;
-      if (!mutated && source.honest) {
-        expect(verdict, "an honest update was refused").toMatchObject({ ok: true });
-        counts.honest++;
+      for (let i = 0; i < ITERATIONS; i++) {
+        const source = random() < 0.3 ? randomUpdate(base) : pick(corpus);
+        const mutated = random() < 0.6;
+        const update = mutated ? mutate(source.update, corpus) : source.update;
+        const verdict = checkUpdate(base, update, { clientId: ALICE }, NOW);
+        counts.cases++;
+        if (!mutated && source.honest) {
+          expect(verdict, "an honest update was refused").toMatchObject({ ok: true });
+          counts.honest++;
+        }
+        if (!verdict.ok) {
+          counts[verdict.code]++;
+          continue;
+        }
+        counts.accepted++;
+        if (mutated) counts.acceptedMutants++;
+        const copy = new Y.Doc();
+        Y.applyUpdate(copy, baseState);
+        copy.clientID = RELAY_YJS;
+        const alice = new Set([...aliceBase, ...verdict.newOwners]);
+        copy.transact(() => {
+          for (const id of verdict.newOwners) ownersOf(copy).set(String(id), ALICE);
+        });
+        const ownersBefore = othersSnapshot(copy, alice);
+        const replay = `update ${Buffer.from(update).toString("hex")}`; // to reproduce a failure
+        expect(() => Y.applyUpdate(copy, update), replay).not.toThrow();
+        expect(copy.store.pendingStructs, replay).toBeNull();
+        expect(() => [listMessages(copy), readProfile(copy), readPositions(copy)]).not.toThrow();
+        expect(othersSnapshot(copy, alice), replay).toBe(ownersBefore);
+        expectAliceWritesAllowed(copy, alice);
       }
-      if (!verdict.ok) {
-        counts[verdict.code]++;
-        continue;
-      }
-      counts.accepted++;
-      if (mutated) counts.acceptedMutants++;
-      const copy = new Y.Doc();
-      Y.applyUpdate(copy, baseState);
-      copy.clientID = RELAY_YJS;
-      const alice = new Set([...aliceBase, ...verdict.newOwners]);
-      copy.transact(() => {
-        for (const id of verdict.newOwners) ownersOf(copy).set(String(id), ALICE);
-      });
-      const ownersBefore = othersSnapshot(copy, alice);
-      const replay = `update ${Buffer.from(update).toString("hex")}`; // to reproduce a failure
-      expect(() => Y.applyUpdate(copy, update), replay).not.toThrow();
-      expect(copy.store.pendingStructs, replay).toBeNull();
-      expect(() => [listMessages(copy), readProfile(copy), readPositions(copy)]).not.toThrow();
-      expect(othersSnapshot(copy, alice), replay).toBe(ownersBefore);
-      expectAliceWritesAllowed(copy, alice);
-    }
 
-    console.info("authorship fuzz", counts);
-    expect(counts.cases).toBe(ITERATIONS);
-    // The mix must exercise every outcome, or the fuzzer tests nothing.
-    expect(counts.accepted).toBeGreaterThan(ITERATIONS / 50);
-    expect(counts.acceptedMutants).toBeGreaterThan(0);
-    expect(counts.honest).toBeGreaterThan(ITERATIONS / 100);
-    expect(counts.authorship).toBeGreaterThan(ITERATIONS / 50);
-    expect(counts["bad-frame"]).toBeGreaterThan(ITERATIONS / 50);
-    expect(counts.resync).toBeGreaterThan(0);
-  });
+      console.info("authorship fuzz", counts);
+      expect(counts.cases).toBe(ITERATIONS);
+      // The mix must exercise every outcome, or the fuzzer tests nothing.
+      expect(counts.accepted).toBeGreaterThan(ITERATIONS / 50);
+      expect(counts.acceptedMutants).toBeGreaterThan(0);
+      expect(counts.honest).toBeGreaterThan(ITERATIONS / 100);
+      expect(counts.authorship).toBeGreaterThan(ITERATIONS / 50);
+      expect(counts["bad-frame"]).toBeGreaterThan(ITERATIONS / 50);
+      expect(counts.resync).toBeGreaterThan(0);
+    },
+    TIMEOUT_MS,
+  );
 });
