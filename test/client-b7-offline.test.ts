@@ -94,6 +94,7 @@ describe("B7: nothing lost in transit", () => {
 
     // Once the relay is back the same logout succeeds and the message reached it.
     await relay.restart();
+    await waitFor(() => client.status === "online", { what: "reconnected" });
     await client.logout();
     const onRelay = await readRelayDoc(relay, userRoom("b7-unsent"), await signUserToken("b7-unsent"));
     expect(listMessages(onRelay).map((m) => m.text)).toEqual(["stored already", "not stored yet"]);
