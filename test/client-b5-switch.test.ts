@@ -1,4 +1,10 @@
-import { createClient, memoryStorage, type ParleyClient, TokenInvalidError } from "@parley/client";
+import {
+  createClient,
+  memoryStorage,
+  type ParleyClient,
+  RelayUnavailableError,
+  TokenInvalidError,
+} from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -103,5 +109,28 @@ describe("B5: switching users on one client", () => {
     expect(await storage.listDocs()).toEqual([room("carol")]);
     await client.send("still carol");
     await client.flush();
+  });
+
+  it("refuses to switch while the relay cannot check the new token, and keeps the current user", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const client = createClient({
+      appId: TEST_APP.id,
+      relayUrl: relay.url,
+      storage,
+      WebSocket,
+      loginTimeoutMs: 1_000,
+    });
+    clients.push(client);
+    await client.login("erin", await signUserToken("erin"));
+    await client.send("erin's message");
+    await client.flush();
+    await relay.stop();
+    await expect(client.login("frank", await signUserToken("frank"))).rejects.toBeInstanceOf(RelayUnavailableError);
+    expect(client.identity).toMatchObject({ kind: "user", userId: "erin" });
+    expect(client.messages().map((m) => m.text)).toEqual(["erin's message"]);
+    expect(await storage.listDocs()).toEqual([room("erin")]);
+    await relay.restart();
+    await waitFor(() => client.status === "online", { what: "erin back online" });
   });
 });

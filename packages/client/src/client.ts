@@ -541,6 +541,7 @@ class Client implements ParleyClient {
     if (!this.options.connect) return { authenticated: this.authenticated };
     session.reconnect();
     const outcome = await this.waitWritable();
+    this.assertAlive();
     if (outcome.kind === "refused") {
       this.authenticated = false;
       this.events.emit("identity", this.identity);
@@ -581,7 +582,13 @@ class Client implements ParleyClient {
     const clientSecret = this.currentRecord().clientSecret;
     try {
       const outcome = await new Promise<LoginOutcome>((resolve) => {
-        const timer = setTimeout(() => resolve({ kind: "timeout" }), this.options.loginTimeoutMs);
+        // The probe must stop in every outcome, or it would keep reconnecting as the other user.
+        const finish = (value: LoginOutcome) => {
+          clearTimeout(timer);
+          connection.stop();
+          resolve(value);
+        };
+        const timer = setTimeout(() => finish({ kind: "timeout" }), this.options.loginTimeoutMs);
         const connection = new Connection({
           relayUrl: this.options.relayUrl,
           room,
@@ -593,11 +600,6 @@ class Client implements ParleyClient {
           onSynced: () => finish({ kind: "synced" }),
           onRefused: (code, reason) => finish({ kind: "refused", error: errorForClose(code, reason) }),
         });
-        const finish = (value: LoginOutcome) => {
-          clearTimeout(timer);
-          connection.stop();
-          resolve(value);
-        };
         connection.start();
         timer.unref?.();
       });
