@@ -132,9 +132,11 @@ export class Connection implements RoomPeer {
       case MessageType.sync:
         this.handleSync(decoder);
         return;
-      case MessageType.awareness:
-        this.room.applyAwareness(decoding.readVarUint8Array(decoder), this);
+      case MessageType.awareness: {
+        const refused = this.room.applyAwareness(decoding.readVarUint8Array(decoder), this);
+        if (refused !== null) throw new Refusal(CloseCode.Authorship, refused);
         return;
+      }
       case MessageType.queryAwareness: {
         const present = [...this.room.awareness.getStates().keys()];
         this.send(awarenessFrame(this.room.awareness, present));

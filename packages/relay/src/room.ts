@@ -22,6 +22,7 @@ import * as awarenessProtocol from "y-protocols/awareness";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "./authorship.js";
+import { checkAwarenessUpdate } from "./awareness-check.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { Logger } from "./logger.js";
 import type { RelayStorage } from "./storage.js";
@@ -192,9 +193,21 @@ export class Room {
     return verdict;
   }
 
-  /** Applies an awareness update from a peer. */
-  applyAwareness(update: Uint8Array, peer: RoomPeer): void {
-    awarenessProtocol.applyAwarenessUpdate(this.awareness, update, peer);
+  /**
+   * Applies an awareness update from a peer: only its entries for presence the peer introduced (others
+   * are dropped; see awareness-check.ts). Returns the reason to refuse the peer, or `null`. Throws on
+   * undecodable input.
+   */
+  applyAwareness(update: Uint8Array, peer: RoomPeer): string | null {
+    const verdict = checkAwarenessUpdate(update, (clientID) => {
+      if (clientID === this.awareness.clientID) return "other";
+      if (this.awarenessIds.get(peer)?.has(clientID)) return "self";
+      for (const ids of this.awarenessIds.values()) if (ids.has(clientID)) return "other";
+      return undefined;
+    });
+    if (!verdict.ok) return verdict.reason;
+    if (verdict.update !== null) awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict.update, peer);
+    return null;
   }
 
   /** Adds a peer and stamps its client record. */
