@@ -26,6 +26,8 @@ async function main(): Promise<void> {
       },
     );
   };
+  // A failed promise somewhere must not take every room down with it; it is a bug to log and fix.
+  process.on("unhandledRejection", (error) => logger.error("unhandled rejection", { error }));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
   await relay.listen();

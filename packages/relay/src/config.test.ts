@@ -1,0 +1,66 @@
+import { InvalidArgumentError } from "@parley/protocol";
+import { describe, expect, it } from "vitest";
+import { parseConfig } from "./config.js";
+
+const key = { kid: "k1", alg: "HS256", secret: "s".repeat(32) };
+
+function problem(raw: unknown): string {
+  try {
+    parseConfig(raw);
+  } catch (error) {
+    expect(error).toBeInstanceOf(InvalidArgumentError);
+    return (error as InvalidArgumentError).argument;
+  }
+  throw new Error("config was accepted");
+}
+
+describe("parseConfig", () => {
+  it("fills in the documented defaults", () => {
+    expect(parseConfig({ apps: [{ id: "app1", keys: [key] }] })).toMatchObject({
+      port: 8080,
+      host: "127.0.0.1",
+      dataDir: "./.data",
+      fsync: "batch",
+      roomGraceMs: 5000,
+      maxFrameBytes: 1024 * 1024,
+      clockToleranceS: 30,
+      logLevel: "info",
+    });
+  });
+
+  it("names the bad field", () => {
+    expect(problem(null)).toBe("config.");
+    expect(problem({})).toBe("config.apps");
+    expect(problem({ apps: [{ id: "bad id", keys: [key] }] })).toBe("config.apps[0].id");
+    expect(problem({ apps: [{ id: "a", keys: [] }] })).toBe("config.apps[0].keys");
+    expect(problem({ apps: [{ id: "a", keys: [{ ...key, secret: "short" }] }] })).toBe("config.apps[0].keys[0].secret");
+    expect(problem({ apps: [{ id: "a", keys: [{ ...key, alg: "none" }] }] })).toBe("config.apps[0].keys[0].alg");
+    expect(problem({ apps: [{ id: "a", keys: [{ kid: "k", alg: "RS256", publicKey: "nope" }] }] })).toBe(
+      "config.apps[0].keys[0].publicKey",
+    );
+    expect(
+      problem({ apps: [{ id: "a", keys: [{ kid: "k", alg: "ES256", publicKey: { kty: "EC", d: "secret" } }] }] }),
+    ).toBe("config.apps[0].keys[0].publicKey");
+    expect(problem({ apps: [{ id: "a", keys: [key] }], port: 70000 })).toBe("config.port");
+    expect(problem({ apps: [{ id: "a", keys: [key] }], fsync: "always" })).toBe("config.fsync");
+  });
+
+  it("refuses a kid used twice, even across apps, and duplicate apps", () => {
+    expect(
+      problem({
+        apps: [
+          { id: "a", keys: [key] },
+          { id: "b", keys: [key] },
+        ],
+      }),
+    ).toBe("config.apps[1].keys");
+    expect(
+      problem({
+        apps: [
+          { id: "a", keys: [key] },
+          { id: "a", keys: [{ ...key, kid: "k2" }] },
+        ],
+      }),
+    ).toBe("config.apps[1].id");
+  });
+});
