@@ -3,7 +3,7 @@
  * few messages of a 10,000-message conversation must receive about their encoded size, whether it
  * stayed running (network cut) or restarted from its local store.
  */
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { createClient, memoryStorage, type ParleyClient, type WebSocketConstructor } from "@parley/client";
 import { type MessageRecord, messagesOf, roomName } from "@parley/protocol";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
@@ -23,7 +23,7 @@ class Network {
   received = 0;
   readonly sockets = new Set<WebSocket>();
 
-  WebSocket(): typeof WebSocket {
+  WebSocket(): WebSocketConstructor {
     const network = this;
     return class CountingWebSocket extends WebSocket {
       constructor(url: string) {
