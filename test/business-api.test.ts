@@ -16,13 +16,21 @@ import {
   createSecret,
   listMessages,
   type MessageRecord,
+  MessageType,
   messagesOf,
   readsOf,
   roomName,
 } from "@parley/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import { api, OTHER_APP, signAppToken, startBusinessRelay } from "./business-support.js";
-import { openProvider, type RelayHandle, signUserToken, TEST_APP, type TestProvider } from "./support/relay.js";
+import {
+  connectRaw,
+  openProvider,
+  type RelayHandle,
+  signUserToken,
+  TEST_APP,
+  type TestProvider,
+} from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 let relay: RelayHandle | undefined;
@@ -220,8 +228,9 @@ describe("business API on conversations", () => {
     const sdk = business(relay);
     const phone = await userProvider(relay, "erin");
     const subject: SubjectRef = { kind: "user", id: "erin" };
-    const first = userMessage(phone, "one");
-    userMessage(phone, "two");
+    // Distinct timestamps, so "read up to the first" leaves exactly the second unread.
+    const first = userMessage(phone, "one", Date.now() - 1_000);
+    userMessage(phone, "two", Date.now());
     await waitFor(async () => (await sdk.getSubject(subject).catch(() => null))?.messageCount === 2, {
       what: "stored",
     });
@@ -321,5 +330,70 @@ describe("business API on conversations", () => {
     await waitFor(() => listMessages(visitor.doc).some((m) => m.id === reply.message.id), {
       what: "visitor got reply",
     });
+  });
+  it("keeps logged-out and merged anonymous conversations readable but refuses replies nobody could receive", async () => {
+    relay = await startBusinessRelay();
+    const sdk = business(relay);
+    const anonymousRoom = (secret: string) =>
+      roomName({ appId: TEST_APP.id, kind: "anonymous", subject: anonymousIdFromSecret(secret) });
+
+    // A visitor on a shared device writes, then logs out: the device forgets it, the business does not.
+    const leaverSecret = createSecret();
+    const leaver = openProvider(relay, anonymousRoom(leaverSecret), anonymousToken(leaverSecret));
+    providers.push(leaver);
+    await waitFor(() => leaver.provider.synced, { what: "synced" });
+    userMessage(leaver, "please call me back");
+    const left: SubjectRef = { kind: "anonymous", id: anonymousIdFromSecret(leaverSecret) };
+    await waitFor(async () => (await sdk.getSubject(left).catch(() => null))?.messageCount === 1, { what: "stored" });
+    const logout = connectRaw(relay, anonymousRoom(leaverSecret), {
+      token: anonymousToken(leaverSecret),
+      client: leaver.clientSecret,
+    });
+    await logout.opened;
+    logout.ws.send(new Uint8Array([MessageType.logout]));
+    expect((await logout.closed).code).toBe(1000);
+    const afterLogout = await sdk.getSubject(left);
+    expect(afterLogout.state).toBe("loggedOut");
+    expect((await sdk.listMessages(left)).messages.map((m) => m.text)).toEqual(["please call me back"]);
+    const refused = await sdk.postMessage(left, { text: "hello?" }).then(
+      () => null,
+      (e: unknown) => e,
+    );
+    expect((refused as BusinessApiError).code).toBe("ERR_FORBIDDEN");
+    expect((refused as BusinessApiError).status).toBe(403);
+
+    // A visitor who signs up: the anonymous conversation points to the user, where the reply belongs.
+    const joinerSecret = createSecret();
+    const joiner = openProvider(relay, anonymousRoom(joinerSecret), anonymousToken(joinerSecret));
+    providers.push(joiner);
+    await waitFor(() => joiner.provider.synced, { what: "synced" });
+    userMessage(joiner, "is there a student discount?");
+    const joined: SubjectRef = { kind: "anonymous", id: anonymousIdFromSecret(joinerSecret) };
+    await waitFor(async () => (await sdk.getSubject(joined).catch(() => null))?.messageCount === 1, { what: "stored" });
+    const member = openProvider(
+      relay,
+      roomName({ appId: TEST_APP.id, kind: "user", subject: "olga" }),
+      await signUserToken("olga"),
+      {
+        params: { merge: anonymousToken(joinerSecret) },
+      },
+    );
+    providers.push(member);
+    await waitFor(() => member.provider.synced, { what: "merged login synced" });
+    const merged = await sdk.getSubject(joined);
+    expect(merged).toMatchObject({ state: "merged", mergedInto: "olga" });
+    expect(
+      (await sdk.setTyping(joined).then(
+        () => null,
+        (e: unknown) => e,
+      )) as BusinessApiError,
+    ).toMatchObject({
+      code: "ERR_FORBIDDEN",
+    });
+    const olga = await sdk.getSubject({ kind: "user", id: "olga" });
+    expect(olga.merged).toEqual([joined.id]);
+    expect(olga.lastMessage?.text).toBe("is there a student discount?");
+    const reply = await sdk.postMessage({ kind: "user", id: "olga" }, { text: "yes, 20 %" });
+    await waitFor(() => listMessages(member.doc).some((m) => m.id === reply.message.id), { what: "reply arrived" });
   });
 });

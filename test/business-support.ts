@@ -84,8 +84,8 @@ export async function api(
 export interface ReceivedDelivery {
   headers: IncomingHttpHeaders;
   rawBody: string;
-  /** The status the receiver answered. */
-  answered: number;
+  /** The status the receiver answered, or `"hang"` for a request it never answered. */
+  answered: number | "hang";
 }
 
 /** A webhook receiver that records every request and answers with the status `respond` picks. */
@@ -93,8 +93,8 @@ export interface WebhookReceiver {
   url: string;
   port: number;
   received: ReceivedDelivery[];
-  /** Decides the status of each request (default 200). */
-  respond: (delivery: Omit<ReceivedDelivery, "answered">) => number;
+  /** Decides the status of each request (default 200); `"hang"` never answers it. */
+  respond: (delivery: Omit<ReceivedDelivery, "answered">) => number | "hang";
   /** Stops listening (connections refused) until {@link WebhookReceiver.listen} again. */
   stop(): Promise<void>;
   /** Listens again on the same port. */
@@ -124,7 +124,7 @@ export async function startReceiver(): Promise<WebhookReceiver> {
           const delivery = { headers: request.headers, rawBody: Buffer.concat(chunks).toString("utf8") };
           const status = receiver.respond(delivery);
           receiver.received.push({ ...delivery, answered: status });
-          response.writeHead(status).end();
+          if (status !== "hang") response.writeHead(status).end();
         });
       });
       await new Promise<void>((resolve, reject) => {

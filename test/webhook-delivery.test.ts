@@ -117,6 +117,26 @@ describe("webhooks", () => {
     }
   });
 
+  it("retries a delivery whose attempt timed out", async () => {
+    receiver = await startReceiver();
+    let calls = 0;
+    receiver.respond = () => (++calls === 1 ? "hang" : 200);
+    relay = await startBusinessRelay({
+      webhooks: [{ ...(webhookConfig(receiver.url, ["message.created"]) as object), timeoutMs: 300 }],
+    });
+    const phone = await connect(relay, userRoom("lou"), await signUserToken("lou"));
+    write(phone, "hello?");
+    const target = receiver;
+    await waitFor(() => target.received.some((d) => d.answered === 200), { what: "delivered after a timeout" });
+    expect(target.received.map((d) => d.answered)).toEqual(["hang", 200]);
+    expect(target.received.map((d) => d.headers["parley-attempt"])).toEqual(["1", "2"]);
+    expect(target.received[0]?.rawBody).toBe(target.received[1]?.rawBody);
+    const handle = relay;
+    expect(
+      handle.logs.some((line) => line.includes("webhook delivery failed") && line.includes("no answer within 300 ms")),
+    ).toBe(true);
+  });
+
   it("reports clients added and logged out, anonymous users merged, and each user message once", async () => {
     receiver = await startReceiver();
     relay = await startBusinessRelay({

@@ -15,6 +15,7 @@
  * resends it, it is a new change with a new event.
  */
 import { randomBytes } from "node:crypto";
+import { existsSync } from "node:fs";
 import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppConfig, FsyncPolicy } from "./config.js";
@@ -96,6 +97,12 @@ export class WebhookQueue {
 
   /** Loads the deliveries a previous process left and starts sending. */
   async start(): Promise<void> {
+    const configured = this.options.apps.some((app) => (app.webhooks?.length ?? 0) > 0);
+    // Without webhooks the relay touches nothing on disk, unless deliveries are left from an earlier config.
+    if (!configured && !existsSync(this.dir)) {
+      this.started = true;
+      return;
+    }
     await mkdir(this.deadDir, { recursive: true });
     for (const name of await readdir(this.dir)) {
       if (!name.endsWith(".json")) {
@@ -236,8 +243,13 @@ export class WebhookQueue {
     if (this.closed) return;
     delivery.attempts++;
     let failure: string | undefined;
+    // A plain timer, not AbortSignal.timeout(): combined with AbortSignal.any() that signal is held only
+    // weakly and can be garbage-collected before it fires, leaving the attempt hanging.
+    const timeout = setTimeout(
+      () => controller.abort(new Error(`no answer within ${endpoint.timeoutMs} ms`)),
+      endpoint.timeoutMs,
+    );
     try {
-      const signal = AbortSignal.any([controller.signal, AbortSignal.timeout(endpoint.timeoutMs)]);
       const response = await fetch(delivery.url, {
         method: "POST",
         headers: {
@@ -249,13 +261,16 @@ export class WebhookQueue {
           "Parley-Attempt": String(delivery.attempts),
         },
         body: delivery.body,
-        signal,
+        signal: controller.signal,
         redirect: "manual",
       });
       await response.body?.cancel().catch(() => {});
       if (response.status < 200 || response.status > 299) failure = `HTTP ${response.status}`;
     } catch (error) {
-      failure = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+      const reason = controller.signal.aborted ? controller.signal.reason : error;
+      failure = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
+    } finally {
+      clearTimeout(timeout);
     }
     if (this.closed) return;
     if (failure === undefined) {
