@@ -22,8 +22,11 @@
  * clientID, not by time. A log lets "newest write wins" be decided by `ts`, lets an anonymous profile
  * merge into a user's, and means a user client never needs to delete anything it did not write.
  *
- * Long conversations: `meta.segments` is reserved for references to archived history documents
- * (`<room>/h/<n>`) so a new client can load the newest messages first; nothing writes it yet.
+ * Long conversations: a client that has nothing of a conversation yet asks for a preview of its newest
+ * messages (URL parameter `tail`, frame `recent`; see wire.ts), which the relay picks with
+ * {@link newestMessages} without sorting the whole history. `meta.segments` is reserved for references to
+ * archived history documents (`<room>/h/<n>`) so that a client need not hold all of history; nothing
+ * writes it yet.
  */
 import type * as Y from "yjs";
 
@@ -175,6 +178,60 @@ export function listMessageEntries(doc: Y.Doc): MessageEntry[] {
 /** Every message once, in display order. */
 export function listMessages(doc: Y.Doc): MessageRecord[] {
   return listMessageEntries(doc).map((entry) => entry.record);
+}
+
+/**
+ * The newest `n` messages in display order, as {@link listMessages} would end: each id once (the first in
+ * the array counts), ordered by `(ts, id)`. One pass over the array with a bounded min-heap, so the cost
+ * is linear in the history and `n log n` in the answer, never a sort of the whole history.
+ */
+export function newestMessages(doc: Y.Doc, n: number): MessageRecord[] {
+  if (!(n > 0)) return [];
+  const heap: MessageRecord[] = [];
+  const seen = new Set<string>();
+  let item = messagesOf(doc)._start;
+  while (item !== null) {
+    if (!item.deleted && item.countable) {
+      for (const record of item.content.getContent() as MessageRecord[]) {
+        if (seen.has(record.id)) continue;
+        seen.add(record.id);
+        if (heap.length < n) heapPush(heap, record);
+        else if (compareMessages(record, heap[0] as MessageRecord) > 0) heapReplaceTop(heap, record);
+      }
+    }
+    item = item.right;
+  }
+  return heap.sort(compareMessages);
+}
+
+/** Adds `record` to a min-heap ordered by {@link compareMessages}. */
+function heapPush(heap: MessageRecord[], record: MessageRecord): void {
+  let index = heap.push(record) - 1;
+  while (index > 0) {
+    const parent = (index - 1) >> 1;
+    if (compareMessages(heap[parent] as MessageRecord, record) <= 0) break;
+    heap[index] = heap[parent] as MessageRecord;
+    index = parent;
+  }
+  heap[index] = record;
+}
+
+/** Replaces the smallest record of a min-heap with `record` and restores the heap order. */
+function heapReplaceTop(heap: MessageRecord[], record: MessageRecord): void {
+  let index = 0;
+  for (;;) {
+    const left = 2 * index + 1;
+    if (left >= heap.length) break;
+    const right = left + 1;
+    const child =
+      right < heap.length && compareMessages(heap[right] as MessageRecord, heap[left] as MessageRecord) < 0
+        ? right
+        : left;
+    if (compareMessages(record, heap[child] as MessageRecord) <= 0) break;
+    heap[index] = heap[child] as MessageRecord;
+    index = child;
+  }
+  heap[index] = record;
 }
 
 /** The profile: for each key, the entry with the greatest `(ts, client)` wins. */

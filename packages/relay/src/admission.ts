@@ -19,6 +19,7 @@ import {
   isSecret,
   parseAnonymousToken,
   parseRoomName,
+  parseTail,
   type RoomRef,
   roomName,
   TokenExpiredError,
@@ -44,6 +45,8 @@ export interface Admission {
   exp?: number;
   /** For a login merge: the anonymous room to merge into this user's room. */
   mergeFrom?: string;
+  /** How many of the newest messages to send in a `recent` preview before the sync (`tail=<n>`). */
+  tail?: number;
 }
 
 /** What admission needs to know about the relay. */
@@ -85,6 +88,12 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
   };
   const userAgent = request.headers["user-agent"];
   if (userAgent !== undefined) admission.userAgent = userAgent;
+  const tailParam = params.get(ConnectParam.tail);
+  if (tailParam !== null) {
+    const tail = parseTail(tailParam);
+    if (tail === null) throw new Refusal(CloseCode.BadRequest, "tail must be an integer from 1 to 200");
+    admission.tail = tail;
+  }
 
   const token = params.get(ConnectParam.token) ?? "";
   if (token === "") throw new Refusal(CloseCode.Unauthorized, "no token");

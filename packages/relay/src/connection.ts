@@ -52,7 +52,10 @@ export class Connection implements RoomPeer {
     this.wantsAcks = admission.acks;
   }
 
-  /** Joins the room, sends the relay's sync step 1 and presence, then handles `queued` frames. */
+  /**
+   * Joins the room, sends the `recent` preview (if asked), the relay's sync step 1 and presence, then
+   * handles `queued` frames.
+   */
   start(queued: Array<{ data: Buffer; isBinary: boolean }>): void {
     const stamp =
       this.admission.userAgent === undefined
@@ -63,6 +66,7 @@ export class Connection implements RoomPeer {
     this.ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     this.armExpiry();
 
+    if (this.admission.tail !== undefined) this.send(this.room.recentFrame(this.admission.tail));
     const encoder = encoding.createEncoder();
     encoding.writeVarUint(encoder, MessageType.sync);
     syncProtocol.writeSyncStep1(encoder, this.room.doc);

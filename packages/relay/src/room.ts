@@ -9,11 +9,16 @@
  */
 import {
   type ClientInfo,
+  encodeRecent,
   encodeStored,
+  MAX_TAIL,
   MessageType,
+  messagesOf,
+  newestMessages,
   ownersOf,
   RELAY_OWNER,
   type RoomRef,
+  readPositions,
   StorageError,
 } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
@@ -97,6 +102,8 @@ export class Room {
   private logBytes = 0;
   private snapshotBytes = 0;
   private state: "open" | "failed" | "closed" = "open";
+  /** The newest {@link MAX_TAIL} messages, kept until a message changes (see {@link Room.recentFrame}). */
+  private recent: ReturnType<typeof newestMessages> | undefined;
 
   private constructor(
     readonly name: string,
@@ -117,6 +124,9 @@ export class Room {
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     this.awareness.setLocalState(null);
     this.awareness.on("update", (change: AwarenessChange, origin: unknown) => this.onAwareness(change, origin));
+    messagesOf(this.doc).observe(() => {
+      this.recent = undefined;
+    });
   }
 
   /** Loads a document fully from storage. */
@@ -143,6 +153,15 @@ export class Room {
   /** Number of connected peers. */
   get peerCount(): number {
     return this.peers.size;
+  }
+
+  /**
+   * A `recent` frame with the newest `n` (≤ {@link MAX_TAIL}) messages and the read positions. The newest
+   * messages are picked once per change of the messages (one linear pass) and reused by every new client.
+   */
+  recentFrame(n: number): Uint8Array {
+    this.recent ??= newestMessages(this.doc, MAX_TAIL);
+    return encodeRecent({ messages: this.recent.slice(-n), reads: readPositions(this.doc) });
   }
 
   /** The state vector of what is durably stored. */
