@@ -45,7 +45,13 @@ interface DocumentFiles {
   created: boolean;
   /** Log length in bytes once known: a failed write is cut back to it so no half record stays. */
   logSize: number | undefined;
+  /** The log, open for appending while the document is busy (closed after it has been idle a while). */
+  log: FileHandle | null;
+  idleTimer: NodeJS.Timeout | undefined;
 }
+
+/** How long an idle document keeps its log open. */
+const IDLE_CLOSE_MS = 5_000;
 
 /** Options of {@link FileStorage}. */
 export interface FileStorageOptions {
@@ -151,9 +157,13 @@ export class FileStorage implements RelayStorage {
 
   async close(): Promise<void> {
     this.closed = true;
-    // Queued operations finish; wait for every document's queue to drain.
+    // Queued operations finish; wait for every document's queue to drain, then close the logs.
     while ([...this.documents.values()].some((doc) => doc.running)) {
       await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    for (const doc of [...this.documents.values()]) {
+      clearTimeout(doc.idleTimer);
+      await this.retire(doc);
     }
   }
 
@@ -162,7 +172,17 @@ export class FileStorage implements RelayStorage {
     if (!doc) {
       const hash = createHash("sha256").update(name).digest("hex");
       const dir = join(this.root, hash.slice(0, 2));
-      doc = { name, dir, base: join(dir, hash), queue: [], running: false, created: false, logSize: undefined };
+      doc = {
+        name,
+        dir,
+        base: join(dir, hash),
+        queue: [],
+        running: false,
+        created: false,
+        logSize: undefined,
+        log: null,
+        idleTimer: undefined,
+      };
       this.documents.set(name, doc);
     }
     return doc;
@@ -179,6 +199,7 @@ export class FileStorage implements RelayStorage {
     }
     const doc = this.files(name);
     doc.queue.push(operation);
+    clearTimeout(doc.idleTimer);
     if (!doc.running) void this.drain(doc);
   }
 
@@ -213,9 +234,20 @@ export class FileStorage implements RelayStorage {
       }
     } finally {
       doc.running = false;
-      // Forget idle documents so the map does not grow with every document ever touched.
-      if (doc.queue.length === 0) this.documents.delete(doc.name);
+      if (doc.queue.length === 0) {
+        doc.idleTimer = setTimeout(() => void this.retire(doc), this.closed ? 0 : IDLE_CLOSE_MS);
+        doc.idleTimer.unref();
+      }
     }
+  }
+
+  /** Closes an idle document's log and forgets it, so the map does not grow with every document touched. */
+  private async retire(doc: DocumentFiles): Promise<void> {
+    if (doc.running || doc.queue.length > 0) return;
+    this.documents.delete(doc.name);
+    const log = doc.log;
+    doc.log = null;
+    await log?.close().catch(() => {});
   }
 
   private async settle(work: () => Promise<void>, waiters: Deferred<void>[]): Promise<void> {
@@ -252,21 +284,21 @@ export class FileStorage implements RelayStorage {
 
   private async writeBatch(doc: DocumentFiles, updates: Uint8Array[]): Promise<void> {
     await this.ensureCreated(doc);
-    const handle = await open(`${doc.base}.log`, "a");
-    try {
-      if (doc.logSize === undefined) doc.logSize = (await handle.stat()).size;
-      const bytes = Buffer.concat(updates.map(encodeRecord));
-      try {
-        await writeAll(handle, bytes);
-        if (this.fsync) await handle.datasync();
-      } catch (error) {
-        await handle.truncate(doc.logSize).catch(() => {});
-        throw error;
-      }
-      doc.logSize += bytes.length;
-    } finally {
-      await handle.close();
+    if (doc.log === null) {
+      doc.log = await open(`${doc.base}.log`, "a");
+      doc.logSize = (await doc.log.stat()).size;
     }
+    const log = doc.log;
+    const size = doc.logSize ?? 0;
+    const bytes = Buffer.concat(updates.map(encodeRecord));
+    try {
+      await writeAll(log, bytes);
+      if (this.fsync) await log.datasync();
+    } catch (error) {
+      await log.truncate(size).catch(() => {});
+      throw error;
+    }
+    doc.logSize = size + bytes.length;
   }
 
   private async writeSnapshot(doc: DocumentFiles, snapshot: Uint8Array): Promise<void> {
@@ -282,6 +314,9 @@ export class FileStorage implements RelayStorage {
     await rename(temp, `${doc.base}.snapshot`);
     if (this.fsync) await syncDirectory(doc.dir);
     // The snapshot holds everything in the log: from here a crash leaves both, which replays the same.
+    const log = doc.log;
+    doc.log = null;
+    await log?.close();
     await rm(`${doc.base}.log`, { force: true });
     if (this.fsync) await syncDirectory(doc.dir);
     doc.logSize = 0;
