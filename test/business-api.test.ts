@@ -330,7 +330,18 @@ describe("business API on conversations", () => {
     await waitFor(() => listMessages(visitor.doc).some((m) => m.id === reply.message.id), {
       what: "visitor got reply",
     });
+
+    // The list follows later changes (it caches summaries between calls): hana writes again and moves up.
+    userMessage(phone, "hana again", Date.now() + 5_000);
+    await waitFor(
+      async () => (await sdk.listConversations({ limit: 1 })).users[0]?.lastMessage?.text === "hana again",
+      {
+        what: "list reflects the new message",
+      },
+    );
+    expect((await sdk.listConversations()).users.map((u) => u.id)).toEqual(["hana", anonymousId, "gus"]);
   });
+
   it("keeps logged-out and merged anonymous conversations readable but refuses replies nobody could receive", async () => {
     relay = await startBusinessRelay();
     const sdk = business(relay);

@@ -26,13 +26,13 @@ import {
   InvalidArgumentError,
   NotFoundError,
   ParleyError,
-  parseRoomName,
   type RoomRef,
   roomName,
   type TypingIndicator,
 } from "@parley/protocol";
 import type { AppAuthenticator } from "./business-auth.js";
 import { readJsonObject, sendError, sendJson } from "./business-http.js";
+import { ConversationIndex } from "./business-index.js";
 import {
   type ConversationSummary,
   describe,
@@ -120,8 +120,16 @@ function integerParam(params: URLSearchParams, name: string, fallback: number, m
 /** Serves the business API. Create one per relay. */
 export class BusinessApi {
   private readonly typing = new Map<string, { timer: NodeJS.Timeout; release: () => void }>();
+  private readonly index: ConversationIndex;
 
-  constructor(private readonly context: BusinessApiContext) {}
+  constructor(private readonly context: BusinessApiContext) {
+    this.index = new ConversationIndex(context.rooms, context.storage);
+  }
+
+  /** Keeps the conversation list current with `room`'s changes. Call once for every room loaded. */
+  watch(room: Room): void {
+    this.index.watch(room);
+  }
 
   /** Whether `path` belongs to the business API. */
   static matches(path: string): boolean {
@@ -316,19 +324,7 @@ export class BusinessApi {
         throw new InvalidArgumentError("cursor", "is not a cursor this API returned");
       }
     }
-    const entries: Array<{ name: string; summary: ConversationSummary }> = [];
-    // Every stored conversation of the app is read to order them by activity: O(conversations) per call.
-    for (const name of await this.context.storage.list()) {
-      const ref = parseRoomName(name);
-      if (ref === null || ref.appId !== appId || (kind !== null && ref.kind !== kind)) continue;
-      const room = await this.context.rooms.open(name);
-      const release = room.hold();
-      try {
-        if (subjectExists(room.doc)) entries.push({ name, summary: summarize(ref, room.doc) });
-      } finally {
-        release();
-      }
-    }
+    const entries = await this.index.list(appId, kind);
     const newerFirst = (a: [number, string], b: [number, string]) =>
       b[0] - a[0] || (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0);
     const keyed = entries

@@ -71,9 +71,10 @@ export function createRelay(options: RelayOptions): Relay {
     logger,
     changeState: (change) => changeState(rooms, change),
   });
-  const rooms = new WatchedRooms({ storage, logger, graceMs: config.roomGraceMs }, (room) =>
-    watchRoom(room, webhooks, logger),
-  );
+  const rooms = new WatchedRooms({ storage, logger, graceMs: config.roomGraceMs }, (room) => {
+    watchRoom(room, webhooks, logger);
+    business.watch(room);
+  });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS);

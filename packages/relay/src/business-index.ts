@@ -1,0 +1,55 @@
+/**
+ * The conversation index behind `GET /v1/apps/<appId>/users`: a summary per stored conversation, so that
+ * listing by newest activity does not load every document on every call.
+ *
+ * A document changes only while its room is loaded, and every change goes through the room's document,
+ * so a summary stays valid until the next update of that room: each loaded room drops its entry on every
+ * update. A conversation without an entry (never listed since the relay started, or changed since) is
+ * loaded and summarized once. The first listing after a start still reads every conversation of the app.
+ */
+import { parseRoomName } from "@parley/protocol";
+import { type ConversationSummary, subjectExists, summarize } from "./business-view.js";
+import type { Room } from "./room.js";
+import type { Rooms } from "./rooms.js";
+import type { RelayStorage } from "./storage.js";
+
+/** Summaries of stored conversations, invalidated by updates. */
+export class ConversationIndex {
+  private readonly summaries = new Map<string, ConversationSummary | null>();
+
+  constructor(
+    private readonly rooms: Rooms,
+    private readonly storage: RelayStorage,
+  ) {}
+
+  /** Drops the room's summary whenever its document changes. Call once per loaded room. */
+  watch(room: Room): void {
+    room.doc.on("update", () => this.summaries.delete(room.name));
+  }
+
+  /** Every conversation of `appId` (optionally of one kind) that has anything stored. */
+  async list(
+    appId: string,
+    kind: "user" | "anonymous" | null,
+  ): Promise<Array<{ name: string; summary: ConversationSummary }>> {
+    const result: Array<{ name: string; summary: ConversationSummary }> = [];
+    for (const name of await this.storage.list()) {
+      const ref = parseRoomName(name);
+      if (ref === null || ref.appId !== appId || (kind !== null && ref.kind !== kind)) continue;
+      let summary = this.summaries.get(name);
+      if (summary === undefined) {
+        const room = await this.rooms.open(name);
+        const release = room.hold();
+        try {
+          // Synchronous from here to the set, so no update can slip in between.
+          summary = subjectExists(room.doc) ? summarize(ref, room.doc) : null;
+          this.summaries.set(name, summary);
+        } finally {
+          release();
+        }
+      }
+      if (summary !== null) result.push({ name, summary });
+    }
+    return result;
+  }
+}
