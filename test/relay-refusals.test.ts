@@ -1,3 +1,4 @@
+import { connect } from "node:net";
 import {
   anonymousIdFromSecret,
   anonymousToken,
@@ -253,6 +254,30 @@ describe("relay refusals", () => {
       c.ws.send(messageFrame("whatever", "business-msg-1", "business"));
       expect((await c.closed).code).toBe(CloseCode.Authorship);
       await expectNothingStored(userRoom("f-authorship"), "f-authorship");
+    });
+
+    it("a frame with reserved bits set closes that socket (1002) and the relay stays up", async () => {
+      const token = await signUserToken("f-rsv");
+      const socket = connect(relay.port, "127.0.0.1");
+      const received: Buffer[] = [];
+      socket.on("data", (chunk: Buffer) => received.push(chunk));
+      const ended = new Promise<void>((resolve) => socket.on("close", () => resolve()));
+      socket.on("error", () => {});
+      const query = new URLSearchParams({ token, client: createSecret() }).toString();
+      socket.write(
+        `GET /v1/${userRoom("f-rsv")}?${query} HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n` +
+          "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+      );
+      await waitFor(() => Buffer.concat(received).includes("101 Switching Protocols"), { what: "upgrade" });
+      // FIN + RSV1-3 + binary opcode, masked, 1-byte payload: invalid without negotiated extensions.
+      socket.write(Buffer.from([0xf2, 0x81, 1, 2, 3, 4, 0x00]));
+      await ended;
+      const closeFrame = Buffer.concat(received);
+      const at = closeFrame.lastIndexOf(0x88);
+      expect(at).toBeGreaterThan(-1);
+      expect(closeFrame.readUInt16BE(at + 2)).toBe(1002);
+      const health = await fetch(`${relay.httpUrl}/healthz`);
+      expect(health.status).toBe(200);
     });
 
     it("other connections carry on after a refused frame", async () => {
