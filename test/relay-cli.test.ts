@@ -42,6 +42,15 @@ describe("parley-relay CLI", () => {
     expect(unknownAlg.output().stderr).toContain("config.apps[0].keys[0].alg");
   });
 
+  it("refuses to start on a data directory it cannot write", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "parley-cli-file-"));
+    const file = join(dir, "a-file");
+    writeFileSync(file, "not a directory");
+    const run = runCli({ port: 0, dataDir: join(file, "data"), apps: APPS });
+    expect(await run.exited).toBe(1);
+    expect(run.output().stderr).toContain("not writable");
+  });
+
   it("takes PARLEY_PORT and PARLEY_DATA_DIR over the file, logs one JSON listening line, exits 0 on SIGTERM", async () => {
     const dataDir = join(mkdtempSync(join(tmpdir(), "parley-cli-data-")), "data");
     const run = runCli(

@@ -14,7 +14,8 @@
  * the write to finish.
  */
 import { createHash } from "node:crypto";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { constants } from "node:fs";
+import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
@@ -120,6 +121,18 @@ export class FileStorage implements RelayStorage {
     this.root = join(options.dataDir, "docs");
     this.fsync = (options.fsync ?? "batch") === "batch";
     this.onTruncate = options.onTruncate;
+  }
+
+  /** Creates the data directory and checks it is writable, so a bad `dataDir` fails at start. */
+  async prepare(): Promise<void> {
+    try {
+      await mkdir(this.root, { recursive: true });
+      await access(this.root, constants.W_OK);
+    } catch (error) {
+      throw new StorageError(`data directory ${this.root} is not writable: ${(error as Error).message}`, {
+        cause: error,
+      });
+    }
   }
 
   load(name: string): Promise<Uint8Array[]> {

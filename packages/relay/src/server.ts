@@ -169,6 +169,7 @@ export function createRelay(options: RelayOptions): Relay {
     storage,
     async listen() {
       await keys;
+      if (storage instanceof FileStorage) await storage.prepare();
       await appAuth;
       await webhooks.start();
       await new Promise<void>((resolve, reject) => {
