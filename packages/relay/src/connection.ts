@@ -62,7 +62,7 @@ export class Connection implements RoomPeer {
         ? { info: this.admission.info }
         : { info: this.admission.info, userAgent: this.admission.userAgent };
     this.room.join(this, stamp);
-    this.ws.on("close", () => this.onClose());
+    this.ws.on("close", (code: number) => this.onClose(code));
     this.ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     this.armExpiry();
 
@@ -88,7 +88,8 @@ export class Connection implements RoomPeer {
     closeSocket(this.ws, code, reason);
   }
 
-  private onClose(): void {
+  private onClose(code: number): void {
+    this.options.logger.debug("connection closed", { room: this.room.name, client: this.clientId, code });
     this.closing = true;
     clearTimeout(this.expiryTimer);
     this.room.leave(this);
