@@ -23,6 +23,7 @@ import {
   type Profile,
   parseRoomName,
   RelayUnavailableError,
+  readPositions,
   readProfile,
   roomName,
   StorageError,
@@ -37,7 +38,7 @@ import {
   type ConversationMessage,
   checkSendArguments,
   countUnread,
-  markAllRead,
+  markReadUpTo,
   type ProfilePatch,
   profileEntries,
   readMessages,
@@ -56,6 +57,7 @@ import {
 } from "./identity-record.js";
 import { indexedDbStorage } from "./indexeddb-storage.js";
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
+import { previewMaxTimestamp, withPreview } from "./preview.js";
 import { Session } from "./session.js";
 import type { ClientStorage } from "./storage.js";
 import { Tabs } from "./tabs.js";
@@ -71,6 +73,12 @@ export type Identity =
       /** Whether the relay has accepted the current token on this instance. */
       authenticated: boolean;
     };
+
+/** Read positions: the `ts` of the newest message read, 0 for nothing. */
+export interface ReadPositions {
+  user: number;
+  business: number;
+}
 
 /** Events of a {@link ParleyClient} and their payloads. */
 export interface ClientEvents {
@@ -108,6 +116,11 @@ export interface ParleyClient {
   markRead(): void;
   /** Business messages newer than the user's read position. */
   unreadCount(): number;
+  /**
+   * How far the user (the furthest of their clients) and the business have read: the `ts` of the newest
+   * message each has read, 0 for nothing. Per message, see {@link ConversationMessage.readByBusiness}.
+   */
+  readBy(): ReadPositions;
   /**
    * Logs in as `userId` with a JWT from the app's backend.
    *
@@ -218,7 +231,24 @@ class Client implements ParleyClient {
   messages(): ConversationMessage[] {
     this.assertAlive();
     const session = this.session;
-    return session === undefined ? [] : readMessages(session.index, session.stored, this.clientId);
+    if (session === undefined) return [];
+    const business = this.readBy().business;
+    const local = readMessages(session.index, session.stored, this.clientId, business);
+    const preview = session.preview;
+    return preview === undefined ? local : withPreview(local, preview, this.clientId, business);
+  }
+
+  readBy(): ReadPositions {
+    this.assertAlive();
+    const session = this.session;
+    if (session === undefined) return { user: 0, business: 0 };
+    const positions = readPositions(session.doc);
+    const preview = session.preview;
+    if (preview === undefined) return positions;
+    return {
+      user: Math.max(positions.user, preview.reads.user),
+      business: Math.max(positions.business, preview.reads.business),
+    };
   }
 
   async send(text: string, options?: { metadata?: Record<string, JsonValue> }): Promise<ConversationMessage> {
@@ -229,9 +259,10 @@ class Client implements ParleyClient {
     checkSendArguments(text, options?.metadata);
     await this.readyAndAlive();
     return this.write(async (session) => {
-      const entry = appendMessage(session.doc, session.index, this.clientId, text, options?.metadata);
+      const lastSeen = Math.max(session.index.maxTimestamp(), previewMaxTimestamp(session.preview));
+      const entry = appendMessage(session.doc, lastSeen, this.clientId, text, options?.metadata);
       await session.persist();
-      return toMessage(entry, session.stored, this.clientId);
+      return toMessage(entry, session.stored, this.clientId, this.readBy().business);
     });
   }
 
@@ -256,12 +287,15 @@ class Client implements ParleyClient {
 
   markRead(): void {
     this.assertAlive();
-    if (this.session !== undefined) markAllRead(this.session.doc, this.session.index, this.clientId);
+    const session = this.session;
+    if (session === undefined) return;
+    const newest = Math.max(session.index.all.at(-1)?.record.ts ?? 0, previewMaxTimestamp(session.preview));
+    markReadUpTo(session.doc, newest, this.clientId);
   }
 
   unreadCount(): number {
     this.assertAlive();
-    return this.session === undefined ? 0 : countUnread(this.session.doc, this.session.index);
+    return this.session === undefined ? 0 : countUnread(this.messages(), this.readBy().user);
   }
 
   async login(userId: string, jwt: string, options?: { discardUnsent?: boolean }): Promise<{ authenticated: boolean }> {
@@ -367,7 +401,7 @@ class Client implements ParleyClient {
       relayUrl: this.options.relayUrl,
       WebSocket: this.options.WebSocket,
       tabChannel: this.options.tabSync ? `parley/${this.options.appId}/doc/${subject.nonce}` : undefined,
-      params: () => this.connectionParams(),
+      params: () => this.connectionParams(session as Session),
       onChange: (what) => {
         if (session === this.session) this.emitChange(what);
       },
@@ -412,7 +446,7 @@ class Client implements ParleyClient {
     }
   }
 
-  private connectionParams(): ConnectionParams {
+  private connectionParams(session: Session): ConnectionParams {
     const record = this.currentRecord();
     const subject = record.current;
     const params: ConnectionParams = {
@@ -423,6 +457,9 @@ class Client implements ParleyClient {
     };
     if (subject.kind === "user" && subject.pendingMerge !== undefined) {
       params[ConnectParam.merge] = anonymousToken(subject.pendingMerge);
+    }
+    if (this.options.recentPreview > 0 && session.wantsPreview()) {
+      params[ConnectParam.tail] = String(this.options.recentPreview);
     }
     return params;
   }

@@ -12,7 +12,7 @@
  * close stops the connection and is reported once, so the owner can fetch a fresh token and `start()`
  * again. Parameters are read at every connect, so a refreshed token is used by the next socket.
  */
-import { isTransientClose, MessageType, readStored } from "@parley/protocol";
+import { isTransientClose, MessageType, type RecentPreview, readRecent, readStored } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
@@ -51,6 +51,8 @@ export interface ConnectionOptions {
   onSynced: () => void;
   /** The relay durably stores this state vector. */
   onStored: (stateVector: Map<number, number>) => void;
+  /** The relay sent a preview of the newest messages (only when the params asked for one with `tail`). */
+  onRecent?: (preview: RecentPreview) => void;
   /** The relay closed the connection for good (a 44xx code); the connection has stopped. */
   onRefused: (code: number, reason: string) => void;
 }
@@ -234,6 +236,8 @@ export class Connection {
       }
     } else if (type === MessageType.stored) {
       this.options.onStored(readStored(decoder));
+    } else if (type === MessageType.recent) {
+      this.options.onRecent?.(readRecent(decoder));
     }
     // Awareness and auth frames carry nothing this client acts on; a refusal arrives as a close.
   }

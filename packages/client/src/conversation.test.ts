@@ -1,11 +1,18 @@
-import { InvalidArgumentError, listMessageEntries, messagesOf, readProfile, readsOf } from "@parley/protocol";
+import {
+  InvalidArgumentError,
+  listMessageEntries,
+  messagesOf,
+  readPositions,
+  readProfile,
+  readsOf,
+} from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import {
   appendMessage,
   appendProfileEntries,
   countUnread,
-  markAllRead,
+  markReadUpTo,
   profileEntries,
   readMessages,
   unstoredMessageIds,
@@ -25,8 +32,8 @@ describe("conversation", () => {
     const a = replica();
     const b = replica();
     for (let i = 0; i < 5; i++) {
-      appendMessage(a.doc, a.index, CLIENT, `a${i}`, undefined);
-      appendMessage(b.doc, b.index, OTHER, `b${i}`, undefined);
+      appendMessage(a.doc, a.index.maxTimestamp(), CLIENT, `a${i}`, undefined);
+      appendMessage(b.doc, b.index.maxTimestamp(), OTHER, `b${i}`, undefined);
     }
     const ab = replica();
     const ba = replica();
@@ -35,10 +42,10 @@ describe("conversation", () => {
     Y.applyUpdate(ba.doc, Y.encodeStateAsUpdate(b.doc));
     Y.applyUpdate(ba.doc, Y.encodeStateAsUpdate(a.doc));
     Y.applyUpdate(ba.doc, Y.encodeStateAsUpdate(a.doc));
-    const order = (r: { index: MessageIndex }) => readMessages(r.index, new Map(), CLIENT).map((m) => m.id);
+    const order = (r: { index: MessageIndex }) => readMessages(r.index, new Map(), CLIENT, 0).map((m) => m.id);
     expect(order(ab)).toEqual(order(ba));
     expect(order(ab)).toHaveLength(10);
-    const fromA = readMessages(ab.index, new Map(), CLIENT)
+    const fromA = readMessages(ab.index, new Map(), CLIENT, 0)
       .filter((m) => m.mine)
       .map((m) => m.text);
     expect(fromA).toEqual(["a0", "a1", "a2", "a3", "a4"]);
@@ -48,7 +55,7 @@ describe("conversation", () => {
     const r = replica();
     const now = Date.now();
     messagesOf(r.doc).push([{ id: "later-0001", role: "user", client: OTHER, text: "x", ts: now + 10 }]);
-    appendMessage(r.doc, r.index, CLIENT, "mine", undefined);
+    appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "mine", undefined);
     messagesOf(r.doc).push([{ id: "earlier-001", role: "user", client: OTHER, text: "y", ts: now - 10 }]);
     // A repeated id: the first in the array counts, as in listMessageEntries.
     messagesOf(r.doc).insert(0, [{ id: "later-0001", role: "user", client: OTHER, text: "dup", ts: now - 100 }]);
@@ -62,19 +69,19 @@ describe("conversation", () => {
     messagesOf(r.doc).push([
       { id: "future-business", role: "business", author: {}, text: "hi", ts: Date.now() + 60_000 },
     ]);
-    const reply = appendMessage(r.doc, r.index, CLIENT, "reply", undefined);
-    expect(readMessages(r.index, new Map(), CLIENT).map((m) => m.text)).toEqual(["hi", "reply"]);
+    const reply = appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "reply", undefined);
+    expect(readMessages(r.index, new Map(), CLIENT, 0).map((m) => m.text)).toEqual(["hi", "reply"]);
     expect(reply.record.id).toMatch(/^[A-Za-z0-9_-]{16,}$/);
   });
 
   it("derives status from the relay's stored state vector", () => {
     const r = replica();
-    const first = appendMessage(r.doc, r.index, CLIENT, "one", undefined);
-    const second = appendMessage(r.doc, r.index, CLIENT, "two", { tag: "x" });
+    const first = appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "one", undefined);
+    const second = appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "two", { tag: "x" });
     const stored = new Map([[r.doc.clientID, first.clock + 1]]);
-    expect(readMessages(r.index, stored, CLIENT).map((m) => m.status)).toEqual(["sent", "pending"]);
+    expect(readMessages(r.index, stored, CLIENT, 0).map((m) => m.status)).toEqual(["sent", "pending"]);
     expect(unstoredMessageIds(r.index, stored)).toEqual([second.record.id]);
-    expect(readMessages(r.index, stored, CLIENT)[1]?.metadata).toEqual({ tag: "x" });
+    expect(readMessages(r.index, stored, CLIENT, 0)[1]?.metadata).toEqual({ tag: "x" });
   });
 
   it("validates profile patches and writes the newest value per key", () => {
@@ -90,13 +97,14 @@ describe("conversation", () => {
 
   it("counts business messages after the user's read position and marks them read", () => {
     const r = replica();
-    appendMessage(r.doc, r.index, CLIENT, "question", undefined);
+    appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "question", undefined);
     const author = { name: "Bo" };
     messagesOf(r.doc).push([{ id: "answer-0001", role: "business", author, text: "a", ts: Date.now() + 5 }]);
     messagesOf(r.doc).push([{ id: "answer-0002", role: "business", author, text: "b", ts: Date.now() + 6 }]);
-    expect(countUnread(r.doc, r.index)).toBe(2);
-    markAllRead(r.doc, r.index, CLIENT);
-    expect(countUnread(r.doc, r.index)).toBe(0);
+    const unread = () => countUnread(readMessages(r.index, new Map(), CLIENT, 0), readPositions(r.doc).user);
+    expect(unread()).toBe(2);
+    markReadUpTo(r.doc, r.index.all.at(-1)?.record.ts ?? 0, CLIENT);
+    expect(unread()).toBe(0);
     expect([...readsOf(r.doc).keys()]).toEqual([CLIENT]);
   });
 });

@@ -13,6 +13,7 @@ import {
   InvalidArgumentError,
   type JsonValue,
   type MessageEntry,
+  type MessageRecord,
   messagesOf,
   nextTimestamp,
   type ProfileEntry,
@@ -45,6 +46,11 @@ export interface ConversationMessage {
   status: "pending" | "sent";
   /** Whether this client sent it. */
   mine: boolean;
+  /**
+   * Whether the business has read it: its read position has reached the message's `ts`. Always `true`
+   * for the business's own messages.
+   */
+  readByBusiness: boolean;
 }
 
 /** A profile change: known fields take a string or `null` (clears); `properties` takes JSON per name. */
@@ -60,16 +66,21 @@ function isStored(stored: Map<number, number>, client: number, clock: number): b
   return (stored.get(client) ?? 0) > clock;
 }
 
-/** One message entry as the application sees it. */
-export function toMessage(entry: MessageEntry, stored: Map<number, number>, clientId: string): ConversationMessage {
-  const record = entry.record;
+/** One message record as the application sees it. */
+export function toMessageView(
+  record: MessageRecord,
+  status: ConversationMessage["status"],
+  clientId: string,
+  businessRead: number,
+): ConversationMessage {
   const message: ConversationMessage = {
     id: record.id,
     role: record.role,
     text: record.text,
     ts: record.ts,
-    status: isStored(stored, entry.client, entry.clock) ? "sent" : "pending",
+    status,
     mine: record.role === "user" && record.client === clientId,
+    readByBusiness: record.role === "business" || record.ts <= businessRead,
   };
   if (record.role === "user") message.clientId = record.client;
   else message.author = { ...record.author };
@@ -77,9 +88,20 @@ export function toMessage(entry: MessageEntry, stored: Map<number, number>, clie
   return message;
 }
 
+/** One message entry as the application sees it. */
+export function toMessage(
+  entry: MessageEntry,
+  stored: Map<number, number>,
+  clientId: string,
+  businessRead: number,
+): ConversationMessage {
+  const status = isStored(stored, entry.client, entry.clock) ? "sent" : "pending";
+  return toMessageView(entry.record, status, clientId, businessRead);
+}
+
 /**
- * The application's view of each entry, reused while its status is unchanged, so that listing a long
- * conversation on every change event does not rebuild 100,000 objects.
+ * The application's view of each entry, reused while its status and read receipt are unchanged, so that
+ * listing a long conversation on every change event does not rebuild 100,000 objects.
  */
 const views = new WeakMap<MessageEntry, ConversationMessage>();
 
@@ -88,12 +110,14 @@ export function readMessages(
   index: MessageIndex,
   stored: Map<number, number>,
   clientId: string,
+  businessRead: number,
 ): ConversationMessage[] {
   return index.all.map((entry) => {
     const cached = views.get(entry);
     const status = isStored(stored, entry.client, entry.clock) ? "sent" : "pending";
-    if (cached !== undefined && cached.status === status) return cached;
-    const view = toMessage(entry, stored, clientId);
+    const readByBusiness = entry.record.role === "business" || entry.record.ts <= businessRead;
+    if (cached !== undefined && cached.status === status && cached.readByBusiness === readByBusiness) return cached;
+    const view = toMessageView(entry.record, status, clientId, businessRead);
     views.set(entry, view);
     return view;
   });
@@ -121,7 +145,7 @@ export function checkSendArguments(text: unknown, metadata: unknown): void {
 /** Appends a user message from `clientId`; returns its entry. */
 export function appendMessage(
   doc: Y.Doc,
-  index: MessageIndex,
+  lastSeen: number,
   clientId: string,
   text: string,
   metadata: { [key: string]: JsonValue } | undefined,
@@ -132,7 +156,7 @@ export function appendMessage(
     role: "user",
     client: clientId,
     text,
-    ts: nextTimestamp(index.maxTimestamp(), now),
+    ts: nextTimestamp(lastSeen, now),
   };
   if (metadata !== undefined) record.meta = structuredClone(metadata);
   const problem = checkUserMessage(record, clientId, now);
@@ -180,9 +204,8 @@ export function appendProfileEntries(doc: Y.Doc, entries: ProfileEntry[]): void 
   if (entries.length > 0) profileLogOf(doc).push(entries);
 }
 
-/** Moves this client's read mark to the newest message, if that is further than the user's position. */
-export function markAllRead(doc: Y.Doc, index: MessageIndex, clientId: string): void {
-  const newest = index.all.at(-1)?.record.ts ?? 0;
+/** Moves this client's read mark to `newest`, if that is further than the user's position. */
+export function markReadUpTo(doc: Y.Doc, newest: number, clientId: string): void {
   const own = readsOf(doc).get(clientId)?.ts ?? 0;
   if (newest <= own || newest <= readPositions(doc).user) return;
   const mark = { ts: newest };
@@ -190,12 +213,9 @@ export function markAllRead(doc: Y.Doc, index: MessageIndex, clientId: string): 
   if (checkReadMark(mark, Date.now()) === null) readsOf(doc).set(clientId, mark);
 }
 
-/** Business messages newer than the user's read position (the furthest of their clients). */
-export function countUnread(doc: Y.Doc, index: MessageIndex): number {
-  const read = readPositions(doc).user;
+/** Business messages newer than `userRead` (the user's read position, the furthest of their clients). */
+export function countUnread(messages: readonly ConversationMessage[], userRead: number): number {
   let count = 0;
-  for (const entry of index.all) {
-    if (entry.record.role === "business" && entry.record.ts > read) count += 1;
-  }
+  for (const message of messages) if (message.role === "business" && message.ts > userRead) count += 1;
   return count;
 }

@@ -21,7 +21,7 @@ export {
   TokenNotYetValidError,
   UnsentChangesError,
 } from "@parley/protocol";
-export { type ClientEvents, createClient, type Identity, type ParleyClient } from "./client.js";
+export { type ClientEvents, createClient, type Identity, type ParleyClient, type ReadPositions } from "./client.js";
 export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
 export type { ConversationMessage, ProfilePatch } from "./conversation.js";
 export { directoryStorage } from "./directory-storage.js";

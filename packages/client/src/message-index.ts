@@ -73,7 +73,8 @@ export class MessageIndex {
   }
 
   private readonly onChange = (event: Y.YArrayEvent<MessageRecord>): void => {
-    if (event.changes.deleted.size > 0) {
+    // A first sync brings a whole history at once: one sort beats as many ordered inserts.
+    if (event.changes.deleted.size > 0 || event.changes.added.size > this.entries.length / 4 + 64) {
       this.rebuild();
       return;
     }

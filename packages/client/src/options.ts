@@ -1,5 +1,5 @@
 /** The options of `createClient`, their defaults, and their validation. */
-import { assertAppId, InvalidArgumentError } from "@parley/protocol";
+import { assertAppId, InvalidArgumentError, MAX_TAIL } from "@parley/protocol";
 import type { WebSocketConstructor } from "./connection.js";
 import type { ClientStorage } from "./storage.js";
 
@@ -32,6 +32,11 @@ export interface ClientOptions {
   loginTimeoutMs?: number;
   /** How long `logout` and a user switch wait for unsent changes to reach the relay. Default 5,000 ms. */
   flushTimeoutMs?: number;
+  /**
+   * How many of the newest messages to ask the relay for when this store has nothing of a conversation
+   * yet, shown before the full history has arrived (0–200, `0` turns it off). Default 50.
+   */
+  recentPreview?: number;
 }
 
 /** {@link ClientOptions} after validation and defaults. */
@@ -46,6 +51,7 @@ export interface ResolvedOptions {
   connect: boolean;
   loginTimeoutMs: number;
   flushTimeoutMs: number;
+  recentPreview: number;
 }
 
 const STORAGE_METHODS = ["get", "set", "delete", "openDoc", "deleteDoc", "listDocs"] as const;
@@ -109,6 +115,15 @@ export function resolveOptions(options: unknown): ResolvedOptions {
   if (connect && WebSocket === undefined) {
     throw new InvalidArgumentError("options.WebSocket", "is required where globalThis.WebSocket is missing");
   }
+  const recentPreview = o.recentPreview ?? 50;
+  if (
+    typeof recentPreview !== "number" ||
+    !Number.isInteger(recentPreview) ||
+    recentPreview < 0 ||
+    recentPreview > MAX_TAIL
+  ) {
+    throw new InvalidArgumentError("options.recentPreview", `must be an integer from 0 to ${MAX_TAIL}`);
+  }
   const clientInfo: { platform?: string; appVersion?: string } = {};
   if (platform !== undefined) clientInfo.platform = platform;
   if (appVersion !== undefined) clientInfo.appVersion = appVersion;
@@ -123,5 +138,6 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     connect,
     loginTimeoutMs: optionalDuration(o.loginTimeoutMs, "options.loginTimeoutMs", 5_000),
     flushTimeoutMs: optionalDuration(o.flushTimeoutMs, "options.flushTimeoutMs", 5_000),
+    recentPreview,
   };
 }

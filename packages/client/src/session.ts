@@ -3,7 +3,7 @@
  * stored state (for delivery status and flushing) and, when several instances share a store, the
  * channel on which they exchange updates of this document.
  */
-import { UnsentChangesError } from "@parley/protocol";
+import { type RecentPreview, UnsentChangesError } from "@parley/protocol";
 import * as Y from "yjs";
 import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocketConstructor } from "./connection.js";
 import { unstoredMessageIds } from "./conversation.js";
@@ -46,6 +46,8 @@ export class Session {
   private saving: Promise<void> = Promise.resolve();
   private saveQueued = false;
   private closed = false;
+  private syncedOnce = false;
+  private recent: RecentPreview | undefined;
   private readonly options: SessionOptions;
 
   private constructor(options: SessionOptions) {
@@ -88,6 +90,19 @@ export class Session {
     return this.connection?.isSynced ?? false;
   }
 
+  /**
+   * The relay's preview of the newest messages, shown until the first sync of this document lands
+   * (then the document holds them and more). Never written into the document.
+   */
+  get preview(): RecentPreview | undefined {
+    return this.recent;
+  }
+
+  /** Whether to ask the relay for a preview: this store never completed a sync of the room. */
+  wantsPreview(): boolean {
+    return !this.syncedOnce && this.storedState.size === 0;
+  }
+
   /** Starts (or restarts after a refusal) the relay connection. */
   connect(): void {
     if (this.closed || this.options.WebSocket === undefined) return;
@@ -99,8 +114,9 @@ export class Session {
         WebSocket: this.options.WebSocket,
         params: this.options.params,
         onStatus: this.options.onStatus,
-        onSynced: this.options.onSynced,
+        onSynced: () => this.onSynced(),
         onStored: (state) => this.onStored(state),
+        onRecent: (preview) => this.onRecent(preview),
         onRefused: this.options.onRefused,
       });
     }
@@ -188,6 +204,20 @@ export class Session {
   static async erase(storage: ClientStorage, room: string): Promise<void> {
     await storage.deleteDoc(room);
     await storage.delete(storedKey(room));
+  }
+
+  private onRecent(preview: RecentPreview): void {
+    if (this.syncedOnce) return;
+    this.recent = preview;
+    this.options.onChange("messages");
+  }
+
+  private onSynced(): void {
+    this.syncedOnce = true;
+    const hadPreview = this.recent !== undefined;
+    this.recent = undefined;
+    this.options.onSynced();
+    if (hadPreview) this.options.onChange("messages");
   }
 
   private onStored(state: Map<number, number>): void {
