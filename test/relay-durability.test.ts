@@ -1,3 +1,5 @@
+import { readdirSync } from "node:fs";
+import { join } from "node:path";
 import {
   clientIdFromSecret,
   createSecret,
@@ -142,6 +144,23 @@ describe("durability across SIGKILL", () => {
       expect(ackedAtKill).toBeLessThanOrEqual(writer.sent);
     });
   }
+
+  it("compacts a long log into a snapshot and serves the same document after a SIGKILL", async () => {
+    relay = await startRelay();
+    const userId = "compacted";
+    const writer = new AckedWriter(relay, userRoom(userId), await signUserToken(userId));
+    await writer.start();
+    const clientId = clientIdFromSecret(writer.clientSecret);
+    for (let i = 0; i < 700; i++) writer.write(clientId);
+    await waitFor(() => writer.acked >= 700, { what: "700 messages acknowledged" });
+    const files = readdirSync(join(relay.dataDir, "docs"), { recursive: true }).map(String);
+    expect(files.some((file) => file.endsWith(".snapshot"))).toBe(true);
+    await relay.kill();
+    await relay.restart();
+    const ids = await readAll(relay, userRoom(userId), userId, 700);
+    expect(new Set(ids).size).toBe(700);
+    writer.raw.ws.terminate();
+  });
 
   it("a provider that wrote while the relay was down re-sends after the restart", async () => {
     relay = await startRelay();
