@@ -1,0 +1,102 @@
+import { clientIdFromSecret, createSecret, type MessageRecord, messagesOf, ownersOf, roomName } from "@parley/protocol";
+import { describe, expect, it } from "vitest";
+import * as Y from "yjs";
+import type { AppConfig } from "./config.js";
+import { silentLogger } from "./logger.js";
+import type { RoomPeer } from "./room.js";
+import { MemoryStorage } from "./storage.js";
+import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
+import type { ChangeRef, WebhookEvent, WebhookQueue } from "./webhook-queue.js";
+
+const ROOM = roomName({ appId: "app", kind: "user", subject: "alice" });
+
+/** A MemoryStorage whose appends wait until the test opens the gate. */
+class GatedStorage extends MemoryStorage {
+  private waiting: Array<() => void> = [];
+  gated = true;
+
+  override async append(name: string, update: Uint8Array): Promise<void> {
+    if (this.gated) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    await super.append(name, update);
+  }
+
+  open(): void {
+    this.gated = false;
+    for (const release of this.waiting.splice(0)) release();
+  }
+}
+
+/** Records what would be queued (unit test stand-in for the file outbox). */
+function recordingQueue(): {
+  queue: WebhookQueue;
+  queued: Array<{ event: Omit<WebhookEvent, "id" | "createdAt">; after?: ChangeRef }>;
+} {
+  const queued: Array<{ event: Omit<WebhookEvent, "id" | "createdAt">; after?: ChangeRef }> = [];
+  const apps: AppConfig[] = [{ id: "app", keys: [] }];
+  const queue = {
+    wants: (appId: string) => apps.some((app) => app.id === appId),
+    enqueue: async (event: Omit<WebhookEvent, "id" | "createdAt">, after?: ChangeRef) => {
+      queued.push(after === undefined ? { event } : { event, after });
+    },
+  } as unknown as WebhookQueue;
+  return { queue, queued };
+}
+
+const peer = (clientId: string): RoomPeer => ({ clientId, wantsAcks: false, synced: true, send() {}, close() {} });
+
+function clientUpdate(clientId: string, text: string): Uint8Array {
+  const doc = new Y.Doc();
+  const record: MessageRecord = { id: `id-${text}-000`, role: "user", client: clientId, text, ts: Date.now() };
+  messagesOf(doc).push([record]);
+  return Y.encodeStateAsUpdate(doc);
+}
+
+describe("webhook events", () => {
+  it("holds an event until its change is stored, and calls a change nobody stored lost", async () => {
+    const storage = new GatedStorage();
+    const rooms = new WatchedRooms({ storage, logger: silentLogger, graceMs: 60_000 }, () => {});
+    const room = await rooms.open(ROOM);
+    const writing = room.transactAsRelay((doc) =>
+      messagesOf(doc).push([{ id: "biz-00001", role: "business", author: {}, text: "hi", ts: 1 }]),
+    );
+    const item = messagesOf(room.doc)._start;
+    if (item === null) throw new Error("no item");
+    const change = { room: ROOM, client: item.id.client, clock: item.id.clock };
+    expect(await changeState(rooms, change)).toBe("pending");
+    storage.open();
+    await writing;
+    expect(await changeState(rooms, change)).toBe("stored");
+    expect(await changeState(rooms, { room: ROOM, client: item.id.client, clock: item.id.clock + 1_000 })).toBe("lost");
+    expect(await changeState(rooms, { room: ROOM, client: 4242, clock: 0 })).toBe("lost");
+    await rooms.close(1001, "done");
+  });
+
+  it("reports messages written by clients, not by the relay, each with the Yjs id of its item", async () => {
+    const storage = new MemoryStorage();
+    const { queue, queued } = recordingQueue();
+    const rooms = new WatchedRooms({ storage, logger: silentLogger, graceMs: 60_000 }, (room) =>
+      watchRoom(room, queue, silentLogger),
+    );
+    const room = await rooms.open(ROOM);
+    const clientId = clientIdFromSecret(createSecret());
+    expect(room.applyClientUpdate(clientUpdate(clientId, "from-a-client"), peer(clientId)).ok).toBe(true);
+    await room.transactAsRelay((doc) =>
+      messagesOf(doc).push([{ id: "imported-1", role: "user", client: "imported", text: "old", ts: 1 }]),
+    );
+    const created = queued.filter((entry) => entry.event.type === "message.created");
+    expect(created).toHaveLength(1);
+    expect(created[0]?.event.data).toMatchObject({
+      subject: { kind: "user", id: "alice" },
+      message: { text: "from-a-client", clientId },
+    });
+    const owned = [...ownersOf(room.doc).entries()].find(([, owner]) => owner === clientId)?.[0];
+    expect(created[0]?.after).toEqual({ room: ROOM, client: Number(owned), clock: 0 });
+    // Joining stamped a client record in a relay transaction: that is a client.added.
+    room.join(peer(clientId), { info: { platform: "test" } });
+    await room.settled();
+    expect(
+      queued.filter((e) => e.event.type === "client.added").map((e) => (e.event.data.client as { id: string }).id),
+    ).toEqual([clientId]);
+    await rooms.close(1001, "done");
+  });
+});
