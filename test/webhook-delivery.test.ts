@@ -3,6 +3,8 @@
  * after failures, the events a user's activity produces, and a pending delivery surviving a SIGKILL.
  */
 import { createHmac } from "node:crypto";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
 import { verifyWebhookSignature, type WebhookEvent } from "@parley/business";
 import {
   anonymousIdFromSecret,
@@ -135,6 +137,25 @@ describe("webhooks", () => {
     expect(
       handle.logs.some((line) => line.includes("webhook delivery failed") && line.includes("no answer within 300 ms")),
     ).toBe(true);
+  });
+
+  it("gives a delivery up after maxAttempts and keeps it aside in webhooks/dead", async () => {
+    receiver = await startReceiver();
+    receiver.respond = () => 503;
+    relay = await startBusinessRelay({
+      webhooks: [webhookConfig(receiver.url, ["message.created"], { maxAttempts: 2 })],
+    });
+    const phone = await connect(relay, userRoom("max"), await signUserToken("max"));
+    write(phone, "nobody listens");
+    const handle = relay;
+    await waitFor(() => handle.logs.some((line) => line.includes("webhook delivery given up")), { what: "given up" });
+    expect(receiver.received.map((d) => d.answered)).toEqual([503, 503]);
+    const outbox = join(relay.dataDir, "webhooks");
+    expect(readdirSync(outbox).filter((name) => name.endsWith(".json"))).toEqual([]);
+    const dead = readdirSync(join(outbox, "dead"));
+    expect(dead).toHaveLength(1);
+    const kept = JSON.parse(readFileSync(join(outbox, "dead", dead[0] as string), "utf8")) as { body: string };
+    expect((JSON.parse(kept.body) as WebhookEvent).type).toBe("message.created");
   });
 
   it("reports clients added and logged out, anonymous users merged, and each user message once", async () => {

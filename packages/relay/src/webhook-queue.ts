@@ -279,11 +279,11 @@ export class WebhookQueue {
       return;
     }
     if (delivery.attempts >= endpoint.retry.maxAttempts) {
-      this.options.logger.error("webhook delivery given up", { delivery: delivery.id, url: delivery.url, failure });
       this.waiting.delete(delivery.id);
       await this.track(
         rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),
       );
+      this.options.logger.error("webhook delivery given up", { delivery: delivery.id, url: delivery.url, failure });
       return;
     }
     const base = Math.min(endpoint.retry.initialDelayMs * 2 ** (delivery.attempts - 1), endpoint.retry.maxDelayMs);
