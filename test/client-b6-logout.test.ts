@@ -1,7 +1,8 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, directoryStorage, memoryStorage, type ParleyClient } from "@parley/client";
+import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { directoryStorage } from "@parley/client/node";
 import { anonymousIdFromSecret, clientsOf, parseAnonymousToken, roomName } from "@parley/protocol";
 import { afterEach, describe, expect, it } from "vitest";
 import WebSocket from "ws";

@@ -8,7 +8,8 @@
  *   PARLEY_DATA_DIR      where this client keeps its data (default ./.data/node-client)
  */
 import { createInterface } from "node:readline/promises";
-import { type ConversationMessage, createClient, directoryStorage, UnsentChangesError } from "@parley/client";
+import { type ConversationMessage, createClient, UnsentChangesError } from "@parley/client";
+import { directoryStorage } from "@parley/client/node";
 import WebSocket from "ws";
 
 const backendUrl = process.env.PARLEY_BACKEND_URL ?? "http://127.0.0.1:3000";

@@ -24,7 +24,6 @@ export {
 export { type ClientEvents, createClient, type Identity, type ParleyClient, type ReadPositions } from "./client.js";
 export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
 export type { ConversationMessage, ProfilePatch } from "./conversation.js";
-export { directoryStorage } from "./directory-storage.js";
 export { type IndexedDbStorageOptions, indexedDbStorage } from "./indexeddb-storage.js";
 export { memoryStorage } from "./memory-storage.js";
 export type { ClientOptions } from "./options.js";

@@ -11,7 +11,7 @@ export interface ClientOptions {
   relayUrl: string;
   /**
    * Where identity and conversations are kept. Default: IndexedDB where `indexedDB` exists;
-   * required elsewhere (use `directoryStorage(path)` in Node, `memoryStorage()` for throwaway clients).
+   * required elsewhere (use `directoryStorage(path)` from `@parley/client/node` in Node, `memoryStorage()` for throwaway clients).
    */
   storage?: ClientStorage;
   /** WebSocket constructor. Default: `globalThis.WebSocket`. In Node 20 pass the `ws` package's export. */
