@@ -173,23 +173,26 @@ export class Connection implements RoomPeer {
     throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
   }
 
-  /** Sends sync step 2 once pending writes are durable (see `Room.whenStored`), then the first ack. */
+  /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
   private async answerSyncStep1(stateVector: Uint8Array): Promise<void> {
+    let update: Uint8Array;
     try {
-      await this.room.whenStored();
-      if (this.closing || !this.room.isOpen) return;
-      const reply = encoding.createEncoder();
-      encoding.writeVarUint(reply, MessageType.sync);
-      encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
-      encoding.writeVarUint8Array(reply, Y.encodeStateAsUpdate(this.room.doc, stateVector));
-      this.send(encoding.toUint8Array(reply));
-      if (!this.synced) {
-        this.synced = true;
-        if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
-      }
+      update = await this.room.durableUpdateSince(stateVector);
     } catch (error) {
-      this.options.logger.error("sync reply failed", { room: this.room.name, error });
-      this.close(CloseCode.InternalError, "sync failed");
+      // A storage failure already closed every connection of the room; anything else closes this one.
+      this.options.logger.warn("sync reply not sent", { room: this.room.name, error });
+      if (this.room.isOpen) this.close(CloseCode.InternalError, "sync failed");
+      return;
+    }
+    if (this.closing) return;
+    const reply = encoding.createEncoder();
+    encoding.writeVarUint(reply, MessageType.sync);
+    encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
+    encoding.writeVarUint8Array(reply, update);
+    this.send(encoding.toUint8Array(reply));
+    if (!this.synced) {
+      this.synced = true;
+      if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
     }
   }
 

@@ -110,6 +110,39 @@ describe("Room", () => {
     await rooms.close(1001, "test over");
   });
 
+  it("hands out a sync reply only once everything in it is durable", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    const peer = new FakePeer("client-dddddddddddddddd");
+    room.join(peer, { info: {} });
+    await settle();
+    storage.gated = true;
+    const clientDoc = new Y.Doc();
+    room.applyClientUpdate(messageUpdate(clientDoc, peer.clientId, "message-0001"), peer);
+    let reply: Uint8Array | undefined;
+    const replied = room.durableUpdateSince(new Uint8Array([0])).then((update) => {
+      reply = update;
+    });
+    room.applyClientUpdate(messageUpdate(clientDoc, peer.clientId, "message-0002"), peer);
+    await settle();
+    expect(reply).toBeUndefined();
+    storage.releaseAll();
+    await replied;
+    const fresh = new Y.Doc();
+    Y.applyUpdate(fresh, reply!);
+    // Taken when asked: it holds the first message (now durable), not the one applied after the request.
+    expect(
+      messagesOf(fresh)
+        .toArray()
+        .map((m) => m.id),
+    ).toEqual(["message-0001"]);
+    storage.gated = false;
+    storage.releaseAll();
+    await rooms.close(1001, "test over");
+  });
+
   it("transactAsRelay resolves only once the change is stored", async () => {
     const storage = new GatedStorage();
     const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });

@@ -92,7 +92,6 @@ export class Room {
   private readonly awarenessIds = new Map<RoomPeer, Set<number>>();
   private holds = 0;
   private pendingWrites = 0;
-  private pendingAppends = 0;
   private lastWrite: Promise<void> = Promise.resolve();
   private durable: Uint8Array;
   private ackScheduled = false;
@@ -282,14 +281,20 @@ export class Room {
   }
 
   /**
-   * Waits until nothing is waiting for the disk, so that a sync reply built next holds only durable
-   * data (see `persist`). Under a continuous stream of writes it gives up after a few rounds: the
-   * remaining window is one batch wide.
+   * The update a peer with `stateVector` lacks, resolved once all of it is durable: it is taken now and
+   * handed out after the appends issued so far have landed, so a sync reply never carries what the relay
+   * could still lose (see `persist`). Later changes reach the peer as forwarded updates. Rejects with a
+   * StorageError if those appends fail.
    */
-  async whenStored(): Promise<void> {
-    for (let round = 0; round < 8 && this.pendingAppends > 0 && this.state === "open"; round++) {
-      await this.lastWrite.catch(() => {});
+  async durableUpdateSince(stateVector: Uint8Array): Promise<Uint8Array> {
+    const update = Y.encodeStateAsUpdate(this.doc, stateVector);
+    try {
+      await this.lastWrite;
+    } catch (error) {
+      throw new StorageError(`room ${this.name}: write failed`, { cause: error });
     }
+    if (!this.isOpen) throw new StorageError(`room ${this.name} is closed`);
+    return update;
   }
 
   /** Waits until every write issued so far has settled. */
@@ -322,11 +327,9 @@ export class Room {
     const stateVector = Y.encodeStateVector(this.doc);
     const write = this.storage.append(this.name, update);
     this.lastWrite = write;
-    this.pendingAppends++;
     this.track(
       write.then(
         () => {
-          this.pendingAppends--;
           this.durable = stateVector;
           if (this.state !== "open") return;
           forward();
