@@ -88,8 +88,16 @@ export interface ClientEvents {
   clients: ClientRecord[];
   status: ConnectionStatus;
   identity: Identity;
+  /** Whether the business is typing changed. Ephemeral: nothing of it is stored. */
+  typing: TypingState;
   /** Something failed in the background (a refused token, a storage failure). */
   error: ParleyError;
+}
+
+/** Who is typing, as far as this client shows it. */
+export interface TypingState {
+  /** The business is typing (set through the business API, ends by itself after a few seconds). */
+  business: boolean;
 }
 
 /** A Parley client. See {@link createClient}. */
@@ -146,6 +154,14 @@ export interface ParleyClient {
   logout(options?: { discardUnsent?: boolean }): Promise<void>;
   /** Resolves once the relay has durably stored everything local; rejects with {@link UnsentChangesError}. */
   flush(options?: { timeoutMs?: number }): Promise<void>;
+  /**
+   * Shows (or stops showing) the user typing to the room: the business and the user's other clients.
+   * Call it again while the user keeps typing; it ends by itself {@link TYPING_INDICATOR_MS} after the last
+   * call, and when the user sends. Ephemeral: never stored, not sent while offline.
+   */
+  setTyping(typing: boolean): void;
+  /** Whether the business is typing (see the `typing` event). */
+  businessTyping(): boolean;
   /** Subscribes to an event; returns the unsubscribe function. */
   on<E extends keyof ClientEvents>(event: E, listener: (payload: ClientEvents[E]) => void): () => void;
   /** Disconnects and releases the store. Every later call rejects with {@link ClientDestroyedError}. */
@@ -155,6 +171,18 @@ export interface ParleyClient {
 type LoginOutcome = { kind: "synced" } | { kind: "refused"; error: ParleyError } | { kind: "timeout" };
 
 const LOGOUT_FRAME_TIMEOUT_MS = 2_000;
+const EVENTS: ReadonlyArray<keyof ClientEvents> = [
+  "messages",
+  "profile",
+  "clients",
+  "status",
+  "identity",
+  "typing",
+  "error",
+];
+
+/** How long one `setTyping(true)` shows the user typing. */
+export const TYPING_INDICATOR_MS = 5_000;
 
 function defaultPlatform(): string {
   const scope = globalThis as { document?: unknown; process?: { versions?: { node?: string } } };
@@ -199,6 +227,10 @@ class Client implements ParleyClient {
   /** A login is waiting for the relay with its session in place; writes need not wait for it. */
   private writableWhileWaiting = false;
   private lastStatus: ConnectionStatus = "offline";
+  private businessWasTyping = false;
+  private typingTimer: ReturnType<typeof setTimeout> | undefined;
+  private businessTypingTimer: ReturnType<typeof setTimeout> | undefined;
+  private readonly removeNetworkListeners: () => void;
 
   constructor(options: ResolvedOptions, storage: ClientStorage) {
     this.options = options;
@@ -208,6 +240,7 @@ class Client implements ParleyClient {
       ...(options.clientInfo.appVersion === undefined ? {} : { appVersion: options.clientInfo.appVersion }),
       sdkVersion: SDK_VERSION,
     });
+    this.removeNetworkListeners = this.listenToNetwork();
     this.ready = this.enqueue(() => this.initialize());
     // `ready` is also awaited by every method; an unobserved rejection here would crash Node.
     this.ready.catch(() => {});
@@ -262,6 +295,7 @@ class Client implements ParleyClient {
       const lastSeen = Math.max(session.index.maxTimestamp(), previewMaxTimestamp(session.preview));
       const entry = appendMessage(session.doc, lastSeen, this.clientId, text, options?.metadata);
       await session.persist();
+      if (session.typing !== null) this.updateTyping(session, false);
       return toMessage(entry, session.stored, this.clientId, this.readBy().business);
     });
   }
@@ -342,11 +376,20 @@ class Client implements ParleyClient {
     await this.currentSession().flush(timeoutMs);
   }
 
+  setTyping(typing: boolean): void {
+    this.assertAlive();
+    if (typeof typing !== "boolean") throw new InvalidArgumentError("typing", "must be a boolean");
+    if (this.session !== undefined) this.updateTyping(this.session, typing);
+  }
+
+  businessTyping(): boolean {
+    this.assertAlive();
+    return this.session?.businessTyping(Date.now()) != null;
+  }
+
   on<E extends keyof ClientEvents>(event: E, listener: (payload: ClientEvents[E]) => void): () => void {
     this.assertAlive();
-    if (!["messages", "profile", "clients", "status", "identity", "error"].includes(event as string)) {
-      throw new InvalidArgumentError("event", "must be messages, profile, clients, status, identity or error");
-    }
+    if (!EVENTS.includes(event)) throw new InvalidArgumentError("event", `must be one of ${EVENTS.join(", ")}`);
     if (typeof listener !== "function") throw new InvalidArgumentError("listener", "must be a function");
     return this.events.on(event, listener);
   }
@@ -354,6 +397,9 @@ class Client implements ParleyClient {
   async destroy(): Promise<void> {
     if (this.destroyed) throw new ClientDestroyedError();
     this.destroyed = true;
+    this.removeNetworkListeners();
+    clearTimeout(this.typingTimer);
+    clearTimeout(this.businessTypingTimer);
     this.cancelRefresh?.();
     this.loginWaiter?.({ kind: "timeout" });
     this.tabs?.close();
@@ -414,6 +460,9 @@ class Client implements ParleyClient {
       onRefused: (code, reason) => {
         if (session === this.session) this.onRefused(code, reason);
       },
+      onPresence: () => {
+        if (session === this.session) this.emitTyping();
+      },
     });
     if (this.destroyed) {
       await session.close();
@@ -423,6 +472,7 @@ class Client implements ParleyClient {
       await this.mergeLocally(session, subject.pendingMerge);
     }
     this.session = session;
+    this.emitTyping();
     this.events.emit("identity", this.identity);
     this.emitChange("messages");
     this.emitChange("profile");
@@ -868,6 +918,55 @@ class Client implements ParleyClient {
     else this.events.emit("clients", this.clients());
   }
 
+  /** Sets or clears the user's typing indicator, and ends it by itself if not refreshed. */
+  private updateTyping(session: Session, typing: boolean): void {
+    clearTimeout(this.typingTimer);
+    if (!typing) {
+      session.setTyping(null);
+      return;
+    }
+    session.setTyping({ role: "user", until: Date.now() + TYPING_INDICATOR_MS });
+    this.typingTimer = setTimeout(() => {
+      if (this.session === session && !this.destroyed) session.setTyping(null);
+    }, TYPING_INDICATOR_MS);
+    unrefTimer(this.typingTimer);
+  }
+
+  /** Emits `typing` when the business's indicator changed, and looks again when it runs out. */
+  private emitTyping(): void {
+    clearTimeout(this.businessTypingTimer);
+    const indicator = this.session?.businessTyping(Date.now()) ?? null;
+    if (indicator !== null) {
+      // The relay clears the indicator at `until`; should that update be lost, it still ends here.
+      this.businessTypingTimer = setTimeout(() => this.emitTyping(), indicator.until - Date.now() + 1);
+      unrefTimer(this.businessTypingTimer);
+    }
+    const typing = indicator !== null;
+    if (typing === this.businessWasTyping) return;
+    this.businessWasTyping = typing;
+    this.events.emit("typing", { business: typing });
+  }
+
+  /**
+   * Follows the browser's `online` / `offline` events where there are any: a socket that went offline
+   * may not notice for a long time, and a reconnect need not wait out the backoff once the network is back.
+   */
+  private listenToNetwork(): () => void {
+    const scope = globalThis as {
+      addEventListener?: (type: string, listener: () => void) => void;
+      removeEventListener?: (type: string, listener: () => void) => void;
+    };
+    if (typeof scope.addEventListener !== "function") return () => {};
+    const online = () => this.session?.retryNow();
+    const offline = () => this.session?.dropSocket();
+    scope.addEventListener("online", online);
+    scope.addEventListener("offline", offline);
+    return () => {
+      scope.removeEventListener?.("online", online);
+      scope.removeEventListener?.("offline", offline);
+    };
+  }
+
   private emitStatus(): void {
     const status = this.status;
     if (status === this.lastStatus) return;
@@ -883,6 +982,11 @@ class Client implements ParleyClient {
         : new StorageError(`background task failed: ${String(error)}`, { cause: error });
     this.events.emit("error", typed);
   }
+}
+
+/** Keeps a timer from holding a Node process open (browsers' timers are numbers and need nothing). */
+function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
+  (timer as { unref?: () => void }).unref?.();
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
- * One conversation's connection to the relay: a small y-websocket-protocol client (sync only; the
- * awareness protocol is not used by Parley's client) with Parley's `stored` acknowledgements.
+ * One conversation's connection to the relay: a small y-websocket-protocol client (sync, and awareness
+ * for typing indicators) with Parley's `stored` acknowledgements and `recent` preview.
  *
  * Session: on open the client sends sync step 1; the relay sends its step 1, which the client answers
  * with step 2, and answers the client's step 1 with step 2 (after which the connection is "synced").
@@ -17,6 +17,7 @@ import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
 import type * as Y from "yjs";
+import type { Presence } from "./presence.js";
 
 /** The subset of the WebSocket API the client needs; `globalThis.WebSocket` and `ws` both fit. */
 export interface WebSocketLike {
@@ -53,6 +54,10 @@ export interface ConnectionOptions {
   onStored: (stateVector: Map<number, number>) => void;
   /** The relay sent a preview of the newest messages (only when the params asked for one with `tail`). */
   onRecent?: (preview: RecentPreview) => void;
+  /** Presence to announce on every new socket and to update from the relay's awareness frames. */
+  presence?: Presence;
+  /** The others' presence changed (an awareness frame arrived, or the socket closed). */
+  onPresence?: () => void;
   /** The relay closed the connection for good (a 44xx code); the connection has stopped. */
   onRefused: (code: number, reason: string) => void;
 }
@@ -99,8 +104,7 @@ export class Connection {
     this.options.doc.off("update", this.onDocUpdate);
     clearTimeout(this.retryTimer);
     const socket = this.socket;
-    this.socket = null;
-    this.synced = false;
+    this.forgetSocket();
     socket?.close(1000, "client stopped");
     this.setStatus("offline");
   }
@@ -110,6 +114,28 @@ export class Connection {
     if (!this.running || this.socket !== null) return;
     clearTimeout(this.retryTimer);
     this.openSocket();
+  }
+
+  /** Sends an awareness update if a socket is open (presence is ephemeral: nothing is queued). */
+  sendPresence(update: Uint8Array): void {
+    const socket = this.socket;
+    if (socket === null || socket.readyState !== OPEN) return;
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.awareness);
+    encoding.writeVarUint8Array(encoder, update);
+    socket.send(encoding.toUint8Array(encoder));
+  }
+
+  /**
+   * Closes the current socket and connects again at once if still running (the network changed, so the
+   * socket may be dead without knowing it yet).
+   */
+  dropSocket(): void {
+    const socket = this.socket;
+    if (!this.running || socket === null) return;
+    this.forgetSocket();
+    socket.close(1000, "network changed");
+    this.scheduleRetry();
   }
 
   /** Drops the current socket and connects again at once with fresh parameters. */
@@ -142,8 +168,7 @@ export class Connection {
     encoding.writeVarUint(encoder, MessageType.logout);
     socket.send(encoding.toUint8Array(encoder));
     const acknowledged = await closed;
-    this.socket = null;
-    this.synced = false;
+    this.forgetSocket();
     socket.close(1000, "logged out");
     this.setStatus("offline");
     return acknowledged;
@@ -174,6 +199,8 @@ export class Connection {
       encoding.writeVarUint(encoder, MessageType.sync);
       syncProtocol.writeSyncStep1(encoder, this.options.doc);
       socket.send(encoding.toUint8Array(encoder));
+      const presence = this.options.presence;
+      if (presence?.typing != null) this.sendPresence(presence.encodeLocal());
     }) as (event: never) => void;
     socket.onmessage = ((event: { data: unknown }) => {
       if (socket !== this.socket) return;
@@ -188,9 +215,7 @@ export class Connection {
     }) as (event: never) => void;
     socket.onclose = ((event: { code: number; reason: string }) => {
       if (socket !== this.socket) return;
-      this.socket = null;
-      this.synced = false;
-      this.step2Sent = false;
+      this.forgetSocket();
       if (!this.running) return;
       if (isTransientClose(event.code)) {
         this.scheduleRetry();
@@ -203,6 +228,17 @@ export class Connection {
     }) as (event: never) => void;
     // A failed connect is followed by a close event, which decides what happens next.
     socket.onerror = (() => {}) as (event: never) => void;
+  }
+
+  /** Lets go of the current socket: nothing of it (sync progress, the others' presence) holds any more. */
+  private forgetSocket(): void {
+    this.socket = null;
+    this.synced = false;
+    this.step2Sent = false;
+    if (this.options.presence !== undefined) {
+      this.options.presence.clearRemote();
+      this.options.onPresence?.();
+    }
   }
 
   private scheduleRetry(): void {
@@ -238,8 +274,11 @@ export class Connection {
       this.options.onStored(readStored(decoder));
     } else if (type === MessageType.recent) {
       this.options.onRecent?.(readRecent(decoder));
+    } else if (type === MessageType.awareness && this.options.presence !== undefined) {
+      this.options.presence.apply(decoding.readVarUint8Array(decoder));
+      this.options.onPresence?.();
     }
-    // Awareness and auth frames carry nothing this client acts on; a refusal arrives as a close.
+    // Auth frames carry nothing this client acts on; a refusal arrives as a close.
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {

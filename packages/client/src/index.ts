@@ -21,7 +21,15 @@ export {
   TokenNotYetValidError,
   UnsentChangesError,
 } from "@parley/protocol";
-export { type ClientEvents, createClient, type Identity, type ParleyClient, type ReadPositions } from "./client.js";
+export {
+  type ClientEvents,
+  createClient,
+  type Identity,
+  type ParleyClient,
+  type ReadPositions,
+  TYPING_INDICATOR_MS,
+  type TypingState,
+} from "./client.js";
 export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
 export type { ConversationMessage, ProfilePatch } from "./conversation.js";
 export { type IndexedDbStorageOptions, indexedDbStorage } from "./indexeddb-storage.js";

@@ -3,11 +3,12 @@
  * stored state (for delivery status and flushing) and, when several instances share a store, the
  * channel on which they exchange updates of this document.
  */
-import { type RecentPreview, UnsentChangesError } from "@parley/protocol";
+import { type RecentPreview, type TypingIndicator, UnsentChangesError } from "@parley/protocol";
 import * as Y from "yjs";
 import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocketConstructor } from "./connection.js";
 import { unstoredMessageIds } from "./conversation.js";
 import { MessageIndex } from "./message-index.js";
+import { Presence } from "./presence.js";
 import type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
 
 /** Storage key of the relay's stored state vector for a room. */
@@ -31,6 +32,8 @@ export interface SessionOptions {
   onStatus: (status: ConnectionStatus) => void;
   onSynced: () => void;
   onRefused: (code: number, reason: string) => void;
+  /** The others' presence (the business typing) changed. */
+  onPresence: () => void;
 }
 
 export class Session {
@@ -48,6 +51,7 @@ export class Session {
   private closed = false;
   private syncedOnce = false;
   private recent: RecentPreview | undefined;
+  private readonly presence = new Presence(() => this.doc.clientID);
   private readonly options: SessionOptions;
 
   private constructor(options: SessionOptions) {
@@ -103,6 +107,32 @@ export class Session {
     return !this.syncedOnce && this.storedState.size === 0;
   }
 
+  /** Publishes (or clears, with `null`) the user's typing indicator to the room, if connected. */
+  setTyping(typing: TypingIndicator | null): void {
+    const update = this.presence.setTyping(typing);
+    this.connection?.sendPresence(update);
+  }
+
+  /** The user's own typing indicator, as last set. */
+  get typing(): TypingIndicator | null {
+    return this.presence.typing;
+  }
+
+  /** The business's typing indicator at `now`, or `null`. */
+  businessTyping(now: number): TypingIndicator | null {
+    return this.presence.businessTyping(now);
+  }
+
+  /** The network went away: drop a socket that may be dead without knowing it. */
+  dropSocket(): void {
+    this.connection?.dropSocket();
+  }
+
+  /** The network is back: connect now instead of waiting out the backoff. */
+  retryNow(): void {
+    this.connection?.retryNow();
+  }
+
   /** Starts (or restarts after a refusal) the relay connection. */
   connect(): void {
     if (this.closed || this.options.WebSocket === undefined) return;
@@ -117,6 +147,8 @@ export class Session {
         onSynced: () => this.onSynced(),
         onStored: (state) => this.onStored(state),
         onRecent: (preview) => this.onRecent(preview),
+        presence: this.presence,
+        onPresence: this.options.onPresence,
         onRefused: this.options.onRefused,
       });
     }
