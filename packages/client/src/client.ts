@@ -56,6 +56,7 @@ import {
   writeIdentity,
 } from "./identity-record.js";
 import { indexedDbStorage } from "./indexeddb-storage.js";
+import { LogoutNotices } from "./logout-notices.js";
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { previewMaxTimestamp, withPreview } from "./preview.js";
 import { Session } from "./session.js";
@@ -231,6 +232,7 @@ class Client implements ParleyClient {
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private businessTypingTimer: ReturnType<typeof setTimeout> | undefined;
   private readonly removeNetworkListeners: () => void;
+  private readonly notices: LogoutNotices | undefined;
 
   constructor(options: ResolvedOptions, storage: ClientStorage) {
     this.options = options;
@@ -240,6 +242,15 @@ class Client implements ParleyClient {
       ...(options.clientInfo.appVersion === undefined ? {} : { appVersion: options.clientInfo.appVersion }),
       sdkVersion: SDK_VERSION,
     });
+    if (options.connect && options.WebSocket !== undefined) {
+      this.notices = new LogoutNotices({
+        storage,
+        appId: options.appId,
+        relayUrl: options.relayUrl,
+        WebSocket: options.WebSocket,
+        info: this.info,
+      });
+    }
     this.removeNetworkListeners = this.listenToNetwork();
     this.ready = this.enqueue(() => this.initialize());
     // `ready` is also awaited by every method; an unobserved rejection here would crash Node.
@@ -354,7 +365,7 @@ class Client implements ParleyClient {
       const session = this.currentSession();
       const previous = this.currentRecord().current;
       if (!discardUnsent) await session.flush(this.options.flushTimeoutMs);
-      await session.logoutFromRelay(LOGOUT_FRAME_TIMEOUT_MS);
+      if (!(await session.logoutFromRelay(LOGOUT_FRAME_TIMEOUT_MS))) await this.rememberLogout(previous);
       await session.close();
       this.session = undefined;
       await this.replaceSubject(newAnonymousSubject());
@@ -398,6 +409,7 @@ class Client implements ParleyClient {
     if (this.destroyed) throw new ClientDestroyedError();
     this.destroyed = true;
     this.removeNetworkListeners();
+    this.notices?.close();
     clearTimeout(this.typingTimer);
     clearTimeout(this.businessTypingTimer);
     this.cancelRefresh?.();
@@ -432,6 +444,7 @@ class Client implements ParleyClient {
     }
     await this.openSession();
     this.enqueue(() => this.collectGarbage()).catch(() => {});
+    this.notices?.deliver();
   }
 
   /** Opens the current subject's conversation (merging a pending anonymous thread in) and connects. */
@@ -516,6 +529,8 @@ class Client implements ParleyClient {
 
   private onSynced(): void {
     this.refreshedAfterRefusal = false;
+    // The relay is reachable: tell it about logouts it missed.
+    this.notices?.deliver();
     const subject = this.currentRecord().current;
     if (subject.kind === "user") {
       const changed = !this.authenticated;
@@ -645,7 +660,7 @@ class Client implements ParleyClient {
     const thread = await this.checkWithRelay(room, jwt);
     this.assertAlive();
     const previousSubject = this.currentRecord().current;
-    await previous.logoutFromRelay(LOGOUT_FRAME_TIMEOUT_MS);
+    if (!(await previous.logoutFromRelay(LOGOUT_FRAME_TIMEOUT_MS))) await this.rememberLogout(previousSubject);
     await previous.close();
     this.session = undefined;
     await this.replaceSubject(subject);
@@ -745,6 +760,23 @@ class Client implements ParleyClient {
     this.authenticated = false;
     this.cancelRefresh?.();
     this.tabs?.announceIdentity();
+  }
+
+  /**
+   * Keeps a notice of a logout the relay did not receive, for `subject`'s room and for an anonymous room
+   * whose merge the relay never made (its secret must be revoked too); delivered when the relay is back.
+   */
+  private async rememberLogout(subject: Subject): Promise<void> {
+    if (this.notices === undefined) return;
+    const clientSecret = this.currentRecord().clientSecret;
+    const token = subject.kind === "anonymous" ? anonymousToken(subject.secret) : subject.token;
+    await this.notices.add({ room: roomOf(this.options.appId, subject), token, clientSecret });
+    if (subject.kind === "user" && subject.pendingMerge !== undefined) {
+      const anonymous: Subject = { kind: "anonymous", secret: subject.pendingMerge, nonce: "" };
+      const anonymousNotice = { room: roomOf(this.options.appId, anonymous), clientSecret };
+      await this.notices.add({ ...anonymousNotice, token: anonymousToken(subject.pendingMerge) });
+    }
+    this.notices.deliver();
   }
 
   /** The rooms stored for `subject`: its conversation and an anonymous one awaiting the relay's merge. */
@@ -957,7 +989,10 @@ class Client implements ParleyClient {
       removeEventListener?: (type: string, listener: () => void) => void;
     };
     if (typeof scope.addEventListener !== "function") return () => {};
-    const online = () => this.session?.retryNow();
+    const online = () => {
+      this.session?.retryNow();
+      this.notices?.deliver();
+    };
     const offline = () => this.session?.dropSocket();
     scope.addEventListener("online", online);
     scope.addEventListener("offline", offline);
