@@ -79,6 +79,8 @@ describe("anonymous users, logout and login merge", () => {
     leaving.ws.send(new Uint8Array([MessageType.logout]));
     expect((await leaving.closed).code).toBe(1000);
     expect(await closedOther).toBe(CloseCode.Forbidden);
+    // Closed before the revocation was written: no client holds relay-only revocation data.
+    expect(metaOf(writer.doc).get("revoked")).toBeUndefined();
     writer.destroy();
     const again = connectRaw(relay, anonymousRoom(secret), { token: anonymousToken(secret), client: createSecret() });
     expect((await again.closed).code).toBe(CloseCode.Forbidden);
@@ -122,6 +124,7 @@ describe("anonymous users, logout and login merge", () => {
       ).toEqual(["merge-anon-1", "merge-anon-2"]);
       expect(metaOf(user.doc).get("merged")).toEqual([anonymousIdFromSecret(secret)]);
       expect(await anonymousClosed).toBe(CloseCode.Forbidden);
+      expect(metaOf(writer.doc).get("revoked")).toBeUndefined();
       writer.destroy();
       const again = connectRaw(relay, anonymousRoom(secret), {
         token: anonymousToken(secret),

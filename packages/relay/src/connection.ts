@@ -196,8 +196,16 @@ export class Connection implements RoomPeer {
     }
   }
 
+  /**
+   * Logout: the client's record becomes inactive; an anonymous subject is also revoked. The other clients
+   * of a revoked subject are closed first and this one leaves before the revocation is written, so no
+   * client ever holds the relay's revocation structs (merged into a user document later, they would be
+   * refused as relay-only data).
+   */
   private async logout(): Promise<void> {
     const anonymous = this.room.ref.kind === "anonymous";
+    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "anonymous user logged out", this);
+    this.room.leave(this, true);
     try {
       await this.room.transactAsRelay((doc) => {
         recordDisconnect(doc, this.clientId, Date.now(), true);
@@ -208,7 +216,6 @@ export class Connection implements RoomPeer {
       closeSocket(this.ws, CloseCode.InternalError, "logout not stored");
       return;
     }
-    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "anonymous user logged out", this);
     closeSocket(this.ws, 1000, "logged out");
   }
 }

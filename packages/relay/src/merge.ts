@@ -5,8 +5,8 @@
  *
  * Order, so that a crash at any point can be retried with the same result: (1) apply the stored anonymous
  * document into the user document and record the anonymous id in the user's `meta.merged`, durably;
- * (2) revoke the anonymous subject (`meta.revoked`, `meta.mergedInto`), durably; (3) close the anonymous
- * room's connections. Yjs merges are idempotent, so repeating (1) changes nothing, and once (2) is stored
+ * (2) close the anonymous room's connections and revoke the anonymous subject (`meta.revoked`,
+ * `meta.mergedInto`), durably. Yjs merges are idempotent, so repeating (1) changes nothing, and once (2) is stored
  * a repeat is recognized and skipped. Merges of one anonymous subject run one at a time.
  */
 import { CloseCode, metaOf, ownersOf } from "@parley/protocol";
@@ -61,6 +61,9 @@ export class AnonymousMerges {
         const list = Array.isArray(merged) ? (merged as unknown[]).filter((id) => typeof id === "string") : [];
         if (!list.includes(anonymousId)) meta.set(MERGED_KEY, [...list, anonymousId]);
       });
+      // Close the anonymous clients before writing the revocation, so none of them holds it (their local
+      // anonymous document may be merged into a user document later, where relay-only data is refused).
+      anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
       await anonymous.transactAsRelay((doc) => revoke(doc, userId));
       anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
     } finally {
