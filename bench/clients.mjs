@@ -31,22 +31,29 @@ export async function openClient(target, userId, options = {}) {
   const listeners = [];
   /** @type {Map<string, (arrived: boolean) => void>} */
   const awaited = new Map();
-  messages.observe((event) => {
-    if (event.transaction.local || (listeners.length === 0 && awaited.size === 0)) return;
-    for (const item of event.changes.added) {
-      for (const record of item.content.getContent()) {
+  // Arrivals are read from the update bytes, not from a Y.Array observer: `event.changes` walks the whole
+  // array (and concatenates every inserted item's content), which costs O(conversation) per update.
+  /** @param {Uint8Array} update */
+  const onApplied = (update) => {
+    if (listeners.length === 0 && awaited.size === 0) return;
+    for (const struct of Y.decodeUpdate(update).structs) {
+      if (!(struct instanceof Y.Item) || !(struct.content instanceof Y.ContentAny)) continue;
+      for (const record of struct.content.getContent()) {
+        if (record === null || typeof record !== "object" || typeof record.id !== "string") continue;
         for (const listener of listeners) listener(record.id);
         awaited.get(record.id)?.(true);
       }
     }
-  });
+  };
   const endpoint = await target.endpoint({
     userId,
     clientSecret: identity.secret,
     ...(options.merge === undefined ? {} : { merge: options.merge }),
     ...(options.anonymousSecret === undefined ? {} : { anonymousSecret: options.anonymousSecret }),
   });
-  const connection = await SyncConnection.open(endpoint, doc);
+  const connection = new SyncConnection(endpoint, doc);
+  connection.onApplied(onApplied);
+  await connection.synced(60_000);
   return {
     doc,
     connection,
@@ -54,6 +61,9 @@ export async function openClient(target, userId, options = {}) {
     send(ts) {
       const record = createMessage(identity.clientId, ts);
       messages.push([record]);
+      // What a UI does right after sending (it shows the newest message); it also keeps Yjs's search markers
+      // near the end, so the next push does not walk a long array (the field notes' trap).
+      messages.get(messages.length - 1);
       return record.id;
     },
     onRemoteMessage(listener) {

@@ -54,6 +54,8 @@ export class SyncConnection {
     this.queued = [];
     /** @type {Array<(error?: Error) => void>} */
     this.syncWaiters = [];
+    /** @type {Array<(update: Uint8Array) => void>} */
+    this.appliedListeners = [];
     this.socket = new WebSocket(endpoint.url);
     this.socket.binaryType = "nodebuffer";
     this.socket.on("open", () => this.onOpen());
@@ -144,8 +146,11 @@ export class SyncConnection {
       this.sentStep2 = true;
     } else if (syncType === SYNC_STEP_2 || syncType === SYNC_UPDATE) {
       const update = decoding.readVarUint8Array(decoder);
-      if (this.doc !== null) Y.applyUpdate(this.doc, update, this);
       if (syncType === SYNC_STEP_2) this.receivedStep2 = true;
+      if (this.doc !== null) {
+        Y.applyUpdate(this.doc, update, this);
+        for (const listener of this.appliedListeners) listener(update);
+      }
     }
     if (this.isSynced() && !this.announcedSync) {
       this.announcedSync = true;
@@ -153,6 +158,14 @@ export class SyncConnection {
       this.queued = [];
       this.settle();
     }
+  }
+
+  /**
+   * Calls `listener` with every update from the server, after it is applied to the document.
+   * @param {(update: Uint8Array) => void} listener
+   */
+  onApplied(listener) {
+    this.appliedListeners.push(listener);
   }
 
   /** @param {Uint8Array} update */

@@ -7,6 +7,7 @@ import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { anonymousIdFromSecret, anonymousToken, roomName } from "@parley/protocol";
+import { FileStorage } from "@parley/relay";
 import { BENCH_APP, signUserToken } from "./identity.mjs";
 import { startServer } from "./server-process.mjs";
 
@@ -47,6 +48,8 @@ export function versions() {
  * @property {import("./server-process.mjs").ServerHandle} server
  * @property {string} dataPath Where it stores documents ("" when it keeps them in memory only).
  * @property {(subject: Subject) => Promise<import("./connection.mjs").Endpoint>} endpoint
+ * @property {(documentName: string, updates: Uint8Array[]) => Promise<void>} [seed] Writes updates straight
+ *   into the target's storage (before any client opens that document).
  */
 
 /**
@@ -163,6 +166,11 @@ export const TARGETS = [
       return {
         server,
         dataPath,
+        async seed(documentName, updates) {
+          const storage = new FileStorage({ dataDir: dataPath, fsync: "batch" });
+          await Promise.all(updates.map((update) => storage.append(documentName, update)));
+          await storage.close();
+        },
         async endpoint({ userId, anonymousSecret, clientSecret, merge }) {
           let documentName;
           let token;

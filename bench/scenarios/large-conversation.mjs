@@ -1,5 +1,6 @@
 // Large conversation: one conversation of `largeMessages` messages on every target.
-// - stored bytes per message (what the target wrote to disk once it went quiet; encoded size for reference);
+// - stored bytes per message (what the target has on disk at the end, once it went quiet; encoded size for
+//   reference). The history reaches Parley through its storage (see history.mjs), the peers through a connection;
 // - a new client: time until it can show the newest 50 messages, and until its first sync is complete — with
 //   the document in the server's memory (warm, rounds rotating through the targets) and, for the targets
 //   that store documents, right after a restart (cold);
@@ -9,7 +10,7 @@ import { messagesOf } from "@parley/protocol";
 import * as Y from "yjs";
 import { closeAll, oneWayLatency, openClient } from "../clients.mjs";
 import { SyncConnection } from "../connection.mjs";
-import { buildHistory, uploadHistory } from "../history.mjs";
+import { buildHistory, giveHistory } from "../history.mjs";
 import { createClientIdentity } from "../identity.mjs";
 import { diskBytes, waitForQuiet } from "../server-process.mjs";
 import { summarize } from "../stats.mjs";
@@ -20,8 +21,7 @@ const USER = "large-user";
  * @param {import("../run.mjs").Context} context
  */
 export async function largeConversation({ targets, startTarget, size, log }) {
-  const writer = createClientIdentity();
-  const history = buildHistory(writer, size.largeMessages);
+  const history = buildHistory([createClientIdentity(), createClientIdentity()], size.largeMessages);
   log(`large: built ${history.count} messages, ${history.encodedBytes} bytes encoded`);
 
   /** @type {Record<string, Record<string, unknown>>} */
@@ -31,31 +31,27 @@ export async function largeConversation({ targets, startTarget, size, log }) {
   for (const target of targets) {
     try {
       const running = await startTarget(target);
-      const uploadStarted = performance.now();
-      const writerClient = await openClient(running, USER, { identity: writer });
-      const observer = await openClient(running, USER);
-      await uploadHistory(writerClient, observer, history);
-      const uploadSeconds = (performance.now() - uploadStarted) / 1000;
-      // An idle connection keeps the document loaded (Hocuspocus and the relay unload empty rooms).
-      const keeper = await SyncConnection.open(
-        await running.endpoint({ userId: USER, clientSecret: writer.secret }),
-        null,
-      );
-      await writerClient.close();
-      await observer.close();
-      observer.doc.destroy();
-      await waitForQuiet(running.server, { quietMs: 3_000 * size.quietScale, timeoutMs: 30_000 });
-      const stored = running.dataPath === "" ? null : diskBytes(running.dataPath);
+      // An idle connection keeps the document loaded (Hocuspocus and the relay unload empty rooms, and
+      // Hocuspocus without persistence forgets them): open before a connection uploads, after a seed.
+      const keep = async () =>
+        SyncConnection.open(
+          await running.endpoint({ userId: USER, clientSecret: createClientIdentity().secret }),
+          null,
+        );
+      const early = running.seed === undefined ? await keep() : null;
+      const started = performance.now();
+      await giveHistory(running, { userId: USER }, history);
+      const loadSeconds = (performance.now() - started) / 1000;
+      const keeper = early ?? (await keep());
       results[target.id] = {
         messages: history.count,
-        uploadSeconds,
+        loadedBy: running.seed === undefined ? "one connection" : "its storage",
+        loadSeconds,
         encodedBytesPerMessage: history.encodedBytes / history.count,
-        storedBytes: stored,
-        storedBytesPerMessage: stored === null ? null : stored / history.count,
         warm: [],
       };
       live.set(target.id, { running, keeper });
-      log(`large ${target.id}: uploaded in ${uploadSeconds.toFixed(1)} s, stored ${stored ?? "-"} bytes`);
+      log(`large ${target.id}: loaded in ${loadSeconds.toFixed(1)} s`);
     } catch (error) {
       results[target.id] = { error: String(error) };
       log(`large ${target.id}: ${String(error)}`);
@@ -88,6 +84,15 @@ export async function largeConversation({ targets, startTarget, size, log }) {
       result.append = { error: String(error) };
     }
     await keeper.close();
+    // What it stores once its writes, debounced stores and compactions are done.
+    await waitForQuiet(running.server, { quietMs: 3_000 * size.quietScale, timeoutMs: 30_000 });
+    if (running.dataPath !== "") {
+      result.storedBytes = diskBytes(running.dataPath);
+      result.storedBytesPerMessage = /** @type {number} */ (result.storedBytes) / history.count;
+    } else {
+      result.storedBytes = null;
+      result.storedBytesPerMessage = null;
+    }
     if (running.target.durable) {
       try {
         await running.restart();
@@ -116,41 +121,47 @@ async function firstSync(running, history, timeoutMs) {
   const started = performance.now();
   let newest50Ms = Number.NaN;
   let syncedMs = Number.NaN;
+  const { client, clock } = history.newestItem;
+  /** @type {(value?: unknown) => void} */
+  let done = () => {};
   const complete = new Promise((resolve) => {
-    messages.observe((event) => {
-      if (Number.isNaN(newest50Ms) && messages.length >= Math.min(50, history.count)) {
-        for (const item of event.changes.added) {
-          if (item.content.getContent().some((record) => record.id === history.newestId)) {
-            newest50Ms = performance.now() - started;
-          }
-        }
-      }
-      if (messages.length >= history.count) {
-        syncedMs = performance.now() - started;
-        resolve(undefined);
-      }
-    });
+    done = resolve;
   });
   const identity = createClientIdentity();
-  const connection = await SyncConnection.open(
-    await running.endpoint({ userId: USER, clientSecret: identity.secret }),
-    doc,
-    { timeoutMs },
-  );
+  const connection = new SyncConnection(await running.endpoint({ userId: USER, clientSecret: identity.secret }), doc);
+  // Checked after each update the server sends: whether the item holding the newest message is in (a state
+  // vector lookup), and whether every message is.
+  connection.onApplied(() => {
+    if (
+      Number.isNaN(newest50Ms) &&
+      messages.length >= Math.min(50, history.count) &&
+      Y.getState(doc.store, client) > clock
+    ) {
+      newest50Ms = performance.now() - started;
+    }
+    if (messages.length >= history.count) {
+      syncedMs = performance.now() - started;
+      done();
+    }
+  });
   /** @type {ReturnType<typeof setTimeout> | undefined} */
   let timer;
-  await Promise.race([
-    complete,
-    new Promise((_, reject) => {
-      timer = setTimeout(
-        () => reject(new Error(`${messages.length} of ${history.count} messages after ${timeoutMs} ms`)),
-        timeoutMs,
-      );
-    }),
-  ]).finally(() => clearTimeout(timer));
+  try {
+    await Promise.race([
+      complete,
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`${messages.length} of ${history.count} messages after ${timeoutMs} ms`)),
+          timeoutMs,
+        );
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+    await connection.close();
+    doc.destroy();
+  }
   const cpuMs = (running.server.cpuNanos() - cpuStart) / 1e6;
-  await connection.close();
-  doc.destroy();
   return { newest50Ms, syncedMs, serverCpuMs: cpuMs };
 }
 

@@ -5,9 +5,8 @@
 // repeat of the same merge (a no-op).
 import { createSecret, messagesOf } from "@parley/protocol";
 import * as Y from "yjs";
-import { openClient } from "../clients.mjs";
 import { SyncConnection } from "../connection.mjs";
-import { buildHistory, uploadHistory } from "../history.mjs";
+import { buildHistory, giveHistory } from "../history.mjs";
 import { createClientIdentity } from "../identity.mjs";
 import { waitForQuiet } from "../server-process.mjs";
 
@@ -24,23 +23,13 @@ export async function loginMerge({ targets, startTarget, size, log }) {
   const running = await startTarget(parley);
   try {
     // The device: one client secret, first anonymous, then logged in as USER (as @parley/client does it).
+    // Both threads alternate between two writers (see history.mjs) and reach the relay through its storage.
     const device = createClientIdentity();
     const anonymousSecret = createSecret();
-    const anonymousHistory = buildHistory(device, size.mergeAnonymousMessages);
-    const anonymousWriter = await openClient(running, "", { identity: device, anonymousSecret });
-    const anonymousObserver = await openClient(running, "", { anonymousSecret });
-    await uploadHistory(anonymousWriter, anonymousObserver, anonymousHistory);
-    await anonymousWriter.close();
-    await anonymousObserver.close();
-
-    const otherDevice = createClientIdentity();
-    const userHistory = buildHistory(otherDevice, size.mergeUserMessages);
-    const userWriter = await openClient(running, USER, { identity: otherDevice });
-    const userObserver = await openClient(running, USER);
-    await uploadHistory(userWriter, userObserver, userHistory);
-    await userWriter.close();
-    await userObserver.close();
-    userObserver.doc.destroy();
+    const anonymousHistory = buildHistory([device, createClientIdentity()], size.mergeAnonymousMessages);
+    await giveHistory(running, { anonymousSecret }, anonymousHistory);
+    const userHistory = buildHistory([createClientIdentity(), createClientIdentity()], size.mergeUserMessages);
+    await giveHistory(running, { userId: USER }, userHistory);
     await waitForQuiet(running.server, { quietMs: 2_000 * size.quietScale, timeoutMs: 30_000 });
 
     const expected = anonymousHistory.count + userHistory.count;
