@@ -58,6 +58,27 @@ describe("logout while the relay is unreachable", () => {
     await waitFor(async () => (await storage.get(NOTICES_KEY)) === undefined, { what: "the notice is gone" });
   });
 
+  it("drops the notice when the same user logs back in before the relay heard of the logout", async () => {
+    relay = await startRelay();
+    const storage = memoryStorage();
+    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket, loginTimeoutMs: 500 });
+    clients.push(client);
+    const userId = "back-again-user";
+    await client.login(userId, await signUserToken(userId));
+    await relay.stop();
+    await waitFor(() => client.status === "offline", { what: "offline" });
+    await client.logout();
+    expect(JSON.stringify(await storage.get(NOTICES_KEY))).toContain(`${TEST_APP.id}/u/`);
+
+    expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: false });
+    expect(await storage.get(NOTICES_KEY)).toBeUndefined();
+    await relay.restart();
+    await waitFor(() => client.identity.kind === "user" && client.identity.authenticated, { what: "logged in" });
+    const room = roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
+    const stored = await readRelayDoc(relay, room, await signUserToken(userId));
+    expect(clientsOf(stored).get(client.clientId)?.active).toBe(true);
+  });
+
   it("revokes an anonymous user logged out offline, delivered by the restarted client", async () => {
     relay = await startRelay();
     const dir = mkdtempSync(join(tmpdir(), "parley-logout-notice-"));

@@ -521,7 +521,7 @@ class Client implements ParleyClient {
     if (subject.kind === "user" && subject.pendingMerge !== undefined) {
       params[ConnectParam.merge] = anonymousToken(subject.pendingMerge);
     }
-    if (this.options.recentPreview > 0 && session.wantsPreview()) {
+    if (this.options.recentPreview > 0 && session.wantsPreview(this.clientId)) {
       params[ConnectParam.tail] = String(this.options.recentPreview);
     }
     return params;
@@ -750,6 +750,7 @@ class Client implements ParleyClient {
 
   /** Writes a new current subject under the lock and tells the other instances. */
   private async replaceSubject(subject: Subject): Promise<void> {
+    await this.notices?.forget(roomOf(this.options.appId, subject));
     const record = await withIdentityLock(this.storage, this.options.appId, async () => {
       const stored = (await readIdentity(this.storage, this.options.appId)) ?? this.currentRecord();
       const next: IdentityRecord = { clientSecret: stored.clientSecret, current: subject };

@@ -84,6 +84,14 @@ export class LogoutNotices {
     );
   }
 
+  /**
+   * Drops the notices for `room`: the device opens it again (the same user logged back in), and a late
+   * logout would mark the client inactive while it is active.
+   */
+  async forget(room: string): Promise<void> {
+    await updateNotices(this.options.storage, this.options.appId, (notices) => notices.filter((n) => n.room !== room));
+  }
+
   /** The notices still to deliver. */
   pending(): Promise<LogoutNotice[]> {
     return readNotices(this.options.storage, this.options.appId);

@@ -102,9 +102,13 @@ export class Session {
     return this.recent;
   }
 
-  /** Whether to ask the relay for a preview: this store never completed a sync of the room. */
-  wantsPreview(): boolean {
-    return !this.syncedOnce && this.storedState.size === 0;
+  /**
+   * Whether to ask the relay for a preview: this session has not synced, and the document holds nothing
+   * but what `clientId` wrote itself (no message of anyone else ever reached this store).
+   */
+  wantsPreview(clientId: string): boolean {
+    if (this.syncedOnce) return false;
+    return this.index.all.every((entry) => entry.record.role === "user" && entry.record.client === clientId);
   }
 
   /** Publishes (or clears, with `null`) the user's typing indicator to the room, if connected. */
