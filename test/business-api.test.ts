@@ -108,6 +108,9 @@ describe("business API authentication", () => {
     await expectError(await signAppToken(), 403, "ERR_FORBIDDEN", OTHER_APP.id);
     await expectError(await signAppToken({ kid: OTHER_APP.kid, secret: OTHER_APP.secret }), 403, "ERR_FORBIDDEN");
     await expectError(await signAppToken(), 404, "ERR_UNKNOWN_APP", "no-such-app");
+    // Without a valid token nothing else is looked at, not even whether the path makes sense.
+    expect((await api(relay, "GET", "anonymous/short", { token: null })).status).toBe(401);
+    expect((await api(relay, "POST", "users/x/nonsense", { token: null })).status).toBe(401);
     // The right key works, and the other app sees none of this app's users.
     expect((await api(relay, "GET", path)).status).toBe(200);
     await api(relay, "PUT", "users/only-in-testapp", { body: {} });

@@ -140,10 +140,12 @@ export class BusinessApi {
   async handle(request: IncomingMessage, response: ServerResponse): Promise<void> {
     try {
       const url = new URL(request.url ?? "/", "http://relay");
+      // Authenticated before the rest of the path is even parsed: strangers learn nothing about users.
+      const appId = url.pathname.slice(BUSINESS_PATH_PREFIX.length).split("/")[0] ?? "";
+      if (!this.context.appIds.has(appId)) throw new ParleyError(ErrorCode.UnknownApp, "unknown app");
+      await (await this.context.auth).authenticate(request.headers.authorization, appId);
       const route = parseRoute(url.pathname);
       if (route === null) throw new NotFoundError(`no such endpoint: ${request.method} ${url.pathname}`);
-      if (!this.context.appIds.has(route.appId)) throw new ParleyError(ErrorCode.UnknownApp, "unknown app");
-      await (await this.context.auth).authenticate(request.headers.authorization, route.appId);
       await this.dispatch(request, response, route, url.searchParams);
     } catch (error) {
       if (!(error instanceof ParleyError)) this.context.logger.error("business API failure", { error });
