@@ -59,8 +59,13 @@ export interface RoomHooks {
   failed(room: Room): void;
 }
 
-/** Compaction thresholds: after this many appended records, or this many times the snapshot's bytes. */
+/**
+ * When to compact: after more than 500 records once the log is also at least half the snapshot's size (so a
+ * big document is not re-encoded every 500 small updates), or once the log is 4× the snapshot (at least
+ * 64 KiB) whatever its record count. Encoding a snapshot costs O(document); this keeps it O(1) per byte written.
+ */
 const COMPACT_RECORDS = 500;
+const COMPACT_RECORDS_MIN_RATIO = 0.5;
 const COMPACT_RATIO = 4;
 const COMPACT_MIN_BYTES = 64 * 1024;
 
@@ -93,7 +98,8 @@ export class Room {
   private holds = 0;
   private pendingWrites = 0;
   private lastWrite: Promise<void> = Promise.resolve();
-  private durable: Uint8Array;
+  /** State vector of what is durably stored (Yjs's `afterState` of the last stored transaction). */
+  private durable: Map<number, number>;
   private ackScheduled = false;
   /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
   private relayId: number | null = null;
@@ -118,8 +124,10 @@ export class Room {
     this.snapshotBytes = stored[0]?.length ?? 0;
     this.logRecords = Math.max(0, stored.length - 1);
     for (const update of stored.slice(1)) this.logBytes += update.length;
-    this.durable = Y.encodeStateVector(this.doc);
-    this.doc.on("update", (update: Uint8Array, origin: unknown) => this.onUpdate(update, origin));
+    this.durable = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    this.doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) =>
+      this.onUpdate(update, origin, transaction.afterState),
+    );
     this.awareness = new awarenessProtocol.Awareness(this.doc);
     this.awareness.setLocalState(null);
     this.awareness.on("update", (change: AwarenessChange, origin: unknown) => this.onAwareness(change, origin));
@@ -165,7 +173,7 @@ export class Room {
 
   /** The state vector of what is durably stored. */
   storedStateVector(): Uint8Array {
-    return this.durable;
+    return Y.encodeStateVector(this.durable);
   }
 
   /**
@@ -309,10 +317,10 @@ export class Room {
     this.doc.destroy();
   }
 
-  private onUpdate(update: Uint8Array, origin: unknown): void {
+  private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
     const frame = syncUpdateFrame(update);
-    this.persist(update, () => {
+    this.persist(update, stateVector, () => {
       for (const peer of this.peers) if (peer !== origin) peer.send(frame);
     });
   }
@@ -323,8 +331,7 @@ export class Room {
    * structs it had forwarded but lost (they would fail the authorship check and that client could never
    * sync again). So no client ever holds what the relay could lose, except the author of it, who re-sends it.
    */
-  private persist(update: Uint8Array, forward: () => void): void {
-    const stateVector = Y.encodeStateVector(this.doc);
+  private persist(update: Uint8Array, stateVector: Map<number, number>, forward: () => void): void {
     const write = this.storage.append(this.name, update);
     this.lastWrite = write;
     this.track(
@@ -341,7 +348,7 @@ export class Room {
     this.logRecords++;
     this.logBytes += update.length;
     if (
-      this.logRecords > COMPACT_RECORDS ||
+      (this.logRecords > COMPACT_RECORDS && this.logBytes >= COMPACT_RECORDS_MIN_RATIO * this.snapshotBytes) ||
       this.logBytes > Math.max(COMPACT_RATIO * this.snapshotBytes, COMPACT_MIN_BYTES)
     ) {
       this.compact();
@@ -374,7 +381,7 @@ export class Room {
     setImmediate(() => {
       this.ackScheduled = false;
       if (this.state !== "open") return;
-      const frame = encodeStored(this.durable);
+      const frame = encodeStored(this.storedStateVector());
       for (const peer of this.peers) if (peer.wantsAcks && peer.synced) peer.send(frame);
     });
   }
