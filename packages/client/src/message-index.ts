@@ -73,8 +73,10 @@ export class MessageIndex {
   }
 
   private readonly onChange = (event: Y.YArrayEvent<MessageRecord>): void => {
+    let added = 0;
+    for (const item of event.changes.added) added += item.length;
     // A first sync brings a whole history at once: one sort beats as many ordered inserts.
-    if (event.changes.deleted.size > 0 || event.changes.added.size > this.entries.length / 4 + 64) {
+    if (event.changes.deleted.size > 0 || added > this.entries.length / 4 + 64) {
       this.rebuild();
       return;
     }
