@@ -59,7 +59,10 @@ describe("business and client round trip", () => {
     await waitFor(() => phone.businessTyping() && laptop.businessTyping(), { what: "devices see the business typing" });
     const { message } = await sdk.postMessage(subject, { text: "Yes, until it ships.", author: { name: "Dana" } });
     for (const client of [phone, laptop]) {
-      await waitFor(() => client.messages().some((m) => m.id === message.id), { what: "reply on a device" });
+      // The relay's stored ack follows the update frame, so "sent" may come a moment after the message.
+      await waitFor(() => client.messages().some((m) => m.id === message.id && m.status === "sent"), {
+        what: "reply on a device",
+      });
       const shown = client.messages().find((m) => m.id === message.id);
       expect(shown).toMatchObject({
         role: "business",
