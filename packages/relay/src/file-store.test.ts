@@ -50,8 +50,7 @@ describe("FileStorage", () => {
     const writes = Array.from({ length: 200 }, (_, i) => store.append("doc", bytes(i % 256, i >> 8)));
     await Promise.all(writes);
     const loaded = await store.load("doc");
-    expect(loaded).toHaveLength(200);
-    loaded.forEach((update, i) => expect(update).toEqual(bytes(i % 256, i >> 8)));
+    expect(loaded).toEqual(Array.from({ length: 200 }, (_, i) => bytes(i % 256, i >> 8)));
   });
 
   it("cuts a torn tail off the log on load and appends after it cleanly", async () => {
