@@ -57,12 +57,14 @@ import {
 } from "./identity-record.js";
 import { indexedDbStorage } from "./indexeddb-storage.js";
 import { LogoutNotices } from "./logout-notices.js";
+import { followNetwork } from "./network-events.js";
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { previewMaxTimestamp, withPreview } from "./preview.js";
 import { Session } from "./session.js";
 import type { ClientStorage } from "./storage.js";
 import { Tabs } from "./tabs.js";
 import { assertTokenFor, longTimeout, refreshDelay } from "./token-timer.js";
+import { type TYPING_INDICATOR_MS, TypingIndicators, type TypingState } from "./typing.js";
 import { SDK_VERSION } from "./version.js";
 
 /** Who the client speaks for. */
@@ -93,12 +95,6 @@ export interface ClientEvents {
   typing: TypingState;
   /** Something failed in the background (a refused token, a storage failure). */
   error: ParleyError;
-}
-
-/** Who is typing, as far as this client shows it. */
-export interface TypingState {
-  /** The business is typing (set through the business API, ends by itself after a few seconds). */
-  business: boolean;
 }
 
 /** A Parley client. See {@link createClient}. */
@@ -182,9 +178,6 @@ const EVENTS: ReadonlyArray<keyof ClientEvents> = [
   "error",
 ];
 
-/** How long one `setTyping(true)` shows the user typing. */
-export const TYPING_INDICATOR_MS = 5_000;
-
 function defaultPlatform(): string {
   const scope = globalThis as { document?: unknown; process?: { versions?: { node?: string } } };
   if (scope.document !== undefined) return "web";
@@ -228,10 +221,8 @@ class Client implements ParleyClient {
   /** A login is waiting for the relay with its session in place; writes need not wait for it. */
   private writableWhileWaiting = false;
   private lastStatus: ConnectionStatus = "offline";
-  private businessWasTyping = false;
-  private typingTimer: ReturnType<typeof setTimeout> | undefined;
-  private businessTypingTimer: ReturnType<typeof setTimeout> | undefined;
-  private readonly removeNetworkListeners: () => void;
+  private readonly typing = new TypingIndicators((state) => this.events.emit("typing", state));
+  private readonly stopFollowingNetwork: () => void;
   private readonly notices: LogoutNotices | undefined;
 
   constructor(options: ResolvedOptions, storage: ClientStorage) {
@@ -251,7 +242,13 @@ class Client implements ParleyClient {
         info: this.info,
       });
     }
-    this.removeNetworkListeners = this.listenToNetwork();
+    this.stopFollowingNetwork = followNetwork({
+      online: () => {
+        this.session?.retryNow();
+        this.notices?.deliver();
+      },
+      offline: () => this.session?.dropSocket(),
+    });
     this.ready = this.enqueue(() => this.initialize());
     // `ready` is also awaited by every method; an unobserved rejection here would crash Node.
     this.ready.catch(() => {});
@@ -306,7 +303,7 @@ class Client implements ParleyClient {
       const lastSeen = Math.max(session.index.maxTimestamp(), previewMaxTimestamp(session.preview));
       const entry = appendMessage(session.doc, lastSeen, this.clientId, text, options?.metadata);
       await session.persist();
-      if (session.typing !== null) this.updateTyping(session, false);
+      if (session.typing !== null) this.typing.setOwn(session, false);
       return toMessage(entry, session.stored, this.clientId, this.readBy().business);
     });
   }
@@ -390,7 +387,7 @@ class Client implements ParleyClient {
   setTyping(typing: boolean): void {
     this.assertAlive();
     if (typeof typing !== "boolean") throw new InvalidArgumentError("typing", "must be a boolean");
-    if (this.session !== undefined) this.updateTyping(this.session, typing);
+    if (this.session !== undefined) this.typing.setOwn(this.session, typing);
   }
 
   businessTyping(): boolean {
@@ -408,10 +405,9 @@ class Client implements ParleyClient {
   async destroy(): Promise<void> {
     if (this.destroyed) throw new ClientDestroyedError();
     this.destroyed = true;
-    this.removeNetworkListeners();
+    this.stopFollowingNetwork();
     this.notices?.close();
-    clearTimeout(this.typingTimer);
-    clearTimeout(this.businessTypingTimer);
+    this.typing.close();
     this.cancelRefresh?.();
     this.loginWaiter?.({ kind: "timeout" });
     this.tabs?.close();
@@ -474,7 +470,7 @@ class Client implements ParleyClient {
         if (session === this.session) this.onRefused(code, reason);
       },
       onPresence: () => {
-        if (session === this.session) this.emitTyping();
+        if (session === this.session) this.typing.refresh(session);
       },
     });
     if (this.destroyed) {
@@ -485,7 +481,7 @@ class Client implements ParleyClient {
       await this.mergeLocally(session, subject.pendingMerge);
     }
     this.session = session;
-    this.emitTyping();
+    this.typing.refresh(session);
     this.events.emit("identity", this.identity);
     this.emitChange("messages");
     this.emitChange("profile");
@@ -951,58 +947,6 @@ class Client implements ParleyClient {
     else this.events.emit("clients", this.clients());
   }
 
-  /** Sets or clears the user's typing indicator, and ends it by itself if not refreshed. */
-  private updateTyping(session: Session, typing: boolean): void {
-    clearTimeout(this.typingTimer);
-    if (!typing) {
-      session.setTyping(null);
-      return;
-    }
-    session.setTyping({ role: "user", until: Date.now() + TYPING_INDICATOR_MS });
-    this.typingTimer = setTimeout(() => {
-      if (this.session === session && !this.destroyed) session.setTyping(null);
-    }, TYPING_INDICATOR_MS);
-    unrefTimer(this.typingTimer);
-  }
-
-  /** Emits `typing` when the business's indicator changed, and looks again when it runs out. */
-  private emitTyping(): void {
-    clearTimeout(this.businessTypingTimer);
-    const indicator = this.session?.businessTyping(Date.now()) ?? null;
-    if (indicator !== null) {
-      // The relay clears the indicator at `until`; should that update be lost, it still ends here.
-      this.businessTypingTimer = setTimeout(() => this.emitTyping(), indicator.until - Date.now() + 1);
-      unrefTimer(this.businessTypingTimer);
-    }
-    const typing = indicator !== null;
-    if (typing === this.businessWasTyping) return;
-    this.businessWasTyping = typing;
-    this.events.emit("typing", { business: typing });
-  }
-
-  /**
-   * Follows the browser's `online` / `offline` events where there are any: a socket that went offline
-   * may not notice for a long time, and a reconnect need not wait out the backoff once the network is back.
-   */
-  private listenToNetwork(): () => void {
-    const scope = globalThis as {
-      addEventListener?: (type: string, listener: () => void) => void;
-      removeEventListener?: (type: string, listener: () => void) => void;
-    };
-    if (typeof scope.addEventListener !== "function") return () => {};
-    const online = () => {
-      this.session?.retryNow();
-      this.notices?.deliver();
-    };
-    const offline = () => this.session?.dropSocket();
-    scope.addEventListener("online", online);
-    scope.addEventListener("offline", offline);
-    return () => {
-      scope.removeEventListener?.("online", online);
-      scope.removeEventListener?.("offline", offline);
-    };
-  }
-
   private emitStatus(): void {
     const status = this.status;
     if (status === this.lastStatus) return;
@@ -1018,11 +962,6 @@ class Client implements ParleyClient {
         : new StorageError(`background task failed: ${String(error)}`, { cause: error });
     this.events.emit("error", typed);
   }
-}
-
-/** Keeps a timer from holding a Node process open (browsers' timers are numbers and need nothing). */
-function unrefTimer(timer: ReturnType<typeof setTimeout>): void {
-  (timer as { unref?: () => void }).unref?.();
 }
 
 /**

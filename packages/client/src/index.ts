@@ -27,8 +27,6 @@ export {
   type Identity,
   type ParleyClient,
   type ReadPositions,
-  TYPING_INDICATOR_MS,
-  type TypingState,
 } from "./client.js";
 export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
 export type { ConversationMessage, ProfilePatch } from "./conversation.js";
@@ -36,4 +34,5 @@ export { type IndexedDbStorageOptions, indexedDbStorage } from "./indexeddb-stor
 export { memoryStorage } from "./memory-storage.js";
 export type { ClientOptions } from "./options.js";
 export type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
+export { TYPING_INDICATOR_MS, type TypingState } from "./typing.js";
 export { SDK_VERSION } from "./version.js";
