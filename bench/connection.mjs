@@ -7,6 +7,7 @@
 // Each connection either holds a Y.Doc (sync, send and receive for real) or is idle (`doc: null`): it completes
 // the handshake with an empty document and ignores later traffic, so thousands of idle connections cost the load
 // generator little. Local updates are sent only after the first sync (the update is inside our step 2 before that).
+import { MessageType, readRecent } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import WebSocket from "ws";
@@ -56,6 +57,8 @@ export class SyncConnection {
     this.syncWaiters = [];
     /** @type {Array<(update: Uint8Array) => void>} */
     this.appliedListeners = [];
+    /** @type {Array<(preview: import("@parley/protocol").RecentPreview) => void>} */
+    this.recentListeners = [];
     this.socket = new WebSocket(endpoint.url);
     this.socket.binaryType = "nodebuffer";
     this.socket.on("open", () => this.onOpen());
@@ -131,6 +134,11 @@ export class SyncConnection {
     const decoder = decoding.createDecoder(data);
     if (this.endpoint.framing === "hocuspocus") decoding.readVarString(decoder);
     const type = decoding.readVarUint(decoder);
+    if (type === MessageType.recent && this.endpoint.framing === "y-websocket") {
+      const preview = readRecent(decoder);
+      for (const listener of this.recentListeners) listener(preview);
+      return;
+    }
     if (type !== MESSAGE_SYNC && type !== HOCUSPOCUS_SYNC_REPLY) return;
     const syncType = decoding.readVarUint(decoder);
     if (syncType === SYNC_STEP_1) {
@@ -166,6 +174,14 @@ export class SyncConnection {
    */
   onApplied(listener) {
     this.appliedListeners.push(listener);
+  }
+
+  /**
+   * Calls `listener` with Parley's `recent` preview (sent before the sync when the endpoint asked with `tail`).
+   * @param {(preview: import("@parley/protocol").RecentPreview) => void} listener
+   */
+  onRecent(listener) {
+    this.recentListeners.push(listener);
   }
 
   /** @param {Uint8Array} update */

@@ -39,8 +39,9 @@ export function versions() {
 
 /**
  * Who a connection speaks for. A user by default; `anonymousSecret` opens that anonymous user's room instead
- * (Parley only); `merge` asks Parley to merge an anonymous user into the user on connect.
- * @typedef {{ userId?: string, anonymousSecret?: string, clientSecret: string, merge?: string }} Subject
+ * (Parley only); `merge` asks Parley to merge an anonymous user into the user on connect; `tail` asks Parley for
+ * a `recent` preview of the newest messages before the sync (peers have none and ignore it).
+ * @typedef {{ userId?: string, anonymousSecret?: string, clientSecret: string, merge?: string, tail?: number }} Subject
  */
 
 /**
@@ -171,7 +172,7 @@ export const TARGETS = [
           await Promise.all(updates.map((update) => storage.append(documentName, update)));
           await storage.close();
         },
-        async endpoint({ userId, anonymousSecret, clientSecret, merge }) {
+        async endpoint({ userId, anonymousSecret, clientSecret, merge, tail }) {
           let documentName;
           let token;
           if (anonymousSecret !== undefined) {
@@ -188,6 +189,7 @@ export const TARGETS = [
           }
           const params = new URLSearchParams({ token, client: clientSecret, acks: "1" });
           if (merge !== undefined) params.set("merge", anonymousToken(merge));
+          if (tail !== undefined) params.set("tail", String(tail));
           return {
             url: `ws://127.0.0.1:${port}/v1/${documentName}?${params}`,
             framing: "y-websocket",
