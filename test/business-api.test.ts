@@ -148,6 +148,13 @@ describe("business API authentication", () => {
     });
     expect(raw.status).toBe(400);
     expect((await sdk.listMessages(bob)).messages).toEqual([]);
+    await invalid(sdk.upsertUser("bob", { nickname: "bobby" } as unknown as { givenName: string }));
+    await invalid(sdk.upsertUser("bob", { givenName: 42 } as unknown as { givenName: string }));
+    await invalid(sdk.listConversations({ kind: "robot" as "user" }));
+    await invalid(sdk.listConversations({ limit: 0 }));
+    await invalid(sdk.listMessages(bob, { limit: 201 }));
+    expect((await api(relay, "PUT", "users/bob", { body: { profile: {}, extra: 1 } })).status).toBe(400);
+    expect((await sdk.getSubject(bob)).profile).toEqual({ properties: {} });
 
     const missing = await sdk.getSubject({ kind: "user", id: "nobody" }).then(
       () => null,
