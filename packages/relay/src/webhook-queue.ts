@@ -225,7 +225,15 @@ export class WebhookQueue {
       return;
     }
     if (delivery.after !== undefined) {
-      const state = await this.options.changeState(delivery.after).catch(() => "pending" as const);
+      let state: ChangeState;
+      try {
+        state = await this.options.changeState(delivery.after);
+      } catch (error) {
+        // The room cannot be loaded now (storage trouble): look again later, not in a tight loop.
+        this.options.logger.warn("webhook delivery waits for an unreadable room", { delivery: delivery.id, error });
+        delivery.nextAttemptAt = Date.now() + endpoint.retry.initialDelayMs;
+        return;
+      }
       if (state === "pending") {
         delivery.nextAttemptAt = Date.now() + STORE_POLL_MS;
         return;
