@@ -2,10 +2,11 @@
  * A room: one loaded conversation document, the connections on it, and its write path.
  *
  * Every change to the document — a checked client update or a relay-authored change — goes through one
- * Yjs `update` handler that (1) forwards it to the other connections at once and (2) appends it to
- * storage. Appends are issued in the order changes were applied, so when the append of change *k*
- * resolves, the document's state vector as it was right after change *k* is durably stored: that state
- * vector is what `stored` frames acknowledge. Acks are coalesced: one frame per connection per batch.
+ * Yjs `update` handler that appends it to storage and, once the append is durable, forwards it to the
+ * other connections (see `persist` for why forwarding waits). Appends are issued in the order changes
+ * were applied, so when the append of change *k* resolves, the document's state vector as it was right
+ * after change *k* is durably stored: that state vector is what `stored` frames acknowledge. Acks are
+ * coalesced: one frame per connection per batch.
  */
 import {
   type ClientInfo,
