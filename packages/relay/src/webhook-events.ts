@@ -70,10 +70,13 @@ export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void
   const enqueue = (type: WebhookEventType, data: Record<string, unknown>, item: Y.Item | undefined, offset = 0) => {
     const after: ChangeRef | undefined =
       item === undefined ? undefined : { room: room.name, client: item.id.client, clock: item.id.clock + offset };
-    queue.enqueue({ type, appId, data }, after).catch((error: unknown) => {
-      // The change itself is stored; only its notification failed to reach the outbox.
-      logger.error("webhook event not queued", { room: room.name, type, error });
-    });
+    // The outbox file is written synchronously here, before the change's own append is issued.
+    const report = (error: unknown) => logger.error("webhook event not queued", { room: room.name, type, error });
+    try {
+      queue.enqueue({ type, appId, data }, after).catch(report);
+    } catch (error) {
+      report(error);
+    }
   };
 
   // An observer that throws would fail the transaction that applied a client's update; never let it.

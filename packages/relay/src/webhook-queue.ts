@@ -2,21 +2,22 @@
  * The webhook outbox: durable, at-least-once delivery of events to the apps' webhook endpoints.
  *
  * Each delivery (one event to one endpoint) is a file `<dataDir>/webhooks/<deliveryId>.json`, written
- * (temp file, fsync, rename) before anything is sent and removed only after the endpoint answered 2xx.
+ * (temp file, rename; then fdatasync with `fsync: "batch"`) before anything is sent, and removed only
+ * after the endpoint answered 2xx.
  * A failure (non-2xx, network error, timeout) reschedules it with exponential backoff and ±20 % jitter;
  * after `maxAttempts` it moves to `webhooks/dead/`. On start every file left by a previous process is
  * loaded and sent, so a restart (even SIGKILL) loses no pending delivery; a delivery that was in flight
  * when the process died is sent again — receivers deduplicate on the event `id`.
  *
- * An event about a change can be queued before that change is durably stored (events are found while the
- * change is applied). Such a delivery carries the Yjs id of the change (`after`) and is held until the
+ * An event about a change is queued while the change is applied, so its file exists before the change's
+ * own append is issued: no crash can leave a stored change without its event. Such a delivery carries the Yjs id of the change (`after`) and is held until the
  * room's stored state covers it; if a restarted relay finds the change was never stored (it crashed
  * between the two writes) the delivery is dropped — the change did not happen, and when the client
  * resends it, it is a new change with a new event.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync } from "node:fs";
-import { mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { existsSync, renameSync, writeFileSync } from "node:fs";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppConfig, FsyncPolicy } from "./config.js";
 import type { Logger } from "./logger.js";
@@ -123,12 +124,16 @@ export class WebhookQueue {
   }
 
   /**
-   * Queues `event` for every endpoint of its app that wants its type; resolves once the deliveries are
-   * durable. `after` holds them until that change is stored.
+   * Queues `event` for every endpoint of its app that wants its type; `after` holds the deliveries until
+   * that change is stored. The files are written before this returns — synchronously, so an event found
+   * while a change is applied is in the outbox before the change's own append is even issued, and a
+   * crashed process never loses the notification of a change it stored. The promise resolves once the
+   * files are also flushed to the disk (`fsync: "batch"`, against power loss), at once otherwise.
+   * Throws if the files cannot be written.
    */
-  async enqueue(event: Omit<WebhookEvent, "id" | "createdAt">, after?: ChangeRef): Promise<void> {
+  enqueue(event: Omit<WebhookEvent, "id" | "createdAt">, after?: ChangeRef): Promise<void> {
     const endpoints = this.endpoints(event.appId, event.type);
-    if (endpoints.length === 0 || this.closed) return;
+    if (endpoints.length === 0 || this.closed) return Promise.resolve();
     const full: WebhookEvent = { id: newId("evt"), createdAt: Date.now(), ...event };
     const body = JSON.stringify(full);
     const deliveries = endpoints.map((endpoint) => {
@@ -144,9 +149,13 @@ export class WebhookQueue {
       if (after !== undefined) delivery.after = after;
       return delivery;
     });
-    await Promise.all(deliveries.map((delivery) => this.track(this.persist(delivery))));
-    for (const delivery of deliveries) this.waiting.set(delivery.id, delivery);
+    for (const delivery of deliveries) {
+      this.writeNow(delivery);
+      this.waiting.set(delivery.id, delivery);
+    }
     this.pump();
+    if (this.options.fsync !== "batch") return Promise.resolve();
+    return this.track(Promise.all(deliveries.map((delivery) => this.flushToDisk(delivery)))).then(() => {});
   }
 
   /** Stops sending (in-flight attempts are aborted and stay queued) and waits for pending file writes. */
@@ -168,6 +177,39 @@ export class WebhookQueue {
     return work;
   }
 
+  /** Writes a new delivery's file (temp file, rename) without waiting for the disk. */
+  private writeNow(delivery: Delivery): void {
+    const file = join(this.dir, `${delivery.id}.json`);
+    writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
+    renameSync(`${file}.tmp`, file);
+  }
+
+  /** Flushes a file {@link WebhookQueue.writeNow} wrote, and its directory entry; a no-op once it is delivered. */
+  private async flushToDisk(delivery: Delivery): Promise<void> {
+    let handle: FileHandle;
+    try {
+      handle = await open(join(this.dir, `${delivery.id}.json`), "r");
+    } catch {
+      return; // delivered and removed already
+    }
+    try {
+      await handle.datasync();
+    } finally {
+      await handle.close();
+    }
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
+    const dir = await open(this.dir, "r");
+    try {
+      await dir.sync();
+    } finally {
+      await dir.close();
+    }
+  }
+
+  /** Rewrites a delivery's file (its retry state) durably. */
   private async persist(delivery: Delivery): Promise<void> {
     const file = join(this.dir, `${delivery.id}.json`);
     const temp = `${file}.tmp`;
@@ -179,14 +221,7 @@ export class WebhookQueue {
       await handle.close();
     }
     await rename(temp, file);
-    if (this.options.fsync === "batch") {
-      const dir = await open(this.dir, "r");
-      try {
-        await dir.sync();
-      } finally {
-        await dir.close();
-      }
-    }
+    if (this.options.fsync === "batch") await this.syncDir();
   }
 
   /** Starts every due delivery the concurrency allows and sets a timer for the next one. */
