@@ -4,7 +4,7 @@
  * (`jku`, `x5u` and embedded `jwk` headers are ignored). `exp` and `nbf` are checked with a clock tolerance (30 s by default).
  */
 import { TokenExpiredError, TokenInvalidError, TokenNotYetValidError, userIdFromClaims } from "@parley/protocol";
-import { type CryptoKey, decodeProtectedHeader, errors, importJWK, importSPKI, jwtVerify } from "jose";
+import { type CryptoKey, decodeProtectedHeader, errors, importJWK, importSPKI, type JWTPayload, jwtVerify } from "jose";
 import type { AppConfig, KeyConfig } from "./config.js";
 
 /** Default accepted clock skew between the app's backend and the relay, in seconds. */
@@ -17,6 +17,12 @@ export interface VerifiedToken {
   userId: string;
   /** Expiry, seconds since the epoch, if the token has one. */
   exp?: number;
+}
+
+/** A token whose signature and times were verified, with the app of the key that signed it. */
+export interface VerifiedJwt {
+  appId: string;
+  payload: JWTPayload;
 }
 
 interface LoadedKey {
@@ -57,10 +63,11 @@ export class KeyRing {
   }
 
   /**
-   * Verifies a user token. Throws {@link TokenInvalidError}, {@link TokenExpiredError} or
-   * {@link TokenNotYetValidError}.
+   * Verifies a token's signature, algorithm, `exp` and `nbf` against the configured key its `kid` names,
+   * and returns the key's app with the payload; what the claims grant is the caller's to decide.
+   * Throws {@link TokenInvalidError}, {@link TokenExpiredError} or {@link TokenNotYetValidError}.
    */
-  async verify(token: string): Promise<VerifiedToken> {
+  async verifyJwt(token: string, requiredClaims: readonly string[] = []): Promise<VerifiedJwt> {
     if (token === "") throw new TokenInvalidError("missing", "no token");
     let kid: unknown;
     try {
@@ -71,19 +78,25 @@ export class KeyRing {
     if (typeof kid !== "string") throw new TokenInvalidError("unknown-key", "token has no kid header");
     const entry = this.keys.get(kid);
     if (!entry) throw new TokenInvalidError("unknown-key", "unknown kid");
-    let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, entry.key, {
+      const { payload } = await jwtVerify(token, entry.key, {
         algorithms: [entry.alg],
         clockTolerance: this.clockToleranceS,
-      }));
+        requiredClaims: [...requiredClaims],
+      });
+      return { appId: entry.appId, payload };
     } catch (error) {
       throw describeFailure(error);
     }
+  }
+
+  /** Verifies a user token: {@link verifyJwt}, and the claims must name a user. */
+  async verify(token: string): Promise<VerifiedToken> {
+    const { appId, payload } = await this.verifyJwt(token);
     const userId = userIdFromClaims(payload);
     if (userId === null) throw new TokenInvalidError("claims", "token names no user (sub, or scope appUser + userId)");
     const exp = typeof payload.exp === "number" ? payload.exp : undefined;
-    return exp === undefined ? { appId: entry.appId, userId } : { appId: entry.appId, userId, exp };
+    return exp === undefined ? { appId, userId } : { appId, userId, exp };
   }
 }
 
