@@ -53,6 +53,8 @@ export interface Admission {
 export interface AdmissionContext {
   keys: KeyRing;
   appIds: ReadonlySet<string>;
+  /** Longest accepted token, in bytes. */
+  maxTokenBytes: number;
 }
 
 function tokenRefusal(error: unknown): Refusal {
@@ -97,6 +99,7 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
 
   const token = params.get(ConnectParam.token) ?? "";
   if (token === "") throw new Refusal(CloseCode.Unauthorized, "no token");
+  if (Buffer.byteLength(token) > context.maxTokenBytes) throw new Refusal(CloseCode.Unauthorized, "token too large");
   const mergeParam = params.get(ConnectParam.merge);
 
   if (token.startsWith("anon.")) {

@@ -22,7 +22,7 @@ describe("parseConfig", () => {
       dataDir: "./.data",
       fsync: "batch",
       roomGraceMs: 5000,
-      maxFrameBytes: 1024 * 1024,
+      limits: expect.objectContaining({ maxFrameBytes: 1024 * 1024, maxSyncBytes: 32 * 1024 * 1024 }),
       clockToleranceS: 30,
       logLevel: "info",
     });

@@ -5,6 +5,7 @@
 import { readFileSync } from "node:fs";
 import { assertAppId, InvalidArgumentError } from "@parley/protocol";
 import type { JWK } from "jose";
+import { type Limits, parseLimits } from "./limits.js";
 import type { LogLevel } from "./logger.js";
 import { parseWebhooks, type WebhookConfig } from "./webhook-config.js";
 
@@ -48,8 +49,8 @@ export interface RelayConfig {
   apps: AppConfig[];
   /** How long a room stays in memory after its last client left, in ms. Default 5,000. */
   roomGraceMs: number;
-  /** Largest accepted frame, in bytes. Default 1 MiB. */
-  maxFrameBytes: number;
+  /** Size, rate, connection and liveness limits (see limits.ts and the README's "Limits" table). */
+  limits: Limits;
   /** Accepted clock skew for token `exp` / `nbf`, in seconds. Default 30. */
   clockToleranceS: number;
   /** Default `info`. */
@@ -145,7 +146,8 @@ export function parseConfig(raw: unknown): RelayConfig {
     fsync,
     apps,
     roomGraceMs: integer(raw, "roomGraceMs", 5_000, 0, 3_600_000),
-    maxFrameBytes: integer(raw, "maxFrameBytes", 1024 * 1024, 1024, 256 * 1024 * 1024),
+    // A top-level maxFrameBytes is the spelling from before limits had their own object.
+    limits: parseLimits(raw.limits, raw.maxFrameBytes),
     clockToleranceS: integer(raw, "clockToleranceS", 30, 0, 600),
     logLevel,
   };

@@ -1,9 +1,10 @@
 /**
  * One admitted WebSocket on a room: decodes frames, runs the y-protocols sync and awareness exchange,
  * checks every update before it is applied, sends `stored` acks, and ends the session when the token
- * expires. A frame it cannot decode or does not allow ends only this connection.
+ * expires. A frame it cannot decode or does not allow ends only this connection, and so does going over a
+ * limit (limits.ts): a frame budget, the heartbeat, or too many outgoing bytes waiting.
  */
-import { CloseCode, encodeStored, MessageType } from "@parley/protocol";
+import { CloseCode, encodeStored, MessageType, ownersOf } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
@@ -12,6 +13,9 @@ import * as Y from "yjs";
 import type { Admission } from "./admission.js";
 import type { Verdict } from "./authorship.js";
 import { recordDisconnect } from "./client-records.js";
+import { FrameBudget } from "./frame-budget.js";
+import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
+import type { Limits } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import { revoke } from "./revocation.js";
@@ -28,7 +32,7 @@ const verdictCloseCode: Record<Exclude<Verdict, { ok: true }>["code"], number> =
 
 /** Options of a {@link Connection}. */
 export interface ConnectionOptions {
-  maxFrameBytes: number;
+  limits: Limits;
   logger: Logger;
   /** Accepted clock skew in seconds, added to the token's `exp`. */
   clockToleranceS: number;
@@ -41,6 +45,10 @@ export class Connection implements RoomPeer {
   synced = false;
   private closing = false;
   private expiryTimer: NodeJS.Timeout | undefined;
+  private readonly budget: FrameBudget;
+  private heartbeat: Heartbeat | undefined;
+  /** Bytes of sync replies not yet handed to the socket: they do not count as falling behind. */
+  private syncBytesInFlight = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -50,6 +58,7 @@ export class Connection implements RoomPeer {
   ) {
     this.clientId = admission.clientId;
     this.wantsAcks = admission.acks;
+    this.budget = new FrameBudget(options.limits);
   }
 
   /**
@@ -65,6 +74,7 @@ export class Connection implements RoomPeer {
     this.ws.on("close", (code: number) => this.onClose(code));
     this.ws.on("message", (data: Buffer, isBinary: boolean) => this.onFrame(data, isBinary));
     this.armExpiry();
+    this.heartbeat = startHeartbeat(this.ws, this.options.limits, (reason) => this.close(CloseCode.Timeout, reason));
 
     if (this.admission.tail !== undefined) this.send(this.room.recentFrame(this.admission.tail));
     const encoder = encoding.createEncoder();
@@ -78,7 +88,23 @@ export class Connection implements RoomPeer {
 
   send(frame: Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
+    // A peer that does not read must not make the relay buffer without bound.
+    if (this.ws.bufferedAmount > this.options.limits.maxBufferedBytes + this.syncBytesInFlight) {
+      this.options.logger.info("slow consumer", { room: this.room.name, client: this.clientId });
+      this.close(CloseCode.Timeout, "too far behind");
+      return;
+    }
     this.ws.send(frame, (error) => {
+      if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
+    });
+  }
+
+  /** Sends a sync reply, which may be as big as the document, without counting it as falling behind. */
+  private sendSyncReply(frame: Uint8Array): void {
+    if (this.ws.readyState !== this.ws.OPEN) return;
+    this.syncBytesInFlight += frame.length;
+    this.ws.send(frame, (error) => {
+      this.syncBytesInFlight -= frame.length;
       if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
     });
   }
@@ -92,6 +118,7 @@ export class Connection implements RoomPeer {
     this.options.logger.debug("connection closed", { room: this.room.name, client: this.clientId, code });
     this.closing = true;
     clearTimeout(this.expiryTimer);
+    this.heartbeat?.stop();
     this.room.leave(this);
   }
 
@@ -110,10 +137,12 @@ export class Connection implements RoomPeer {
 
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
+    this.heartbeat?.received();
     try {
       if (!isBinary) throw new Refusal(CloseCode.BadFrame, "text frames are not part of the protocol");
-      if (data.length > this.options.maxFrameBytes) throw new Refusal(CloseCode.TooLarge, "frame too large");
-      this.handle(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+      const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+      this.budget.charge(frame);
+      this.handle(frame);
     } catch (error) {
       if (error instanceof Refusal) {
         this.options.logger.info("connection refused a frame", {
@@ -166,11 +195,20 @@ export class Connection implements RoomPeer {
     }
     if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
       const update = decoding.readVarUint8Array(decoder);
+      this.budget.chargeNewClientIds(this.newClientIds(update));
       const verdict = this.room.applyClientUpdate(update, this);
       if (!verdict.ok) throw new Refusal(verdictCloseCode[verdict.code], verdict.reason);
       return;
     }
     throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
+  }
+
+  /** How many Yjs clientIDs `update` carries that no one owns yet in this room. Throws if it is undecodable. */
+  private newClientIds(update: Uint8Array): number {
+    const owners = ownersOf(this.room.doc);
+    let count = 0;
+    for (const id of Y.parseUpdateMeta(update).from.keys()) if (!owners.has(String(id))) count++;
+    return count;
   }
 
   /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
@@ -189,7 +227,7 @@ export class Connection implements RoomPeer {
     encoding.writeVarUint(reply, MessageType.sync);
     encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
     encoding.writeVarUint8Array(reply, update);
-    this.send(encoding.toUint8Array(reply));
+    this.sendSyncReply(encoding.toUint8Array(reply));
     if (!this.synced) {
       this.synced = true;
       if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));

@@ -15,8 +15,10 @@ import { BusinessApi } from "./business-api.js";
 import { AppAuthenticator } from "./business-auth.js";
 import { type AppConfig, parseConfig, type RelayConfig } from "./config.js";
 import { Connection } from "./connection.js";
+import { ConnectionQuota, remoteAddress } from "./connection-quota.js";
 import { FileStorage } from "./file-store.js";
 import { KeyRing } from "./jwt.js";
+import type { Limits } from "./limits.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { AnonymousMerges } from "./merge.js";
 import { closeSocket, Refusal } from "./refusal.js";
@@ -27,8 +29,10 @@ import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
 import { WebhookQueue } from "./webhook-queue.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
-export interface RelayOptions extends Partial<Omit<RelayConfig, "apps">> {
+export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits">> {
   apps: AppConfig[];
+  /** Limits to change from their defaults (see {@link Limits}). */
+  limits?: Partial<Limits>;
   /** Storage adapter. Default: a {@link FileStorage} under `dataDir` with the `fsync` policy. */
   storage?: RelayStorage;
   /** Default: silent. The CLI logs JSON lines to stdout. */
@@ -46,6 +50,9 @@ export interface Relay {
   /** The storage adapter (`storage.list()` names every stored room). */
   readonly storage: RelayStorage;
 }
+
+/** Largest request head the HTTP server reads; a token up to `limits.maxTokenBytes` fits with room to spare. */
+const MAX_HEADER_BYTES = 128 * 1024;
 
 interface Frame {
   data: Buffer;
@@ -82,17 +89,22 @@ export function createRelay(options: RelayOptions): Relay {
   const appAuth = AppAuthenticator.create(config.apps, config.clockToleranceS);
   appAuth.catch(() => {}); // reported by listen()
   const business = new BusinessApi({ rooms, storage, auth: appAuth, appIds, webhooks, logger });
+  const { limits } = config;
+  const perIp = new ConnectionQuota(limits.connectionsPerIp);
+  const perUser = new ConnectionQuota(limits.connectionsPerUser);
   const sockets = new Set<WebSocket>();
   let closing = false;
 
   const wss = new WebSocketServer({
     noServer: true,
-    // Frames up to 4x the limit are read and refused with 4413; beyond that ws cuts them off with 1009.
-    maxPayload: config.maxFrameBytes * 4,
+    // Frames somewhat over a limit are read and refused with 4413; far beyond it ws cuts them off with 1009.
+    maxPayload: limits.maxSyncBytes + limits.maxFrameBytes,
     perMessageDeflate: false,
   });
 
-  const server: Server = createServer((request, response) => {
+  // Node's 16 KiB default would refuse a long token with HTTP 431 before the upgrade, which a browser cannot
+  // see (it retries forever); with room for it, admission refuses the token with a close code instead.
+  const server: Server = createServer({ maxHeaderSize: MAX_HEADER_BYTES }, (request, response) => {
     const path = (request.url ?? "").split("?")[0];
     if (request.method === "GET" && path === "/healthz") {
       response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
@@ -119,14 +131,22 @@ export function createRelay(options: RelayOptions): Relay {
   async function accept(ws: WebSocket, request: IncomingMessage): Promise<void> {
     sockets.add(ws);
     ws.on("error", (error) => logger.debug("websocket error", { error }));
-    ws.on("close", () => sockets.delete(ws));
+    // Quota slots go back when the socket closes, including one taken while it was already closing.
+    let ended = false;
+    const releases: Array<() => void> = [];
+    const keep = (release: () => void) => (ended ? release() : releases.push(release));
+    ws.on("close", () => {
+      ended = true;
+      sockets.delete(ws);
+      for (const release of releases) release();
+    });
     const queued: Frame[] = [];
     let queuedBytes = 0;
     const early = (data: Buffer, isBinary: boolean) => {
       queued.push({ data, isBinary });
       queuedBytes += data.length;
       // What a connection can make the relay hold before it is admitted is bounded.
-      if (queued.length > 1024 || queuedBytes > config.maxFrameBytes * 4) {
+      if (queued.length > 1024 || queuedBytes > limits.maxSyncBytes + limits.maxFrameBytes) {
         logger.info("connection refused", { code: CloseCode.TooLarge, reason: "too much data before admission" });
         closeSocket(ws, CloseCode.TooLarge, "too much data before the session started");
       }
@@ -134,7 +154,17 @@ export function createRelay(options: RelayOptions): Relay {
     ws.on("message", early);
     let admission: Admission | undefined;
     try {
-      admission = await admit(request, { keys: await keys, appIds });
+      const fromIp = perIp.take(remoteAddress(request, limits.trustProxy));
+      if (fromIp === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections from this address");
+      keep(fromIp);
+      const origin = request.headers.origin;
+      if (limits.allowedOrigins !== null && origin !== undefined && !limits.allowedOrigins.includes(origin)) {
+        throw new Refusal(CloseCode.OriginNotAllowed, "origin not allowed");
+      }
+      admission = await admit(request, { keys: await keys, appIds, maxTokenBytes: limits.maxTokenBytes });
+      const fromUser = perUser.take(admission.room);
+      if (fromUser === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections for this user");
+      keep(fromUser);
       const room = await rooms.open(admission.room);
       const release = room.hold();
       try {
@@ -145,7 +175,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (ws.readyState !== ws.OPEN) return;
         ws.off("message", early);
         new Connection(ws, admission, room, {
-          maxFrameBytes: config.maxFrameBytes,
+          limits,
           logger,
           clockToleranceS: config.clockToleranceS,
         }).start(queued);
