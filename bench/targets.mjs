@@ -3,6 +3,7 @@
 // Every target gets the same conversation names (Parley's `<app>/u/<base64url(userId)>`), the same users, tokens
 // and message records. Parley runs as a real deployment would: JWT verification, the authorship check, durable
 // file storage with group-commit fsync, and `acks=1` on every client (what @parley/client asks for).
+import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -22,6 +23,19 @@ const packageDir = (/** @type {string} */ name, from = join(here, "node_modules"
 const yWebsocketServerDir = packageDir("@y/websocket-server");
 const sqliteExtensionDir = packageDir("@hocuspocus/extension-sqlite");
 
+/** The commit the relay was built from, and whether its sources had uncommitted changes. */
+function relaySource() {
+  try {
+    const git = (/** @type {string[]} */ ...args) => execFileSync("git", args, { cwd: root, encoding: "utf8" }).trim();
+    const commit = git("rev-parse", "--short", "HEAD");
+    return git("status", "--porcelain", "packages/relay") === ""
+      ? `commit ${commit}`
+      : `commit ${commit} + local changes`;
+  } catch {
+    return "source unknown";
+  }
+}
+
 /** Versions of everything measured, for the report. */
 export function versions() {
   return {
@@ -31,7 +45,7 @@ export function versions() {
     "@hocuspocus/server": versionAt(packageDir("@hocuspocus/server")),
     "@hocuspocus/extension-sqlite": versionAt(sqliteExtensionDir),
     "better-sqlite3": versionAt(packageDir("better-sqlite3", join(sqliteExtensionDir, "../.."))),
-    "@parley/relay": versionAt(join(root, "packages/relay")),
+    "@parley/relay": `${versionAt(join(root, "packages/relay"))} (${relaySource()})`,
     yjs: versionAt(packageDir("yjs")),
     ws: versionAt(packageDir("ws")),
   };
