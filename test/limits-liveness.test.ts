@@ -4,11 +4,12 @@
  * honest clients of the same room and of another room carry on.
  */
 import type { Socket } from "node:net";
-import { CloseCode, createSecret, MessageType } from "@parley/protocol";
+import { CloseCode, clientIdFromSecret, createSecret, MessageType, messagesOf } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket } from "ws";
 import * as awarenessProtocol from "y-protocols/awareness";
+import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { expectHonestSync, userRoom } from "./support/honest-sync.js";
 import { connectRaw, type RawClient, type RelayHandle, signUserToken, startRelay } from "./support/relay.js";
@@ -18,6 +19,10 @@ async function openSession(relay: RelayHandle, userId: string): Promise<RawClien
   const client = connectRaw(relay, userRoom(userId), { token: await signUserToken(userId), client: createSecret() });
   await waitFor(() => client.frames.length > 0, { what: "the relay's sync step 1" });
   return client;
+}
+
+function slowConsumerLines(relay: RelayHandle): number {
+  return relay.logs.filter((line) => line.includes('"slow consumer"')).length;
 }
 
 describe("dead peers", () => {
@@ -94,7 +99,7 @@ describe("slow consumers", () => {
       encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(awareness, [doc.clientID]));
       return encoding.toUint8Array(encoder);
     };
-    const slowConsumerLogged = () => relay.logs.some((line) => line.includes('"slow consumer"'));
+    const slowConsumerLogged = () => slowConsumerLines(relay) > 0;
     let sent = 0;
     for (let batch = 0; batch < 200 && !slowConsumerLogged(); batch++) {
       for (let i = 0; i < 20; i++) talker.ws.send(frameFor(sent++));
@@ -113,5 +118,59 @@ describe("slow consumers", () => {
     talker.ws.close();
     await expectHonestSync(relay, "crowded");
     await expectHonestSync(relay, "elsewhere");
+  });
+
+  it("does not take a reader of a document-sized update (a forwarded sync step 2) for a slow consumer", async () => {
+    const slowBefore = slowConsumerLines(relay);
+    const token = await signUserToken("big-merge");
+    const reader = connectRaw(relay, userRoom("big-merge"), { token, client: createSecret(), acks: "1" });
+    await waitFor(() => reader.frames.length > 0, { what: "the reader's session" });
+    // Acks start once the relay has answered the reader's sync step 1.
+    const step1 = encoding.createEncoder();
+    encoding.writeVarUint(step1, MessageType.sync);
+    syncProtocol.writeSyncStep1(step1, new Y.Doc());
+    reader.ws.send(encoding.toUint8Array(step1));
+    await waitFor(() => reader.frames.some((f) => f[0] === MessageType.stored), { what: "the reader's first ack" });
+    const writerSecret = createSecret();
+    const writer = connectRaw(relay, userRoom("big-merge"), { token, client: writerSecret });
+    await waitFor(() => writer.frames.length > 0, { what: "the writer's session" });
+    // What a client that was offline for long sends: one sync step 2, far bigger than maxBufferedBytes.
+    const doc = new Y.Doc();
+    doc.transact(() => {
+      for (let i = 0; i < 500; i++) {
+        const id = `offline-${i}-0000`;
+        messagesOf(doc).push([
+          { id, role: "user", client: clientIdFromSecret(writerSecret), text: "x".repeat(9_500), ts: Date.now() },
+        ]);
+      }
+    });
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.sync);
+    syncProtocol.writeSyncStep2(encoder, doc);
+    writer.ws.send(encoding.toUint8Array(encoder));
+    // The forwarded update arrives whole, and the acks after it too: the reader was never cut off.
+    await waitFor(() => reader.frames.some((f) => f.length > 4 * 1024 * 1024), { what: "the forwarded step 2" });
+    const acks = () => reader.frames.filter((f) => f[0] === MessageType.stored).length;
+    const before = acks();
+    const updates: Uint8Array[] = [];
+    doc.on("update", (update: Uint8Array) => updates.push(update));
+    messagesOf(doc).push([
+      {
+        id: "after-merge-0000",
+        role: "user",
+        client: clientIdFromSecret(writerSecret),
+        text: "one more",
+        ts: Date.now(),
+      },
+    ]);
+    const next = encoding.createEncoder();
+    encoding.writeVarUint(next, MessageType.sync);
+    syncProtocol.writeUpdate(next, updates[0] as Uint8Array);
+    writer.ws.send(encoding.toUint8Array(next));
+    await waitFor(() => acks() > before, { what: "an ack after the big update" });
+    expect(reader.ws.readyState).toBe(WebSocket.OPEN);
+    expect(slowConsumerLines(relay)).toBe(slowBefore);
+    reader.ws.close();
+    writer.ws.close();
   });
 });

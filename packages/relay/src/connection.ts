@@ -47,8 +47,11 @@ export class Connection implements RoomPeer {
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly budget: FrameBudget;
   private heartbeat: Heartbeat | undefined;
-  /** Bytes of sync replies not yet handed to the socket: they do not count as falling behind. */
-  private syncBytesInFlight = 0;
+  /**
+   * Bytes of frames larger than `maxFrameBytes` (sync replies, forwarded sync steps: as big as a document)
+   * not yet handed to the socket. They do not count as falling behind, or no big document could be synced.
+   */
+  private bigBytesInFlight = 0;
 
   constructor(
     private readonly ws: WebSocket,
@@ -89,22 +92,15 @@ export class Connection implements RoomPeer {
   send(frame: Uint8Array): void {
     if (this.ws.readyState !== this.ws.OPEN) return;
     // A peer that does not read must not make the relay buffer without bound.
-    if (this.ws.bufferedAmount > this.options.limits.maxBufferedBytes + this.syncBytesInFlight) {
+    if (this.ws.bufferedAmount > this.options.limits.maxBufferedBytes + this.bigBytesInFlight) {
       this.options.logger.info("slow consumer", { room: this.room.name, client: this.clientId });
       this.close(CloseCode.Timeout, "too far behind");
       return;
     }
+    const big = frame.length > this.options.limits.maxFrameBytes ? frame.length : 0;
+    this.bigBytesInFlight += big;
     this.ws.send(frame, (error) => {
-      if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
-    });
-  }
-
-  /** Sends a sync reply, which may be as big as the document, without counting it as falling behind. */
-  private sendSyncReply(frame: Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
-    this.syncBytesInFlight += frame.length;
-    this.ws.send(frame, (error) => {
-      this.syncBytesInFlight -= frame.length;
+      this.bigBytesInFlight -= big;
       if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
     });
   }
@@ -227,7 +223,7 @@ export class Connection implements RoomPeer {
     encoding.writeVarUint(reply, MessageType.sync);
     encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
     encoding.writeVarUint8Array(reply, update);
-    this.sendSyncReply(encoding.toUint8Array(reply));
+    this.send(encoding.toUint8Array(reply));
     if (!this.synced) {
       this.synced = true;
       if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));

@@ -57,8 +57,9 @@ export interface Limits {
   /** A connection that sends no frame for this long closes with 4532. 0 = off. Default 30 minutes. */
   idleTimeoutMs: number;
   /**
-   * Outgoing bytes a connection may have waiting (besides sync replies in flight) before it is closed with
-   * 4532 as too slow to keep up. Default 16 MiB.
+   * Outgoing bytes a connection may have waiting before it is closed with 4532 as too slow to keep up. Frames
+   * over `maxFrameBytes` (sync replies, forwarded sync steps) do not count while they are being written.
+   * Default 16 MiB.
    */
   maxBufferedBytes: number;
   /**
