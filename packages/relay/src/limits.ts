@@ -19,9 +19,9 @@ export interface Limits {
   maxSyncBytes: number;
   /** Largest awareness (presence) frame, in bytes (4413). Default 64 KiB. */
   maxAwarenessBytes: number;
-  /** Updates and other non-sync, non-awareness frames per second (4529). Default 500. */
+  /** Updates and other non-sync, non-awareness frames per second (4529). Default 1,000. */
   messagesPerSecond: number;
-  /** How many such frames may come at once. Default 2,000. */
+  /** How many such frames may come at once. Default 5,000. */
   messageBurst: number;
   /** Bytes of such frames per second (4529). Default 4 MiB. */
   bytesPerSecond: number;
@@ -76,8 +76,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   maxFrameBytes: MiB,
   maxSyncBytes: 32 * MiB,
   maxAwarenessBytes: 64 * KiB,
-  messagesPerSecond: 500,
-  messageBurst: 2_000,
+  messagesPerSecond: 1_000,
+  messageBurst: 5_000,
   bytesPerSecond: 4 * MiB,
   byteBurst: 16 * MiB,
   awarenessPerSecond: 20,
