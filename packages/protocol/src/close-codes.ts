@@ -35,7 +35,7 @@ export const CloseCode = {
   TooManyConnections: 4530,
   /** An update depends on data the relay does not have yet; reconnect to run a full sync. */
   Resync: 4531,
-  /** The connection stopped answering pings or fell too far behind. */
+  /** The connection stopped answering pings, sent nothing for too long, or fell too far behind in reading. */
   Timeout: 4532,
   /** The relay is shutting down. Reconnect later. */
   GoingAway: 1001,
