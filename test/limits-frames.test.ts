@@ -76,7 +76,11 @@ function messagesFrame(clientId: string, count: number, text: string, kind: "upd
   });
 }
 
-function awarenessFrame(doc: Y.Doc, awareness: awarenessProtocol.Awareness, state: Record<string, unknown>): Uint8Array {
+function awarenessFrame(
+  doc: Y.Doc,
+  awareness: awarenessProtocol.Awareness,
+  state: Record<string, unknown>,
+): Uint8Array {
   awareness.setLocalState(state);
   return frame((e) => {
     encoding.writeVarUint(e, MessageType.awareness);
