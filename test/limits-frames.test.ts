@@ -182,6 +182,29 @@ describe("frame limits", () => {
     await othersKeepSyncing("rate-syncs");
   });
 
+  it("a sync step 2 carrying more offline sessions than the new-clientID budget is stored whole", async () => {
+    const s = await openSession("offline-sessions");
+    // One client, many offline sessions: each session was its own Y.Doc, so its own Yjs clientID.
+    const sessions = Array.from({ length: LIMITS.newClientIdsPerMinute + 3 }, () => new Y.Doc());
+    const merged = new Y.Doc();
+    for (const [i, session] of sessions.entries()) {
+      messagesOf(session).push([
+        { id: `offline-${i}`, role: "user", client: s.clientId, text: "offline", ts: Date.now() },
+      ]);
+      Y.applyUpdate(merged, Y.encodeStateAsUpdate(session));
+    }
+    s.ws.send(
+      frame((e) => {
+        encoding.writeVarUint(e, MessageType.sync);
+        syncProtocol.writeSyncStep2(e, merged);
+      }),
+    );
+    await waitFor(async () => (await storedIds(s, "offline-sessions")).length === sessions.length, {
+      what: "every offline session stored",
+    });
+    s.ws.close();
+  });
+
   it("too many new Yjs clientIDs from one connection close with 4529, and the update over the budget is not stored", async () => {
     const s = await openSession("rate-clientids");
     // Each frame comes from a fresh Y.Doc: a new Yjs clientID.

@@ -191,7 +191,9 @@ export class Connection implements RoomPeer {
     }
     if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
       const update = decoding.readVarUint8Array(decoder);
-      this.budget.chargeNewClientIds(this.newClientIds(update));
+      // A step 2 carries every session a client had offline, each with its own clientID: capping those would
+      // refuse a long offline period forever. Step 2s are bounded by the sync size and rate budgets instead.
+      if (syncType === syncProtocol.messageYjsUpdate) this.budget.chargeNewClientIds(this.newClientIds(update));
       const verdict = this.room.applyClientUpdate(update, this);
       if (!verdict.ok) throw new Refusal(verdictCloseCode[verdict.code], verdict.reason);
       return;
