@@ -13,6 +13,7 @@ export {
   type SecretKeyConfig,
 } from "./config.js";
 export { FileStorage, type FileStorageOptions } from "./file-store.js";
+export { DEFAULT_LIMITS, type Limits } from "./limits.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./logger.js";
 export type { Room } from "./room.js";
 export type { Rooms } from "./rooms.js";
