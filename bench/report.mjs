@@ -284,9 +284,10 @@ export function renderReport(report, previousPath) {
   out.push(`## Large conversation: ${num(report.size.largeMessages)} messages`);
   out.push("");
   out.push(
-    "One client writes the history (about 230-byte message records, in batches of 500); another client of the " +
-      "conversation confirms it arrived. Then a new client with an empty document joins: the time until it holds " +
-      "the newest 50 messages and until its first sync is complete, with the document in the server's memory " +
+    "The history alternates between two clients of the user (about 230-byte message records, one Yjs item each; " +
+      "see the analysis): the peers receive it through one connection, Parley through its own storage. Then a new " +
+      "client with an empty document joins: the time until it can show the newest 50 messages (Parley: its " +
+      "`recent` preview, `tail=50`) and until its first sync is complete, with the document in the server's memory " +
       `(warm, median of ${report.size.largeRounds} rounds rotating through the targets) and right after a restart ` +
       "(cold; targets that store documents). Appends: one message at a time to the long conversation and to a " +
       `short one, in alternating blocks (${report.size.appendBlocks} × ${report.size.appendsPerBlock}).`,

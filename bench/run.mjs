@@ -4,11 +4,12 @@
 //   node bench/run.mjs            the whole suite (under 10 minutes); writes bench/results/*.json and docs/benchmarks.md
 //   node bench/run.mjs --smoke    a few seconds of each scenario, to keep the code from rotting (no docs)
 //   options: --out <dir> (results directory), --only <scenario,...>, --targets <id,...>,
-//            --profile (Parley runs with --cpu-prof; profiles land in <out>/profiles)
+//            --profile (Parley runs with --cpu-prof; profiles land in <out>/profiles),
+//            --render <results.json> (only rewrite docs/benchmarks.md from a saved run)
 //
 // Each server is its own child process (its CPU and memory are read from /proc); this process is the load
 // generator. All traffic goes to 127.0.0.1; every loop is bounded in count and time.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -90,8 +91,16 @@ const { values } = parseArgs({
     only: { type: "string" },
     targets: { type: "string" },
     profile: { type: "boolean", default: false },
+    render: { type: "string" },
   },
 });
+
+if (values.render !== undefined) {
+  // Re-renders docs/benchmarks.md from a saved run (e.g. bench/results/latest.json) without running anything.
+  const docsPath = join(here, "../docs/benchmarks.md");
+  writeFileSync(docsPath, renderReport(JSON.parse(readFileSync(values.render, "utf8")), docsPath));
+  process.exit(0);
+}
 
 const size = values.smoke ? SMOKE : FULL;
 const only = values.only?.split(",");
