@@ -33,6 +33,7 @@ import {
 } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as Y from "yjs";
+import { forEachAddedMessage } from "./added-messages.js";
 
 /** What {@link checkUpdate} decided. `newOwners` are Yjs clientIDs to record as the sender's before applying. */
 export type Verdict =
@@ -226,24 +227,7 @@ function messageAuthors(doc: Y.Doc): Map<string, string> {
   };
   const messages = messagesOf(doc);
   for (const record of messages.toArray()) add(record);
-  // Only the structs a transaction added are read: `event.changes` on the array would walk all of it,
-  // which on a 100,000-message conversation costs milliseconds per append.
-  doc.on("afterTransaction", (transaction: Y.Transaction) => {
-    for (const [client, after] of transaction.afterState) {
-      const before = transaction.beforeState.get(client) ?? 0;
-      if (after <= before) continue;
-      const structs = doc.store.clients.get(client);
-      if (structs === undefined) continue;
-      for (let i = Y.findIndexSS(structs, before); i < structs.length; i++) {
-        const item = structs[i];
-        if (!(item instanceof Y.Item) || item.parent !== messages || !(item.content instanceof Y.ContentAny)) continue;
-        const records = item.content.getContent() as MessageRecord[];
-        for (let offset = Math.max(0, before - item.id.clock); offset < records.length; offset++) {
-          add(records[offset] as MessageRecord);
-        }
-      }
-    }
-  });
+  doc.on("afterTransaction", (transaction: Y.Transaction) => forEachAddedMessage(transaction, messages, add));
   authors = index;
   authorsByDoc.set(doc, authors);
   return authors;

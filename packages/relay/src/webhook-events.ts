@@ -14,8 +14,10 @@
  * Logouts and merges count only in local relay transactions: a merge applies another document's state
  * through `Y.applyUpdate`, which Yjs marks remote, and what it carries was reported in its own room.
  */
+
 import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
 import * as Y from "yjs";
+import { forEachAddedMessage } from "./added-messages.js";
 import { toApiMessage } from "./business-view.js";
 import { IMPORTED_CLIENT_ID } from "./business-writes.js";
 import type { Logger } from "./logger.js";
@@ -90,17 +92,14 @@ export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void
       }
     };
 
-  messagesOf(room.doc).observe(
-    guard((event: Y.YArrayEvent<MessageRecord>, transaction) => {
+  const messages = messagesOf(room.doc);
+  messages.observe(
+    guard((_event: Y.YArrayEvent<MessageRecord>, transaction) => {
       if (!fromPeer(transaction.origin) || !wants("message.created")) return;
-      for (const item of event.changes.added) {
-        if (item.deleted) continue;
-        const records = item.content.getContent() as MessageRecord[];
-        records.forEach((record, offset) => {
-          if (record.role !== "user") return;
-          enqueue("message.created", { subject: subjectOf(room.ref), message: toApiMessage(record) }, item, offset);
-        });
-      }
+      forEachAddedMessage(transaction, messages, (record, item, offset) => {
+        if (item.deleted || record.role !== "user") return;
+        enqueue("message.created", { subject: subjectOf(room.ref), message: toApiMessage(record) }, item, offset);
+      });
     }),
   );
 
