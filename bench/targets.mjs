@@ -154,12 +154,38 @@ export const TARGETS = [
       return { server, dataPath, endpoint: peerEndpoint(server.port, "hocuspocus") };
     },
   },
-  {
+  parleyTarget({
     id: "parley",
     name: "Parley relay",
+    fsync: "batch",
     persistence:
       'its file store (append-only log per document, group commit, `fsync: "batch"`); JWT checks, authorship checks and acks on',
+  }),
+  parleyTarget({
+    id: "parley-fsync-off",
+    name: 'Parley relay, `fsync: "off"`',
+    fsync: "off",
+    persistence:
+      'its file store with `fsync: "off"` (write() before acknowledging: survives a crash of the process, not of the machine)',
+    only: ["latency", "throughput"],
+  }),
+];
+
+/** The stock server with its memory store: the reference the goals are stated against. */
+export const REFERENCE = "y-websocket";
+
+/**
+ * The Parley relay as a deployment runs it (JWT checks, authorship checks, acks on), with a given fsync policy.
+ * @param {{ id: string, name: string, fsync: "batch" | "off", persistence: string, only?: string[] }} options
+ * @returns {Target}
+ */
+function parleyTarget({ id, name, fsync, persistence, only }) {
+  return {
+    id,
+    name,
+    persistence,
     durable: true,
+    ...(only === undefined ? {} : { only }),
     async start(workDir, { profileDir }) {
       const dataPath = join(workDir, "parley-data");
       mkdirSync(dataPath, { recursive: true });
@@ -168,7 +194,7 @@ export const TARGETS = [
         port: 0,
         host: "127.0.0.1",
         dataDir: dataPath,
-        fsync: "batch",
+        fsync,
         apps: [{ id: BENCH_APP.id, keys: [{ kid: BENCH_APP.kid, alg: "HS256", secret: BENCH_APP.secret }] }],
       };
       writeFileSync(configPath, JSON.stringify(config));
@@ -182,7 +208,7 @@ export const TARGETS = [
         server,
         dataPath,
         async seed(documentName, updates) {
-          const storage = new FileStorage({ dataDir: dataPath, fsync: "batch" });
+          const storage = new FileStorage({ dataDir: dataPath, fsync });
           await Promise.all(updates.map((update) => storage.append(documentName, update)));
           await storage.close();
         },
@@ -213,8 +239,5 @@ export const TARGETS = [
         },
       };
     },
-  },
-];
-
-/** The stock server with its memory store: the reference the goals are stated against. */
-export const REFERENCE = "y-websocket";
+  };
+}

@@ -16,6 +16,9 @@ interface SmokeReport {
 const TARGETS = ["y-websocket", "y-websocket+leveldb", "hocuspocus", "hocuspocus+sqlite", "parley"];
 /** The floor (a bare WebSocket forward) takes part in latency and throughput only. */
 const FLOOR = "ws-forward";
+/** Parley with `fsync: "off"`, also in latency and throughput only. */
+const VARIANT = "parley-fsync-off";
+const LATENCY_AND_THROUGHPUT_ONLY = [FLOOR, VARIANT];
 const outDir = mkdtempSync(join(tmpdir(), "parley-bench-smoke-"));
 
 afterAll(() => rmSync(outDir, { recursive: true, force: true }));
@@ -45,10 +48,10 @@ describe("benchmark smoke run", () => {
     const { code, output } = await runSmoke();
     expect(code, output).toBe(0);
     const report = JSON.parse(readFileSync(join(outDir, "smoke-latest.json"), "utf8")) as SmokeReport;
-    expect(report.targets.map((target) => target.id)).toEqual([FLOOR, ...TARGETS]);
+    expect(report.targets.map((target) => target.id)).toEqual([FLOOR, ...TARGETS, VARIANT]);
 
     const { latency, throughput, capacity, largeConversation, loginMerge } = report.scenarios;
-    for (const id of [FLOOR, ...TARGETS]) {
+    for (const id of [FLOOR, ...TARGETS, VARIANT]) {
       const lat = latency?.results[id] as {
         quiet: { count: number };
         withIdle: { count: number; idleFailures: number };
@@ -62,7 +65,7 @@ describe("benchmark smoke run", () => {
       expect(thr?.error, `throughput ${id}`).toBeUndefined();
       expect(thr.delivered, `throughput ${id}`).toBeGreaterThan(0);
       expect(thr.closedEarly, `throughput ${id}`).toBe(0);
-      if (id === FLOOR) {
+      if (LATENCY_AND_THROUGHPUT_ONLY.includes(id)) {
         expect(capacity?.results[id]).toBeUndefined();
         expect(largeConversation?.results[id]).toBeUndefined();
         continue;
