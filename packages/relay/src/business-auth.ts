@@ -9,17 +9,12 @@
  * tokens), so a leaked token is not a standing credential.
  */
 import { ForbiddenError, TokenInvalidError } from "@parley/protocol";
-import type { AppConfig } from "./config.js";
-import { KeyRing } from "./jwt.js";
+import type { KeyRing } from "./jwt.js";
 
 /** Verifies app tokens against the configured app keys. */
 export class AppAuthenticator {
-  private constructor(private readonly keys: KeyRing) {}
-
-  /** Imports every key of every app. */
-  static async create(apps: readonly AppConfig[], clockToleranceS: number): Promise<AppAuthenticator> {
-    return new AppAuthenticator(await KeyRing.create(apps, clockToleranceS));
-  }
+  /** @param keys The relay's keys: app tokens are signed with the same app keys as user tokens. */
+  constructor(private readonly keys: KeyRing) {}
 
   /**
    * Checks the `Authorization` header of a request for `appId`. Throws {@link TokenInvalidError},

@@ -86,7 +86,7 @@ export function createRelay(options: RelayOptions): Relay {
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS);
   keys.catch(() => {}); // reported by listen()
-  const appAuth = AppAuthenticator.create(config.apps, config.clockToleranceS);
+  const appAuth = keys.then((ring) => new AppAuthenticator(ring));
   appAuth.catch(() => {}); // reported by listen()
   const business = new BusinessApi({ rooms, storage, auth: appAuth, appIds, webhooks, logger });
   const { limits } = config;
