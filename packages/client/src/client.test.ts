@@ -1,7 +1,7 @@
 import { ClientDestroyedError, ErrorCode, InvalidArgumentError, MAX_TEXT_LENGTH } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import { createClient } from "./client.js";
-import { memoryStorage } from "./memory-storage.js";
+import { memoryStorage } from "./storage/memory-storage.js";
 
 const base = { appId: "app1", relayUrl: "ws://127.0.0.1:9/v1", connect: false } as const;
 const unsignedToken = (payload: Record<string, unknown>) =>

@@ -55,13 +55,13 @@ import {
   withIdentityLock,
   writeIdentity,
 } from "./identity-record.js";
-import { indexedDbStorage } from "./indexeddb-storage.js";
 import { LogoutNotices } from "./logout-notices.js";
 import { followNetwork } from "./network-events.js";
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
 import { previewMaxTimestamp, withPreview } from "./preview.js";
 import { Session } from "./session.js";
-import type { ClientStorage } from "./storage.js";
+import { indexedDbStorage } from "./storage/indexeddb-storage.js";
+import type { ClientStorage } from "./storage/storage.js";
 import { Tabs } from "./tabs.js";
 import { assertTokenFor, longTimeout, refreshDelay } from "./token-timer.js";
 import { type TYPING_INDICATOR_MS, TypingIndicators, type TypingState } from "./typing.js";

@@ -9,7 +9,7 @@ import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocke
 import { unstoredMessageIds } from "./conversation.js";
 import { MessageIndex } from "./message-index.js";
 import { Presence } from "./presence.js";
-import type { ClientStorage, DocHandle, StoredValue } from "./storage.js";
+import type { ClientStorage, DocHandle, StoredValue } from "./storage/storage.js";
 
 /** Storage key of the relay's stored state vector for a room. */
 function storedKey(room: string): string {
