@@ -30,8 +30,6 @@ import {
   TokenExpiredError,
 } from "@parley/protocol";
 import * as Y from "yjs";
-import { errorForClose } from "./close-errors.js";
-import { Connection, type ConnectionParams, type ConnectionStatus } from "./connection.js";
 import {
   appendMessage,
   appendProfileEntries,
@@ -43,7 +41,10 @@ import {
   profileEntries,
   readMessages,
   toMessage,
-} from "./conversation.js";
+} from "./conversation/conversation.js";
+import { previewMaxTimestamp, withPreview } from "./conversation/preview.js";
+import { Session } from "./conversation/session.js";
+import { type TYPING_INDICATOR_MS, TypingIndicators, type TypingState } from "./conversation/typing.js";
 import { Emitter } from "./events.js";
 import {
   type IdentityRecord,
@@ -54,17 +55,16 @@ import {
   type UserSubject,
   withIdentityLock,
   writeIdentity,
-} from "./identity-record.js";
-import { LogoutNotices } from "./logout-notices.js";
-import { followNetwork } from "./network-events.js";
+} from "./identity/identity-record.js";
+import { LogoutNotices } from "./identity/logout-notices.js";
+import { Tabs } from "./identity/tabs.js";
+import { assertTokenFor, longTimeout, refreshDelay } from "./identity/token-timer.js";
+import { errorForClose } from "./net/close-errors.js";
+import { Connection, type ConnectionParams, type ConnectionStatus } from "./net/connection.js";
+import { followNetwork } from "./net/network-events.js";
 import { type ClientOptions, type ResolvedOptions, resolveOptions } from "./options.js";
-import { previewMaxTimestamp, withPreview } from "./preview.js";
-import { Session } from "./session.js";
 import { indexedDbStorage } from "./storage/indexeddb-storage.js";
 import type { ClientStorage } from "./storage/storage.js";
-import { Tabs } from "./tabs.js";
-import { assertTokenFor, longTimeout, refreshDelay } from "./token-timer.js";
-import { type TYPING_INDICATOR_MS, TypingIndicators, type TypingState } from "./typing.js";
 import { SDK_VERSION } from "./version.js";
 
 /** Who the client speaks for. */

@@ -28,11 +28,11 @@ export {
   type ParleyClient,
   type ReadPositions,
 } from "./client.js";
-export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./connection.js";
-export type { ConversationMessage, ProfilePatch } from "./conversation.js";
+export type { ConversationMessage, ProfilePatch } from "./conversation/conversation.js";
+export { TYPING_INDICATOR_MS, type TypingState } from "./conversation/typing.js";
+export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./net/connection.js";
 export type { ClientOptions } from "./options.js";
 export { type IndexedDbStorageOptions, indexedDbStorage } from "./storage/indexeddb-storage.js";
 export { memoryStorage } from "./storage/memory-storage.js";
 export type { ClientStorage, DocHandle, StoredValue } from "./storage/storage.js";
-export { TYPING_INDICATOR_MS, type TypingState } from "./typing.js";
 export { SDK_VERSION } from "./version.js";

@@ -1,6 +1,6 @@
 /** The options of `createClient`, their defaults, and their validation. */
 import { assertAppId, InvalidArgumentError, MAX_TAIL } from "@parley/protocol";
-import type { WebSocketConstructor } from "./connection.js";
+import type { WebSocketConstructor } from "./net/connection.js";
 import type { ClientStorage } from "./storage/storage.js";
 
 /** Options of {@link createClient}. */

@@ -14,7 +14,7 @@ import { waitFor } from "./support/wait.js";
 
 const room = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
-describe("B5: switching users on one client", () => {
+describe("switching users on one client", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   afterEach(async () => {

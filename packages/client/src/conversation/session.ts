@@ -5,11 +5,16 @@
  */
 import { type RecentPreview, type TypingIndicator, UnsentChangesError } from "@parley/protocol";
 import * as Y from "yjs";
-import { Connection, type ConnectionParams, type ConnectionStatus, type WebSocketConstructor } from "./connection.js";
+import {
+  Connection,
+  type ConnectionParams,
+  type ConnectionStatus,
+  type WebSocketConstructor,
+} from "../net/connection.js";
+import type { ClientStorage, DocHandle, StoredValue } from "../storage/storage.js";
 import { unstoredMessageIds } from "./conversation.js";
 import { MessageIndex } from "./message-index.js";
 import { Presence } from "./presence.js";
-import type { ClientStorage, DocHandle, StoredValue } from "./storage/storage.js";
 
 /** Storage key of the relay's stored state vector for a room. */
 function storedKey(room: string): string {

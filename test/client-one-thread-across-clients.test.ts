@@ -6,7 +6,7 @@ import { waitFor } from "./support/wait.js";
 
 const ids = (client: ParleyClient) => client.messages().map((m) => m.id);
 
-describe("B3: one thread across the clients of a userId", () => {
+describe("one thread across the clients of a userId", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   afterEach(async () => {

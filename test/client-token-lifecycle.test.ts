@@ -16,7 +16,7 @@ import { waitFor } from "./support/wait.js";
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 const WRONG_SECRET = "not-the-app-secret-but-long-enough-0123456789";
 
-describe("B8: token lifecycle", () => {
+describe("token lifecycle", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   const make = (onTokenExpired?: (userId: string) => Promise<string>) => {

@@ -17,7 +17,7 @@ import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
 import type * as Y from "yjs";
-import type { Presence } from "./presence.js";
+import type { Presence } from "../conversation/presence.js";
 
 /** The subset of the WebSocket API the client needs; `globalThis.WebSocket` and `ws` both fit. */
 export interface WebSocketLike {

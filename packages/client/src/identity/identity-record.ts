@@ -8,7 +8,7 @@
  * never share one.
  */
 import { createSecret, isSecret, StorageError } from "@parley/protocol";
-import type { ClientStorage, StoredValue } from "./storage/storage.js";
+import type { ClientStorage, StoredValue } from "../storage/storage.js";
 
 /** Storage key of an app's identity record (one store may serve several apps on one origin). */
 export function identityKey(appId: string): string {

@@ -12,7 +12,7 @@ import { waitFor } from "./support/wait.js";
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
-describe("B6: logout", () => {
+describe("logout", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   afterEach(async () => {

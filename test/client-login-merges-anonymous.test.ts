@@ -9,7 +9,7 @@ import { waitFor } from "./support/wait.js";
 const texts = (client: ParleyClient) => client.messages().map((m) => m.text);
 const ids = (client: ParleyClient) => client.messages().map((m) => m.id);
 
-describe("B4: login from an anonymous client keeps its history", () => {
+describe("login from an anonymous client keeps its history", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   const make = (storage = memoryStorage(), extra: { loginTimeoutMs?: number } = {}) => {

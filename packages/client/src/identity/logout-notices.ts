@@ -7,9 +7,9 @@
  */
 import { ConnectParam, isTransientClose, MessageType } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
-import type { WebSocketConstructor } from "./connection.js";
+import type { WebSocketConstructor } from "../net/connection.js";
+import type { ClientStorage, StoredValue } from "../storage/storage.js";
 import { withIdentityLock } from "./identity-record.js";
-import type { ClientStorage, StoredValue } from "./storage/storage.js";
 
 /** One undelivered logout. */
 export interface LogoutNotice {

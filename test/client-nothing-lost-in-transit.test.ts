@@ -8,7 +8,7 @@ import { waitFor } from "./support/wait.js";
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
-describe("B7: nothing lost in transit", () => {
+describe("nothing lost in transit", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   const make = (storage = memoryStorage()) => {

@@ -5,7 +5,7 @@ import { api } from "./business-support.js";
 import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-describe("B2: the business side of a conversation, as clients see it", () => {
+describe("the business side of a conversation, as clients see it", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   afterEach(async () => {

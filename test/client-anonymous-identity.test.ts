@@ -10,7 +10,7 @@ import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client
 import { type RelayHandle, startRelay, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-describe("B1: an anonymous user on the fly", () => {
+describe("an anonymous user on the fly", () => {
   let relay: RelayHandle | undefined;
   const clients: ParleyClient[] = [];
   afterEach(async () => {
