@@ -4,9 +4,9 @@
  * SIGTERM and SIGINT close connections (1001), wait for pending writes and exit 0.
  */
 import { parseArgs } from "node:util";
-import { loadConfig } from "./config.js";
-import { createJsonLogger } from "./logger.js";
-import { createRelay } from "./server.js";
+import { loadConfig } from "./config/config.js";
+import { createJsonLogger } from "./core/logger.js";
+import { createRelay } from "./core/relay.js";
 
 async function main(): Promise<void> {
   const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });

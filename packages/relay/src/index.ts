@@ -11,19 +11,19 @@ export {
   parseConfig,
   type RelayConfig,
   type SecretKeyConfig,
-} from "./config.js";
-export { FileStorage, type FileStorageOptions } from "./file-store.js";
-export { DEFAULT_LIMITS, type Limits } from "./limits.js";
-export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./logger.js";
-export type { Room } from "./room.js";
-export type { Rooms } from "./rooms.js";
-export { createRelay, type Relay, type RelayOptions } from "./server.js";
-export { MemoryStorage, type RelayStorage } from "./storage.js";
+} from "./config/config.js";
+export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";
+export { createRelay, type Relay, type RelayOptions } from "./core/relay.js";
+export type { Room } from "./core/room.js";
+export type { Rooms } from "./core/rooms.js";
 export {
   WEBHOOK_EVENTS,
   type WebhookConfig,
   type WebhookEventType,
   type WebhookRetryConfig,
-} from "./webhook-config.js";
-export type { WebhookEvent } from "./webhook-queue.js";
-export { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
+} from "./extensions/webhooks/webhook-config.js";
+export type { WebhookEvent } from "./extensions/webhooks/webhook-queue.js";
+export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-signature.js";
+export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
+export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
+export { MemoryStorage, type RelayStorage } from "./storage/storage.js";

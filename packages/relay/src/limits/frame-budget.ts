@@ -7,8 +7,8 @@
 import { CloseCode, MessageType } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as syncProtocol from "y-protocols/sync";
+import { Refusal } from "../core/refusal.js";
 import type { Limits } from "./limits.js";
-import { Refusal } from "./refusal.js";
 import { TokenBucket } from "./token-bucket.js";
 
 /** How a frame is budgeted. Undecodable headers count as `other`; the handler refuses them later. */

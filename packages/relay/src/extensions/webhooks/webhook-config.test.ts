@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
-import { parseConfig } from "./config.js";
+import { parseConfig } from "../../config/config.js";
 
 const key = { kid: "k1", alg: "HS256", secret: "s".repeat(32) };
 const hook = { url: "https://backend.example.com/hooks", secret: "w".repeat(32), events: ["message.created"] };

@@ -3,9 +3,9 @@
  * time) and unloads it when nothing has used it for the grace period.
  */
 import { InvalidArgumentError, parseRoomName } from "@parley/protocol";
+import type { RelayStorage } from "../storage/storage.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
-import type { RelayStorage } from "./storage.js";
 
 /** Options of {@link Rooms}. */
 export interface RoomsOptions {

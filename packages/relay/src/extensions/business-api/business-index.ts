@@ -8,10 +8,10 @@
  * loaded and summarized once. The first listing after a start still reads every conversation of the app.
  */
 import { parseRoomName } from "@parley/protocol";
+import type { Room } from "../../core/room.js";
+import type { Rooms } from "../../core/rooms.js";
+import type { RelayStorage } from "../../storage/storage.js";
 import { type ConversationSummary, subjectExists, summarize } from "./business-view.js";
-import type { Room } from "./room.js";
-import type { Rooms } from "./rooms.js";
-import type { RelayStorage } from "./storage.js";
 
 /** Summaries of stored conversations, invalidated by updates. */
 export class ConversationIndex {

@@ -2,10 +2,10 @@ import { clientsOf, MessageType, messagesOf, ownersOf, RELAY_OWNER, readStored }
 import * as decoding from "lib0/decoding";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
+import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
 import { silentLogger } from "./logger.js";
 import type { RoomPeer } from "./room.js";
 import { Rooms } from "./rooms.js";
-import { MemoryStorage, type RelayStorage } from "./storage.js";
 
 const ROOM = "app/u/YWxpY2U";
 

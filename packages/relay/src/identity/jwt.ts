@@ -5,7 +5,7 @@
  */
 import { TokenExpiredError, TokenInvalidError, TokenNotYetValidError, userIdFromClaims } from "@parley/protocol";
 import { type CryptoKey, decodeProtectedHeader, errors, importJWK, importSPKI, type JWTPayload, jwtVerify } from "jose";
-import type { AppConfig, KeyConfig } from "./config.js";
+import type { AppConfig, KeyConfig } from "../config/config.js";
 
 /** Default accepted clock skew between the app's backend and the relay, in seconds. */
 export const DEFAULT_CLOCK_TOLERANCE_S = 30;

@@ -10,23 +10,23 @@ import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import { CloseCode } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
-import { type Admission, admit } from "./admission.js";
-import { BusinessApi } from "./business-api.js";
-import { AppAuthenticator } from "./business-auth.js";
-import { type AppConfig, parseConfig, type RelayConfig } from "./config.js";
+import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
+import { BusinessApi } from "../extensions/business-api/business-api.js";
+import { AppAuthenticator } from "../extensions/business-api/business-auth.js";
+import { changeState, WatchedRooms, watchRoom } from "../extensions/webhooks/webhook-events.js";
+import { WebhookQueue } from "../extensions/webhooks/webhook-queue.js";
+import { type Admission, admit } from "../identity/admission.js";
+import { KeyRing } from "../identity/jwt.js";
+import { AnonymousMerges } from "../identity/merge.js";
+import { revocationOf } from "../identity/revocation.js";
+import { ConnectionQuota, remoteAddress } from "../limits/connection-quota.js";
+import type { Limits } from "../limits/limits.js";
+import { FileStorage } from "../storage/file-store.js";
+import type { RelayStorage } from "../storage/storage.js";
 import { Connection } from "./connection.js";
-import { ConnectionQuota, remoteAddress } from "./connection-quota.js";
-import { FileStorage } from "./file-store.js";
-import { KeyRing } from "./jwt.js";
-import type { Limits } from "./limits.js";
 import { type Logger, silentLogger } from "./logger.js";
-import { AnonymousMerges } from "./merge.js";
 import { closeSocket, Refusal } from "./refusal.js";
-import { revocationOf } from "./revocation.js";
 import type { Rooms } from "./rooms.js";
-import type { RelayStorage } from "./storage.js";
-import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
-import { WebhookQueue } from "./webhook-queue.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
 export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits">> {

@@ -19,8 +19,8 @@ import { randomBytes } from "node:crypto";
 import { existsSync, renameSync, writeFileSync } from "node:fs";
 import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
-import type { AppConfig, FsyncPolicy } from "./config.js";
-import type { Logger } from "./logger.js";
+import type { AppConfig, FsyncPolicy } from "../../config/config.js";
+import type { Logger } from "../../core/logger.js";
 import type { WebhookConfig, WebhookEventType } from "./webhook-config.js";
 import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
 

@@ -10,15 +10,15 @@ import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
-import type { Admission } from "./admission.js";
-import type { Verdict } from "./authorship.js";
+import type { Verdict } from "../authorship/authorship.js";
+import type { Admission } from "../identity/admission.js";
+import { revoke } from "../identity/revocation.js";
+import { FrameBudget } from "../limits/frame-budget.js";
+import type { Limits } from "../limits/limits.js";
 import { recordDisconnect } from "./client-records.js";
-import { FrameBudget } from "./frame-budget.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
-import type { Limits } from "./limits.js";
 import type { Logger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
-import { revoke } from "./revocation.js";
 import { awarenessFrame, type Room, type RoomPeer } from "./room.js";
 
 /** Longest delay a Node timer honours; longer (or NaN) ones fire at once. */

@@ -17,13 +17,13 @@
 
 import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
 import * as Y from "yjs";
-import { forEachAddedMessage } from "./added-messages.js";
-import { toApiMessage } from "./business-view.js";
-import { IMPORTED_CLIENT_ID } from "./business-writes.js";
-import type { Logger } from "./logger.js";
-import { MERGED_KEY } from "./merge.js";
-import type { Room } from "./room.js";
-import { Rooms, type RoomsOptions } from "./rooms.js";
+import { forEachAddedMessage } from "../../authorship/added-messages.js";
+import type { Logger } from "../../core/logger.js";
+import type { Room } from "../../core/room.js";
+import { Rooms, type RoomsOptions } from "../../core/rooms.js";
+import { MERGED_KEY } from "../../identity/merge.js";
+import { toApiMessage } from "../business-api/business-view.js";
+import { IMPORTED_CLIENT_ID } from "../business-api/business-writes.js";
 import type { WebhookEventType } from "./webhook-config.js";
 import type { ChangeRef, ChangeState, WebhookQueue } from "./webhook-queue.js";
 

@@ -5,9 +5,9 @@
 import { readFileSync } from "node:fs";
 import { assertAppId, InvalidArgumentError } from "@parley/protocol";
 import type { JWK } from "jose";
-import { type Limits, parseLimits } from "./limits.js";
-import type { LogLevel } from "./logger.js";
-import { parseWebhooks, type WebhookConfig } from "./webhook-config.js";
+import type { LogLevel } from "../core/logger.js";
+import { parseWebhooks, type WebhookConfig } from "../extensions/webhooks/webhook-config.js";
+import { type Limits, parseLimits } from "../limits/limits.js";
 
 /** An HS256 key: a shared secret. */
 export interface SecretKeyConfig {

@@ -9,7 +9,7 @@
  * tokens), so a leaked token is not a standing credential.
  */
 import { ForbiddenError, TokenInvalidError } from "@parley/protocol";
-import type { KeyRing } from "./jwt.js";
+import type { KeyRing } from "../../identity/jwt.js";
 
 /** Verifies app tokens against the configured app keys. */
 export class AppAuthenticator {

@@ -1,9 +1,9 @@
 import { CloseCode } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import { describe, expect, it } from "vitest";
+import { Refusal } from "../core/refusal.js";
 import { FrameBudget, frameKind } from "./frame-budget.js";
 import { DEFAULT_LIMITS, type Limits } from "./limits.js";
-import { Refusal } from "./refusal.js";
 
 function frame(type: number, syncType: number | null, size: number): Uint8Array {
   const encoder = encoding.createEncoder();

@@ -27,11 +27,11 @@ import * as random from "lib0/random";
 import * as awarenessProtocol from "y-protocols/awareness";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
-import { checkUpdate, type Verdict } from "./authorship.js";
-import { checkAwarenessUpdate } from "./awareness-check.js";
+import { checkUpdate, type Verdict } from "../authorship/authorship.js";
+import { checkAwarenessUpdate } from "../authorship/awareness-check.js";
+import type { RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { Logger } from "./logger.js";
-import type { RelayStorage } from "./storage.js";
 
 /** A connection as its room sees it. */
 export interface RoomPeer {

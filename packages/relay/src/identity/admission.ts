@@ -26,8 +26,8 @@ import {
   TokenInvalidError,
   TokenNotYetValidError,
 } from "@parley/protocol";
+import { Refusal } from "../core/refusal.js";
 import type { KeyRing } from "./jwt.js";
-import { Refusal } from "./refusal.js";
 
 /** URL prefix of WebSocket connections. */
 export const WS_PATH_PREFIX = "/v1/";

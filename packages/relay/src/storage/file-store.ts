@@ -20,7 +20,7 @@ import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm } f
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
-import type { FsyncPolicy } from "./config.js";
+import type { FsyncPolicy } from "../config/config.js";
 import type { RelayStorage } from "./storage.js";
 
 const HEADER_BYTES = 8;

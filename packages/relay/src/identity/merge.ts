@@ -11,10 +11,10 @@
  */
 import { CloseCode, metaOf, ownersOf } from "@parley/protocol";
 import * as Y from "yjs";
-import { Refusal } from "./refusal.js";
+import { Refusal } from "../core/refusal.js";
+import type { Room } from "../core/room.js";
+import type { Rooms } from "../core/rooms.js";
 import { revocationOf, revoke } from "./revocation.js";
-import type { Room } from "./room.js";
-import type { Rooms } from "./rooms.js";
 
 /** Key of the list of merged anonymous ids in a user document's `meta`. */
 export const MERGED_KEY = "merged";

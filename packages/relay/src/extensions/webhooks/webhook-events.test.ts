@@ -1,10 +1,10 @@
 import { clientIdFromSecret, createSecret, type MessageRecord, messagesOf, ownersOf, roomName } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
-import type { AppConfig } from "./config.js";
-import { silentLogger } from "./logger.js";
-import type { RoomPeer } from "./room.js";
-import { MemoryStorage } from "./storage.js";
+import type { AppConfig } from "../../config/config.js";
+import { silentLogger } from "../../core/logger.js";
+import type { RoomPeer } from "../../core/room.js";
+import { MemoryStorage } from "../../storage/storage.js";
 import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
 import type { ChangeRef, WebhookEvent, WebhookQueue } from "./webhook-queue.js";
 

@@ -30,6 +30,12 @@ import {
   roomName,
   type TypingIndicator,
 } from "@parley/protocol";
+import type { Logger } from "../../core/logger.js";
+import type { Room } from "../../core/room.js";
+import type { Rooms } from "../../core/rooms.js";
+import { revocationOf } from "../../identity/revocation.js";
+import type { RelayStorage } from "../../storage/storage.js";
+import type { WebhookQueue } from "../webhooks/webhook-queue.js";
 import type { AppAuthenticator } from "./business-auth.js";
 import { readJsonObject, sendError, sendJson } from "./business-http.js";
 import { ConversationIndex } from "./business-index.js";
@@ -51,12 +57,6 @@ import {
   parseReadMark,
   writeProfile,
 } from "./business-writes.js";
-import type { Logger } from "./logger.js";
-import { revocationOf } from "./revocation.js";
-import type { Room } from "./room.js";
-import type { Rooms } from "./rooms.js";
-import type { RelayStorage } from "./storage.js";
-import type { WebhookQueue } from "./webhook-queue.js";
 
 /** URL prefix of the business API. */
 export const BUSINESS_PATH_PREFIX = "/v1/apps/";

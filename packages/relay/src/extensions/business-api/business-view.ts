@@ -20,7 +20,7 @@ import {
 } from "@parley/protocol";
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
-import { revocationOf } from "./revocation.js";
+import { revocationOf } from "../../identity/revocation.js";
 
 /** A message as the API shows it. */
 export interface ApiMessage {
