@@ -1,16 +1,74 @@
 /**
- * Helpers for the client integration tests (test/client-*.test.ts): reading what the relay stored for a
- * room over a raw WebSocket (so no client code is involved), and the secrets a client keeps in its store.
+ * Helpers for the client integration tests (test/client-*.test.ts): the relay/clients fixture every
+ * behaviour file starts from, reading what the relay stored for a room over a raw WebSocket (so no client
+ * code is involved), and the secrets a client keeps in its store.
  */
 
-import type { ClientStorage } from "@parley/client";
+import { type ClientOptions, type ClientStorage, createClient, memoryStorage, type ParleyClient } from "@parley/client";
 import { anonymousToken, createSecret, encodeClientInfo, MessageType, readStored } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
+import { afterEach } from "vitest";
 import WebSocket from "ws";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
-import { type RelayHandle, TEST_APP } from "./relay.js";
+import { type RelayHandle, startRelay, TEST_APP } from "./relay.js";
+
+/** The relay and the clients of one test; everything it started is stopped after each test. */
+export interface ClientFixture {
+  /** Starts this test's relay (a real process on a free port). */
+  startRelay(options?: Parameters<typeof startRelay>[0]): Promise<RelayHandle>;
+  /** This test's relay; throws if none was started. */
+  readonly relay: RelayHandle;
+  /**
+   * Creates a client of the test app on this test's relay (memory storage, `ws`, the fixture's defaults,
+   * then `options`), destroyed after the test.
+   */
+  client(options?: Partial<ClientOptions>): ParleyClient;
+  /** Registers a client created elsewhere so that it is destroyed after the test. */
+  track(client: ParleyClient): ParleyClient;
+}
+
+/**
+ * Installs an `afterEach` that destroys the test's clients and stops its relay, and returns the handle
+ * to start them with. Call it once inside a `describe` (or at the top of a file).
+ */
+export function useClientFixture(defaults: Partial<ClientOptions> = {}): ClientFixture {
+  let relay: RelayHandle | undefined;
+  const clients: ParleyClient[] = [];
+  afterEach(async () => {
+    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+    await relay?.stop();
+    relay = undefined;
+  });
+  return {
+    async startRelay(options) {
+      relay = await startRelay(options);
+      return relay;
+    },
+    get relay() {
+      if (relay === undefined) throw new Error("no relay: call startRelay() first");
+      return relay;
+    },
+    client(options = {}) {
+      const relayUrl = options.relayUrl ?? this.relay.url;
+      const client = createClient({
+        appId: TEST_APP.id,
+        storage: memoryStorage(),
+        WebSocket,
+        ...defaults,
+        ...options,
+        relayUrl,
+      });
+      clients.push(client);
+      return client;
+    },
+    track(client) {
+      clients.push(client);
+      return client;
+    },
+  };
+}
 
 export interface RawSession {
   /** The close code, or `undefined` if the relay synced. */

@@ -1,0 +1,104 @@
+/**
+ * A refused logout or switch names exactly what is unsent (messages, profile fields, read position), and
+ * refuses only for the user's own content: what the relay wrote (client records) or already stored in the
+ * anonymous room a login merged never holds a logout back.
+ */
+import { UnsentChangesError } from "@parley/client";
+import { describe, expect, it } from "vitest";
+import { useClientFixture } from "./support/client.js";
+import { signUserToken } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+async function refusal(run: Promise<unknown>): Promise<UnsentChangesError> {
+  const error = await run.then(
+    () => undefined,
+    (caught: unknown) => caught,
+  );
+  if (!(error instanceof UnsentChangesError)) throw new Error(`expected an UnsentChangesError, got ${String(error)}`);
+  return error;
+}
+
+describe("unsent changes on logout and switch", () => {
+  const fixture = useClientFixture({ flushTimeoutMs: 1_000, loginTimeoutMs: 300 });
+
+  it("logs out after an offline login when everything the user wrote was stored in the anonymous room", async () => {
+    const relay = await fixture.startRelay();
+    const client = fixture.client();
+    await client.ready;
+    await client.send("sent while anonymous");
+    await client.setProfile({ givenName: "Ada" });
+    await client.flush();
+    // The relay has written this client's record into the anonymous room; the client holds it.
+    await waitFor(() => client.clients().length === 1, { what: "the relay's client record" });
+    await relay.stop();
+    await waitFor(() => client.status === "offline", { what: "the client notices the relay is gone" });
+
+    const userId = "unsent-offline-login";
+    expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: false });
+    // Stored in the anonymous room, which the relay merges: not pending after the local merge either.
+    expect(client.messages().map((m) => [m.text, m.status])).toEqual([["sent while anonymous", "sent"]]);
+    await client.logout();
+    expect(client.identity.kind).toBe("anonymous");
+    expect(client.messages()).toEqual([]);
+  });
+
+  it("switches users after an offline login once the relay can check the new token, with nothing pending", async () => {
+    const relay = await fixture.startRelay();
+    const client = fixture.client();
+    await client.ready;
+    await waitFor(() => client.clients().length === 1, { what: "the relay's client record" });
+    await relay.stop();
+    await waitFor(() => client.status === "offline", { what: "the client notices the relay is gone" });
+    expect(await client.login("unsent-a", await signUserToken("unsent-a"))).toEqual({ authenticated: false });
+    // The flush must not wait for the relay (nothing of the user's is unsent): the switch fails only
+    // because the relay cannot check the new token.
+    const error = await client.login("unsent-b", await signUserToken("unsent-b")).catch((caught: unknown) => caught);
+    expect(error).not.toBeInstanceOf(UnsentChangesError);
+    expect((error as { code?: string }).code).toBe("ERR_RELAY_UNAVAILABLE");
+  });
+
+  it("names the unsent messages, profile fields and read position, and only the user's own", async () => {
+    const relay = await fixture.startRelay();
+    const client = fixture.client();
+    const userId = "unsent-named";
+    await client.login(userId, await signUserToken(userId));
+    await client.send("stored already");
+    await client.flush();
+    await relay.stop();
+    await waitFor(() => client.status === "offline", { what: "the client notices the relay is gone" });
+    const pending = await client.send("not stored yet");
+    await client.setProfile({ givenName: "Grace", properties: { plan: "pro" } });
+    await client.markRead();
+
+    const logoutError = await refusal(client.logout());
+    expect(logoutError.messageIds).toEqual([pending.id]);
+    expect([...logoutError.profileFields].sort()).toEqual(["givenName", "properties.plan"]);
+    expect(logoutError.readPosition).toBe(true);
+    expect(logoutError.message).toContain("1 message(s)");
+    expect(logoutError.message).toContain("givenName");
+
+    const switchError = await refusal(client.login("unsent-other", await signUserToken("unsent-other")));
+    expect(switchError.messageIds).toEqual([pending.id]);
+    expect(client.identity).toMatchObject({ kind: "user", userId });
+
+    await relay.restart();
+    await waitFor(() => client.status === "online", { what: "reconnected" });
+    await client.logout();
+    expect(client.identity.kind).toBe("anonymous");
+  });
+
+  it("refuses a logout after an offline login for what the anonymous user wrote offline", async () => {
+    const relay = await fixture.startRelay();
+    const client = fixture.client();
+    await client.ready;
+    await relay.stop();
+    const unsent = await client.send("written offline as anonymous");
+    const userId = "unsent-anonymous-offline";
+    expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: false });
+    const error = await refusal(client.logout());
+    expect(error.messageIds).toEqual([unsent.id]);
+    expect(error.profileFields).toEqual([]);
+    expect(error.readPosition).toBe(false);
+    expect(client.identity).toMatchObject({ kind: "user", userId });
+  });
+});
