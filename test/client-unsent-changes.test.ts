@@ -42,7 +42,7 @@ describe("unsent changes on logout and switch", () => {
     expect(client.messages()).toEqual([]);
   });
 
-  it("switches users after an offline login once the relay can check the new token, with nothing pending", async () => {
+  it("holds a switch after an offline login only for the token check, not for items the relay wrote", async () => {
     const relay = await fixture.startRelay();
     const client = fixture.client();
     await client.ready;

@@ -453,6 +453,7 @@ class Client implements ParleyClient {
     session = await Session.open({
       storage: this.storage,
       room,
+      clientId: this.clientId,
       relayUrl: this.options.relayUrl,
       WebSocket: this.options.WebSocket,
       tabChannel: this.options.tabSync ? `parley/${this.options.appId}/doc/${subject.nonce}` : undefined,
@@ -498,6 +499,8 @@ class Client implements ParleyClient {
     const handle = await this.storage.openDoc(anonymousRoom, anonymousDoc);
     try {
       Y.applyUpdate(session.doc, Y.encodeStateAsUpdate(anonymousDoc));
+      // What the relay stored in the anonymous room it merges from there: not the user's unsent content.
+      session.adoptStored(await Session.readStored(this.storage, anonymousRoom));
       await session.persist();
     } finally {
       await handle.close();

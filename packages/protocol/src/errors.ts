@@ -101,11 +101,21 @@ export class ForbiddenError extends ParleyError {
 export class UnsentChangesError extends ParleyError {
   override name = "UnsentChangesError";
   static readonly code = ErrorCode.UnsentChanges;
-  /** Ids of the messages that would be lost. */
+  /** Ids of the user's messages that would be lost. */
   readonly messageIds: readonly string[];
-  constructor(messageIds: readonly string[], message: string) {
+  /** Profile fields whose newest value would be lost (`givenName`, `properties.plan`, ...). */
+  readonly profileFields: readonly string[];
+  /** Whether the user's newest read position would be lost. */
+  readonly readPosition: boolean;
+  constructor(
+    messageIds: readonly string[],
+    message: string,
+    pending: { profileFields?: readonly string[]; readPosition?: boolean } = {},
+  ) {
     super(ErrorCode.UnsentChanges, message);
     this.messageIds = messageIds;
+    this.profileFields = pending.profileFields ?? [];
+    this.readPosition = pending.readPosition ?? false;
   }
 }
 

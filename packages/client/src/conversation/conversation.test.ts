@@ -15,9 +15,9 @@ import {
   markReadUpTo,
   profileEntries,
   readMessages,
-  unstoredMessageIds,
 } from "./conversation.js";
 import { MessageIndex } from "./message-index.js";
+import { unsentChanges } from "./unsent.js";
 
 const CLIENT = "C".repeat(22);
 const OTHER = "D".repeat(22);
@@ -80,7 +80,7 @@ describe("conversation", () => {
     const second = appendMessage(r.doc, r.index.maxTimestamp(), CLIENT, "two", { tag: "x" });
     const stored = new Map([[r.doc.clientID, first.clock + 1]]);
     expect(readMessages(r.index, stored, CLIENT, 0).map((m) => m.status)).toEqual(["sent", "pending"]);
-    expect(unstoredMessageIds(r.index, stored)).toEqual([second.record.id]);
+    expect(unsentChanges(r.doc, r.index, stored, CLIENT).messageIds).toEqual([second.record.id]);
     expect(readMessages(r.index, stored, CLIENT, 0)[1]?.metadata).toEqual({ tag: "x" });
   });
 

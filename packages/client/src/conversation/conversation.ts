@@ -26,6 +26,7 @@ import {
 import * as buffer from "lib0/buffer";
 import * as Y from "yjs";
 import type { MessageIndex } from "./message-index.js";
+import { isStored } from "./unsent.js";
 
 /** A message as the application sees it. */
 export interface ConversationMessage {
@@ -60,11 +61,6 @@ export type ProfilePatch = Partial<{
   email: string | null;
   avatarUrl: string | null;
 }> & { properties?: Record<string, JsonValue> };
-
-/** Whether the relay's stored state vector covers the item at `(client, clock)`. */
-function isStored(stored: Map<number, number>, client: number, clock: number): boolean {
-  return (stored.get(client) ?? 0) > clock;
-}
 
 /** One message record as the application sees it. */
 export function toMessageView(
@@ -121,11 +117,6 @@ export function readMessages(
     views.set(entry, view);
     return view;
   });
-}
-
-/** Ids of the messages that the relay has not stored yet. */
-export function unstoredMessageIds(index: MessageIndex, stored: Map<number, number>): string[] {
-  return index.all.filter((entry) => !isStored(stored, entry.client, entry.clock)).map((entry) => entry.record.id);
 }
 
 function messageId(): string {

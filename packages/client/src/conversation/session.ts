@@ -12,9 +12,9 @@ import {
   type WebSocketConstructor,
 } from "../net/connection.js";
 import type { ClientStorage, DocHandle, StoredValue } from "../storage/storage.js";
-import { unstoredMessageIds } from "./conversation.js";
 import { MessageIndex } from "./message-index.js";
 import { Presence } from "./presence.js";
+import { describeUnsent, nothingUnsent, type UnsentChanges, unsentChanges } from "./unsent.js";
 
 /** Storage key of the relay's stored state vector for a room. */
 function storedKey(room: string): string {
@@ -28,6 +28,8 @@ type TabDocMessage = { kind: "hello"; stateVector: Uint8Array } | { kind: "updat
 export interface SessionOptions {
   storage: ClientStorage;
   room: string;
+  /** This store's client id: its own writes are what a flush waits for. */
+  clientId: string;
   relayUrl: string;
   WebSocket: WebSocketConstructor | undefined;
   /** Name of the channel shared by the instances of this identity, or `undefined` for none. */
@@ -67,12 +69,7 @@ export class Session {
   /** Loads the room's document from storage and starts watching it. Does not connect. */
   static async open(options: SessionOptions): Promise<Session> {
     const session = new Session(options);
-    const saved = await options.storage.get(storedKey(options.room));
-    if (saved !== undefined && saved !== null && typeof saved === "object" && !Array.isArray(saved)) {
-      for (const [client, clock] of Object.entries(saved)) {
-        if (typeof clock === "number") session.storedState.set(Number(client), clock);
-      }
-    }
+    session.storedState = await Session.readStored(options.storage, options.room);
     session.handle = await options.storage.openDoc(options.room, session.doc);
     session.index = new MessageIndex(session.doc);
     session.doc.on("afterTransaction", session.onTransaction);
@@ -170,23 +167,38 @@ export class Session {
     else this.connection.reconnect();
   }
 
-  /** Whether the relay has stored everything this document holds. */
-  allStored(): boolean {
-    for (const [client, clock] of Y.decodeStateVector(Y.encodeStateVector(this.doc))) {
-      if ((this.storedState.get(client) ?? 0) < clock) return false;
+  /** The relay's stored state of `room` as this store last recorded it. */
+  static async readStored(storage: ClientStorage, room: string): Promise<Map<number, number>> {
+    const state = new Map<number, number>();
+    const saved = await storage.get(storedKey(room));
+    if (saved !== undefined && saved !== null && typeof saved === "object" && !Array.isArray(saved)) {
+      for (const [client, clock] of Object.entries(saved)) {
+        if (typeof clock === "number") state.set(Number(client), clock);
+      }
     }
-    return true;
+    return state;
   }
 
-  /** Ids of the messages the relay has not stored yet. */
-  unstoredMessageIds(): string[] {
-    return unstoredMessageIds(this.index, this.storedState);
+  /**
+   * Counts what the relay stored in another room as stored here: what a login merged from the anonymous
+   * room, which the relay merges into this one from its own copy.
+   */
+  adoptStored(state: Map<number, number>): void {
+    this.onStored(state);
   }
 
-  /** Persists locally, then waits until the relay has stored everything; rejects with {@link UnsentChangesError}. */
+  /** The user's own content the relay has not stored yet. */
+  unsent(): UnsentChanges {
+    return unsentChanges(this.doc, this.index, this.storedState, this.options.clientId);
+  }
+
+  /**
+   * Persists locally, then waits until the relay has stored the user's own content; rejects with
+   * {@link UnsentChangesError} naming what it has not.
+   */
   async flush(timeoutMs: number): Promise<void> {
     await this.handle?.flush();
-    if (this.allStored()) return;
+    if (nothingUnsent(this.unsent())) return;
     if (this.connection === undefined) this.connect();
     const stored = await new Promise<boolean>((resolve) => {
       // While someone waits for the relay, skip the reconnect backoff (it may have grown while the relay was down).
@@ -200,17 +212,18 @@ export class Session {
         resolve(value);
       };
       const check = () => {
-        if (this.allStored()) done(true);
+        if (nothingUnsent(this.unsent())) done(true);
       };
       const timer = setTimeout(() => done(false), timeoutMs);
       this.storedWaiters.add(check);
       check();
     });
-    if (!stored) {
-      const ids = this.unstoredMessageIds();
+    const unsent = this.unsent();
+    if (!stored && !nothingUnsent(unsent)) {
       throw new UnsentChangesError(
-        ids,
-        `the relay has not stored ${ids.length} message(s) and other local changes within ${timeoutMs} ms`,
+        unsent.messageIds,
+        `the relay has not stored ${describeUnsent(unsent)} within ${timeoutMs} ms`,
+        { profileFields: unsent.profileFields, readPosition: unsent.readPosition },
       );
     }
   }
