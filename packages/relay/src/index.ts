@@ -12,10 +12,22 @@ export {
   type RelayConfig,
   type SecretKeyConfig,
 } from "./config/config.js";
+export type {
+  Authenticated,
+  AuthenticateRequest,
+  ChangeEvent,
+  ConnectionEvent,
+  DisconnectEvent,
+  ExtensionContext,
+  RefusalEvent,
+  RelayExtension,
+  RoomHandle,
+  RoomOpener,
+  StoredEvent,
+} from "./core/extension.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";
-export { createRelay, type Relay, type RelayOptions } from "./core/relay.js";
-export type { Room } from "./core/room.js";
-export type { Rooms } from "./core/rooms.js";
+export { createRelay, defaultExtensions, type Relay, type RelayOptions } from "./core/relay.js";
+export { type BusinessApiOptions, businessApi } from "./extensions/business-api/business-api-extension.js";
 export {
   WEBHOOK_EVENTS,
   type WebhookConfig,
@@ -24,6 +36,8 @@ export {
 } from "./extensions/webhooks/webhook-config.js";
 export type { WebhookEvent } from "./extensions/webhooks/webhook-queue.js";
 export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-signature.js";
+export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks.js";
+export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
 export { MemoryStorage, type RelayStorage } from "./storage/storage.js";

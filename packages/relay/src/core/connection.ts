@@ -16,6 +16,7 @@ import { revoke } from "../identity/revocation.js";
 import { FrameBudget } from "../limits/frame-budget.js";
 import type { Limits } from "../limits/limits.js";
 import { recordDisconnect } from "./client-records.js";
+import type { Extensions } from "./extensions.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
@@ -36,6 +37,8 @@ export interface ConnectionOptions {
   logger: Logger;
   /** Accepted clock skew in seconds, added to the token's `exp`. */
   clockToleranceS: number;
+  /** Told about frames refused. */
+  extensions: Extensions;
 }
 
 /** An admitted connection, joined to its room by {@link Connection.start}. */
@@ -147,6 +150,7 @@ export class Connection implements RoomPeer {
           code: error.code,
           reason: error.reason,
         });
+        this.options.extensions.refused({ code: error.code, reason: error.reason, room: this.room.ref });
         this.close(error.code, error.reason);
       } else {
         this.options.logger.warn("undecodable frame", { room: this.room.name, client: this.clientId, error });

@@ -11,10 +11,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { CloseCode } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
-import { BusinessApi } from "../extensions/business-api/business-api.js";
-import { AppAuthenticator } from "../extensions/business-api/business-auth.js";
-import { changeState, WatchedRooms, watchRoom } from "../extensions/webhooks/webhook-events.js";
-import { WebhookQueue } from "../extensions/webhooks/webhook-queue.js";
+import { businessApi } from "../extensions/business-api/business-api-extension.js";
+import { webhooks } from "../extensions/webhooks/webhooks.js";
 import { type Admission, admit } from "../identity/admission.js";
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
@@ -24,9 +22,11 @@ import type { Limits } from "../limits/limits.js";
 import { FileStorage } from "../storage/file-store.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { Connection } from "./connection.js";
+import type { RelayExtension } from "./extension.js";
+import { Extensions } from "./extensions.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
-import type { Rooms } from "./rooms.js";
+import { Rooms } from "./rooms.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
 export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits">> {
@@ -37,6 +37,17 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits
   storage?: RelayStorage;
   /** Default: silent. The CLI logs JSON lines to stdout. */
   logger?: Logger;
+  /**
+   * The extensions, in order (see {@link RelayExtension}). Default: {@link defaultExtensions}() — the business
+   * API and webhooks. Pass `[...defaultExtensions(), yours]` to add one, or a list without one to leave it out.
+   */
+  extensions?: readonly RelayExtension[];
+}
+
+/** The extensions a relay runs unless told otherwise: the business API and webhooks (history imports reported). */
+export function defaultExtensions(): RelayExtension[] {
+  const events = webhooks();
+  return [businessApi({ webhooks: events }), events];
 }
 
 /** A relay instance. */
@@ -45,9 +56,7 @@ export interface Relay {
   listen(): Promise<{ port: number }>;
   /** Closes every connection (1001), waits for pending writes, and stops. */
   close(): Promise<void>;
-  /** Loaded rooms, for relay-authored changes (e.g. a business API). */
-  readonly rooms: Rooms;
-  /** The storage adapter (`storage.list()` names every stored room). */
+  /** The storage adapter. */
   readonly storage: RelayStorage;
 }
 
@@ -61,7 +70,7 @@ interface Frame {
 
 /** Creates a relay. Throws `InvalidArgumentError` on a bad config. */
 export function createRelay(options: RelayOptions): Relay {
-  const { storage: givenStorage, logger: givenLogger, ...raw } = options;
+  const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, ...raw } = options;
   const config = parseConfig(raw);
   const logger = givenLogger ?? silentLogger;
   const storage =
@@ -71,24 +80,12 @@ export function createRelay(options: RelayOptions): Relay {
       fsync: config.fsync,
       onTruncate: (name, kept, dropped) => logger.warn("cut a torn log tail", { room: name, kept, dropped }),
     });
-  const webhooks: WebhookQueue = new WebhookQueue({
-    dataDir: config.dataDir,
-    fsync: config.fsync,
-    apps: config.apps,
-    logger,
-    changeState: (change) => changeState(rooms, change),
-  });
-  const rooms = new WatchedRooms({ storage, logger, graceMs: config.roomGraceMs }, (room) => {
-    watchRoom(room, webhooks, logger);
-    business.watch(room);
-  });
+  const extensions = new Extensions(givenExtensions ?? defaultExtensions(), logger);
+  const rooms = new Rooms({ storage, logger, graceMs: config.roomGraceMs, extensions });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS);
   keys.catch(() => {}); // reported by listen()
-  const appAuth = keys.then((ring) => new AppAuthenticator(ring));
-  appAuth.catch(() => {}); // reported by listen()
-  const business = new BusinessApi({ rooms, storage, auth: appAuth, appIds, webhooks, logger });
   const { limits } = config;
   const perIp = new ConnectionQuota(limits.connectionsPerIp);
   const perUser = new ConnectionQuota(limits.connectionsPerUser);
@@ -110,11 +107,9 @@ export function createRelay(options: RelayOptions): Relay {
       response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
       return;
     }
-    if (BusinessApi.matches(path ?? "")) {
-      void business.handle(request, response);
-      return;
-    }
-    response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
+    void extensions.request(request, response).then((answered) => {
+      if (!answered) response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
+    });
   });
 
   server.on("upgrade", (request: IncomingMessage, socket: Socket, head: Buffer) => {
@@ -161,7 +156,12 @@ export function createRelay(options: RelayOptions): Relay {
       if (limits.allowedOrigins !== null && origin !== undefined && !limits.allowedOrigins.includes(origin)) {
         throw new Refusal(CloseCode.OriginNotAllowed, "origin not allowed");
       }
-      admission = await admit(request, { keys: await keys, appIds, maxTokenBytes: limits.maxTokenBytes });
+      admission = await admit(request, {
+        keys: await keys,
+        appIds,
+        maxTokenBytes: limits.maxTokenBytes,
+        authenticate: (asked) => extensions.authenticate(asked),
+      });
       const fromUser = perUser.take(admission.room);
       if (fromUser === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections for this user");
       keep(fromUser);
@@ -178,7 +178,11 @@ export function createRelay(options: RelayOptions): Relay {
           limits,
           logger,
           clockToleranceS: config.clockToleranceS,
+          extensions,
         }).start(queued);
+        const clientId = admission.clientId;
+        extensions.connected({ room, clientId });
+        ws.once("close", (code: number) => extensions.disconnected({ room, clientId, code }));
         logger.debug("connection opened", { room: admission.room, client: admission.clientId });
       } finally {
         release();
@@ -186,6 +190,8 @@ export function createRelay(options: RelayOptions): Relay {
     } catch (error) {
       if (error instanceof Refusal) {
         logger.info("connection refused", { room: admission?.room, code: error.code, reason: error.reason });
+        const refusal = { code: error.code, reason: error.reason };
+        extensions.refused(admission === undefined ? refusal : { ...refusal, room: admission.ref });
         closeSocket(ws, error.code, error.reason);
       } else {
         logger.error("connection failed", { room: admission?.room, error });
@@ -195,13 +201,11 @@ export function createRelay(options: RelayOptions): Relay {
   }
 
   return {
-    rooms,
     storage,
     async listen() {
-      await keys;
+      const ring = await keys;
       if (storage instanceof FileStorage) await storage.prepare();
-      await appAuth;
-      await webhooks.start();
+      await extensions.start({ config, storage, logger, rooms, keys: ring });
       await new Promise<void>((resolve, reject) => {
         server.once("error", reject);
         server.listen(config.port, config.host, () => {
@@ -217,9 +221,8 @@ export function createRelay(options: RelayOptions): Relay {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
       for (const ws of sockets) closeSocket(ws, CloseCode.GoingAway, "relay shutting down");
-      business.close();
       await rooms.close(CloseCode.GoingAway, "relay shutting down");
-      await webhooks.close();
+      await extensions.stop();
       await storage.close();
       for (const ws of sockets) ws.terminate();
       server.closeAllConnections();

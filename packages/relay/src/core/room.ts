@@ -31,6 +31,7 @@ import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import { checkAwarenessUpdate } from "../authorship/awareness-check.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
+import type { RoomHandle } from "./extension.js";
 import type { Logger } from "./logger.js";
 
 /** A connection as its room sees it. */
@@ -58,6 +59,10 @@ export interface RoomHooks {
   active(room: Room): void;
   /** Storage failed; the room closed its peers and must be dropped. */
   failed(room: Room): void;
+  /** A change was applied: by the client `clientId`, or by the relay (`null`). */
+  changed(room: Room, update: Uint8Array, clientId: string | null): void;
+  /** The durable state advanced ({@link Room.storedStateVector}). */
+  stored(room: Room): void;
 }
 
 /**
@@ -89,7 +94,7 @@ export function awarenessFrame(awareness: awarenessProtocol.Awareness, clients: 
 }
 
 /** One loaded document and its connections. Create with {@link Room.load}. */
-export class Room {
+export class Room implements RoomHandle {
   /** The document. Read it freely; change it only through {@link Room.transactAsRelay}. */
   readonly doc = new Y.Doc();
   /** Presence states of the connected clients (not stored). */
@@ -321,6 +326,7 @@ export class Room {
   private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
     const frame = syncUpdateFrame(update);
+    this.hooks.changed(this, update, origin === RELAY_ORIGIN ? null : ((origin as RoomPeer | null)?.clientId ?? null));
     this.persist(update, stateVector, () => {
       for (const peer of this.peers) if (peer !== origin) peer.send(frame);
     });
@@ -341,6 +347,7 @@ export class Room {
           this.durable = stateVector;
           if (this.state !== "open") return;
           forward();
+          this.hooks.stored(this);
           this.scheduleAcks();
         },
         (error: unknown) => this.fail(error),

@@ -4,6 +4,8 @@
  */
 import { InvalidArgumentError, parseRoomName } from "@parley/protocol";
 import type { RelayStorage } from "../storage/storage.js";
+import type { RoomOpener } from "./extension.js";
+import { Extensions } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
 
@@ -13,10 +15,12 @@ export interface RoomsOptions {
   logger: Logger;
   /** How long an unused room stays loaded, in ms. */
   graceMs: number;
+  /** Told when rooms load, change, store and unload. Default: none. */
+  extensions?: Extensions;
 }
 
 /** Loaded rooms by name. */
-export class Rooms {
+export class Rooms implements RoomOpener {
   private readonly loading = new Map<string, Promise<Room>>();
   private readonly loaded = new Map<string, Room>();
   private readonly timers = new Map<Room, NodeJS.Timeout>();
@@ -24,9 +28,19 @@ export class Rooms {
     idle: (room) => this.scheduleUnload(room),
     active: (room) => this.cancelUnload(room),
     failed: (room) => this.forget(room),
+    changed: (room, update, clientId) => this.extensions.changed({ room, update, clientId }),
+    stored: (room) => {
+      if (this.extensions.has("onStored")) {
+        this.extensions.stored({ room, stateVector: room.storedStateVector() });
+      }
+    },
   };
 
-  constructor(private readonly options: RoomsOptions) {}
+  private readonly extensions: Extensions;
+
+  constructor(private readonly options: RoomsOptions) {
+    this.extensions = options.extensions ?? new Extensions([], options.logger);
+  }
 
   /**
    * The room `name` (a room name per `@parley/protocol`), loaded fully from storage. Hold it
@@ -39,6 +53,8 @@ export class Rooms {
     if (ref === null) return Promise.reject(new InvalidArgumentError("room", `"${name}" is not a room name`));
     const loading = Room.load(name, ref, this.options.storage, this.hooks, this.options.logger).then((room) => {
       this.loaded.set(name, room);
+      // Before the caller's continuation, so extensions observe the room before anything can change it.
+      this.extensions.roomLoaded(room);
       this.scheduleUnload(room);
       return room;
     });
@@ -63,6 +79,7 @@ export class Rooms {
       if (result.status !== "fulfilled") continue;
       await result.value.settled();
       this.forget(result.value);
+      this.extensions.roomUnloaded(result.value);
       result.value.destroy();
     }
   }
@@ -73,6 +90,7 @@ export class Rooms {
       this.timers.delete(room);
       if (!room.isIdle()) return;
       this.forget(room);
+      this.extensions.roomUnloaded(room);
       room.destroy();
       this.options.logger.debug("room unloaded", { room: room.name });
     }, this.options.graceMs);

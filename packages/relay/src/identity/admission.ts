@@ -16,6 +16,7 @@ import {
   ConnectParam,
   clientIdFromSecret,
   decodeClientInfo,
+  ForbiddenError,
   isSecret,
   parseAnonymousToken,
   parseRoomName,
@@ -26,6 +27,7 @@ import {
   TokenInvalidError,
   TokenNotYetValidError,
 } from "@parley/protocol";
+import type { Authenticated, AuthenticateRequest } from "../core/extension.js";
 import { Refusal } from "../core/refusal.js";
 import type { KeyRing } from "./jwt.js";
 
@@ -52,6 +54,8 @@ export interface Admission {
 /** What admission needs to know about the relay. */
 export interface AdmissionContext {
   keys: KeyRing;
+  /** The extensions' authentication (see `RelayExtension.onAuthenticate`); `undefined` leaves it to `keys`. */
+  authenticate(request: AuthenticateRequest): Promise<Authenticated | undefined>;
   appIds: ReadonlySet<string>;
   /** Longest accepted token, in bytes. */
   maxTokenBytes: number;
@@ -61,6 +65,7 @@ function tokenRefusal(error: unknown): Refusal {
   if (error instanceof TokenExpiredError) return new Refusal(CloseCode.TokenExpired, "token expired");
   if (error instanceof TokenNotYetValidError) return new Refusal(CloseCode.TokenNotYetValid, "token not yet valid");
   if (error instanceof TokenInvalidError) return new Refusal(CloseCode.Unauthorized, `token refused: ${error.message}`);
+  if (error instanceof ForbiddenError) return new Refusal(CloseCode.Forbidden, error.message);
   return new Refusal(CloseCode.Unauthorized, "token refused");
 }
 
@@ -112,9 +117,9 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
     return admission;
   }
 
-  let verified: Awaited<ReturnType<KeyRing["verify"]>>;
+  let verified: Authenticated;
   try {
-    verified = await context.keys.verify(token);
+    verified = (await context.authenticate({ request, room: ref, token })) ?? (await context.keys.verify(token));
   } catch (error) {
     throw tokenRefusal(error);
   }

@@ -30,12 +30,11 @@ import {
   roomName,
   type TypingIndicator,
 } from "@parley/protocol";
+import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
-import type { Room } from "../../core/room.js";
-import type { Rooms } from "../../core/rooms.js";
 import { revocationOf } from "../../identity/revocation.js";
 import type { RelayStorage } from "../../storage/storage.js";
-import type { WebhookQueue } from "../webhooks/webhook-queue.js";
+import type { WebhooksExtension } from "../webhooks/webhooks.js";
 import type { AppAuthenticator } from "./business-auth.js";
 import { readJsonObject, sendError, sendJson } from "./business-http.js";
 import { ConversationIndex } from "./business-index.js";
@@ -65,11 +64,12 @@ export const TYPING_MS = 5_000;
 
 /** What the business API works with. */
 export interface BusinessApiContext {
-  rooms: Rooms;
+  rooms: RoomOpener;
   storage: RelayStorage;
-  auth: Promise<AppAuthenticator>;
+  auth: AppAuthenticator;
   appIds: ReadonlySet<string>;
-  webhooks: WebhookQueue;
+  /** Where `conversation.imported` events go; none without the webhooks extension. */
+  webhooks: WebhooksExtension | undefined;
   logger: Logger;
 }
 
@@ -143,7 +143,7 @@ export class BusinessApi {
       // Authenticated before the rest of the path is even parsed: strangers learn nothing about users.
       const appId = url.pathname.slice(BUSINESS_PATH_PREFIX.length).split("/")[0] ?? "";
       if (!this.context.appIds.has(appId)) throw new ParleyError(ErrorCode.UnknownApp, "unknown app");
-      await (await this.context.auth).authenticate(request.headers.authorization, appId);
+      await this.context.auth.authenticate(request.headers.authorization, appId);
       const route = parseRoute(url.pathname);
       if (route === null) throw new NotFoundError(`no such endpoint: ${request.method} ${url.pathname}`);
       await this.dispatch(request, response, route, url.searchParams);
@@ -216,7 +216,7 @@ export class BusinessApi {
           counts = importMessages(doc, records, Date.now());
         });
         // Queued (durably) before the answer, so the app is told about every import it was told succeeded.
-        await this.context.webhooks.enqueue({
+        await this.context.webhooks?.enqueue({
           type: "conversation.imported",
           appId: ref.appId,
           data: {

@@ -8,8 +8,7 @@
  * loaded and summarized once. The first listing after a start still reads every conversation of the app.
  */
 import { parseRoomName } from "@parley/protocol";
-import type { Room } from "../../core/room.js";
-import type { Rooms } from "../../core/rooms.js";
+import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
 import type { RelayStorage } from "../../storage/storage.js";
 import { type ConversationSummary, subjectExists, summarize } from "./business-view.js";
 
@@ -18,7 +17,7 @@ export class ConversationIndex {
   private readonly summaries = new Map<string, ConversationSummary | null>();
 
   constructor(
-    private readonly rooms: Rooms,
+    private readonly rooms: RoomOpener,
     private readonly storage: RelayStorage,
   ) {}
 

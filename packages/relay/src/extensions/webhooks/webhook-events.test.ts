@@ -2,10 +2,13 @@ import { clientIdFromSecret, createSecret, type MessageRecord, messagesOf, owner
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import type { AppConfig } from "../../config/config.js";
+import type { RelayExtension } from "../../core/extension.js";
+import { Extensions } from "../../core/extensions.js";
 import { silentLogger } from "../../core/logger.js";
 import type { RoomPeer } from "../../core/room.js";
+import { Rooms } from "../../core/rooms.js";
 import { MemoryStorage } from "../../storage/storage.js";
-import { changeState, WatchedRooms, watchRoom } from "./webhook-events.js";
+import { changeState, watchRoom } from "./webhook-events.js";
 import type { ChangeRef, WebhookEvent, WebhookQueue } from "./webhook-queue.js";
 
 const ROOM = roomName({ appId: "app", kind: "user", subject: "alice" });
@@ -54,7 +57,7 @@ function clientUpdate(clientId: string, text: string): Uint8Array {
 describe("webhook events", () => {
   it("holds an event until its change is stored, and calls a change nobody stored lost", async () => {
     const storage = new GatedStorage();
-    const rooms = new WatchedRooms({ storage, logger: silentLogger, graceMs: 60_000 }, () => {});
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
     const room = await rooms.open(ROOM);
     const writing = room.transactAsRelay((doc) =>
       messagesOf(doc).push([{ id: "biz-00001", role: "business", author: {}, text: "hi", ts: 1 }]),
@@ -74,9 +77,9 @@ describe("webhook events", () => {
   it("reports messages written by clients, not by the relay, each with the Yjs id of its item", async () => {
     const storage = new MemoryStorage();
     const { queue, queued } = recordingQueue();
-    const rooms = new WatchedRooms({ storage, logger: silentLogger, graceMs: 60_000 }, (room) =>
-      watchRoom(room, queue, silentLogger),
-    );
+    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
+    const extensions = new Extensions([watcher], silentLogger);
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000, extensions });
     const room = await rooms.open(ROOM);
     const clientId = clientIdFromSecret(createSecret());
     expect(room.applyClientUpdate(clientUpdate(clientId, "from-a-client"), peer(clientId)).ok).toBe(true);

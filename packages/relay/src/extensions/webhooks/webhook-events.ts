@@ -18,40 +18,13 @@
 import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
 import * as Y from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
+import type { RoomHandle, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
-import type { Room } from "../../core/room.js";
-import { Rooms, type RoomsOptions } from "../../core/rooms.js";
 import { MERGED_KEY } from "../../identity/merge.js";
 import { toApiMessage } from "../business-api/business-view.js";
 import { IMPORTED_CLIENT_ID } from "../business-api/business-writes.js";
 import type { WebhookEventType } from "./webhook-config.js";
 import type { ChangeRef, ChangeState, WebhookQueue } from "./webhook-queue.js";
-
-/** A {@link Rooms} registry that calls `onLoad` once for every room it loads. */
-export class WatchedRooms extends Rooms {
-  private readonly watched = new WeakSet<Room>();
-
-  constructor(
-    options: RoomsOptions,
-    private readonly onLoad: (room: Room) => void,
-  ) {
-    super(options);
-  }
-
-  override open(name: string): Promise<Room> {
-    const loading = super.open(name);
-    // Registered before the caller's continuation, so the room is watched before anything can change it.
-    loading.then(
-      (room) => {
-        if (this.watched.has(room)) return;
-        this.watched.add(room);
-        this.onLoad(room);
-      },
-      () => {},
-    );
-    return loading;
-  }
-}
 
 function subjectOf(ref: RoomRef): { kind: RoomRef["kind"]; id: string } {
   return { kind: ref.kind, id: ref.subject };
@@ -65,7 +38,7 @@ function fromPeer(origin: unknown): boolean {
 }
 
 /** Observes `room` and queues the events its app's webhooks want. */
-export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void {
+export function watchRoom(room: RoomHandle, queue: WebhookQueue, logger: Logger): void {
   const { appId } = room.ref;
   const wants = (type: WebhookEventType) => queue.wants(appId, type);
   if (!(["message.created", "client.added", "client.loggedOut", "user.merged"] as const).some(wants)) return;
@@ -139,7 +112,7 @@ export function watchRoom(room: Room, queue: WebhookQueue, logger: Logger): void
 }
 
 /** Whether the room has stored the change (loading the room from storage if it is not loaded). */
-export async function changeState(rooms: Rooms, change: ChangeRef): Promise<ChangeState> {
+export async function changeState(rooms: RoomOpener, change: ChangeRef): Promise<ChangeState> {
   const room = await rooms.open(change.room);
   const release = room.hold();
   try {
