@@ -25,6 +25,7 @@ export const ErrorCode = {
   UnsentChanges: "ERR_UNSENT_CHANGES",
   ClientDestroyed: "ERR_CLIENT_DESTROYED",
   Storage: "ERR_STORAGE",
+  Fenced: "ERR_FENCED",
   NotFound: "ERR_NOT_FOUND",
 } as const;
 
@@ -150,9 +151,25 @@ export class ClientDestroyedError extends ParleyError {
 /** Local or relay storage failed. */
 export class StorageError extends ParleyError {
   override name = "StorageError";
-  static readonly code = ErrorCode.Storage;
+  // Typed wide so that subclasses (FencedError) can carry their own code.
+  static readonly code: ErrorCode = ErrorCode.Storage;
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.Storage, message, options);
+  }
+}
+
+/**
+ * A storage write carried a fence (epoch) older than the room's: another writer claimed the room since, so
+ * this one must stop writing to it. Nothing of the refused write was stored. `room` names the document.
+ */
+export class FencedError extends StorageError {
+  override name = "FencedError";
+  static override readonly code = ErrorCode.Fenced;
+  override readonly code = ErrorCode.Fenced;
+  readonly room: string;
+  constructor(room: string, options?: { cause?: unknown }) {
+    super(`room "${room}" was claimed by a newer writer; this write was refused`, options);
+    this.room = room;
   }
 }
 
