@@ -4,42 +4,31 @@
  * held open by another tab, and a delete that must be awaited.
  */
 import { mkdtemp, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { fileURLToPath } from "node:url";
 import type { Browser, BrowserContext, Page } from "playwright-core";
-import { build } from "vite";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { serveStatic } from "../../examples/app-backend/src/static-files.js";
 import { waitFor } from "../support/wait.js";
 import { browserPid, launchChromium, launchChromiumWithProfile } from "./support/chromium.js";
+import { openStoragePage, type StorageFixture, serveStorageFixture } from "./support/storage-page.js";
 
-const FIXTURE_DIR = fileURLToPath(new URL("./fixtures/storage/", import.meta.url));
 const PREFIX = "test/";
 const DOC = "app1/a/AAAAAAAAAAAAAAAAAAAAAA";
 
-let outDir: string;
-let server: Server;
+let fixture: StorageFixture;
 let url: string;
 let browser: Browser;
 let context: BrowserContext;
 
 beforeAll(async () => {
-  outDir = await mkdtemp(join(tmpdir(), "parley-storage-fixture-"));
-  await build({ root: FIXTURE_DIR, configFile: false, logLevel: "warn", build: { outDir, emptyOutDir: true } });
-  server = createServer((req, res) => void serveStatic(outDir, new URL(req.url ?? "/", "http://x").pathname, res));
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  fixture = await serveStorageFixture();
+  url = fixture.url;
   browser = await launchChromium();
 });
 
 afterAll(async () => {
   await browser?.close();
-  server?.closeAllConnections();
-  await new Promise((resolve) => server?.close(resolve));
-  if (outDir) await rm(outDir, { recursive: true, force: true });
+  await fixture?.close();
 });
 
 beforeEach(async () => {
@@ -50,11 +39,8 @@ afterEach(async () => {
   await context.close();
 });
 
-async function openFixture(): Promise<Page> {
-  const page = await context.newPage();
-  await page.goto(url);
-  await page.waitForFunction(() => document.title === "ready");
-  return page;
+function openFixture(): Promise<Page> {
+  return openStoragePage(context, url);
 }
 
 function databaseNames(page: Page): Promise<string[]> {
@@ -138,15 +124,16 @@ describe("indexedDbStorage in Chromium", () => {
     expect(result.docs).toEqual([]);
   });
 
-  it("deleteDoc while another tab has the document open erases it, and that tab stops writing it", async () => {
+  it("deleteDoc while another tab has the document open erases it; that tab's handle detaches and stops writing", async () => {
     const holder = await openFixture();
     await holder.evaluate(
       async ([prefix, name]) => {
         const { indexedDbStorage, Y } = window.parleyFixture;
         const doc = new Y.Doc();
-        await indexedDbStorage({ prefix }).openDoc(name, doc);
+        const handle = await indexedDbStorage({ prefix }).openDoc(name, doc);
         doc.getArray("messages").push(["held"]);
-        (window as unknown as { heldDoc: unknown }).heldDoc = doc;
+        await handle.flush();
+        Object.assign(window, { heldDoc: doc, heldHandle: handle });
       },
       [PREFIX, DOC] as const,
     );
@@ -156,13 +143,22 @@ describe("indexedDbStorage in Chromium", () => {
       [PREFIX, DOC] as const,
     );
     expect(await databaseNames(deleter)).not.toContain(PREFIX + DOC);
-    // The holder's document keeps working in memory, but nothing recreates the erased database.
-    const pushed = await holder.evaluate(() => {
-      const doc = (window as unknown as { heldDoc: import("yjs").Doc }).heldDoc;
-      doc.getArray("messages").push(["after delete"]);
-      return doc.getArray("messages").length;
+    // The holder's document keeps working in memory, but nothing recreates the erased database, and its
+    // flush says its changes are not durable.
+    const after = await holder.evaluate(async () => {
+      const { heldDoc, heldHandle } = window as unknown as {
+        heldDoc: import("yjs").Doc;
+        heldHandle: import("@parley/client").DocHandle;
+      };
+      heldDoc.getArray("messages").push(["after delete"]);
+      const flushed = await heldHandle.flush().then(
+        () => "resolved",
+        (error: { code?: string }) => error.code,
+      );
+      await heldHandle.close();
+      return { length: heldDoc.getArray("messages").length, flushed };
     });
-    expect(pushed).toBe(2);
+    expect(after).toEqual({ length: 2, flushed: "ERR_STORAGE" });
     expect(await databaseNames(holder)).not.toContain(PREFIX + DOC);
   });
 

@@ -11,8 +11,11 @@
  *   marker into the same database completes only after every earlier update write is on disk.
  * - `close()`: awaits the persistence's destroy, which closes the connection, so a later delete is not blocked.
  * - `deleteDoc()`: `clearData()` does not await the delete, and `deleteDatabase` stays blocked while another
- *   tab holds the database open. So this awaits the request's `success`, tolerates `blocked` for a bounded
- *   time, then checks with `indexedDB.databases()` that the database is really gone, retrying with backoff.
+ *   connection holds the database open. Every handle of this adapter, in any tab, answers the deletion's
+ *   `versionchange` by detaching (closing its connection and no longer persisting), so deletion wins over
+ *   open handles as the contract says. This awaits the request's `success`, tolerates `blocked` (a foreign
+ *   connection) for a bounded time, then checks with `indexedDB.databases()` that the database is really
+ *   gone, retrying with backoff.
  * - Open failures (private mode, quota) reject `openDoc` with a `StorageError` instead of becoming
  *   unhandled rejections.
  */
@@ -84,37 +87,59 @@ export function indexedDbStorage(options: IndexedDbStorageOptions = {}): ClientS
 
 async function openDoc(databaseName: string, doc: Y.Doc): Promise<DocHandle> {
   const persistence = new IndexeddbPersistence(databaseName, doc);
-  // y-indexeddb has no error event: an open failure only rejects this internal promise.
-  const opened = persistence._db.catch((error: unknown) => {
-    throw new StorageError(`cannot open IndexedDB database "${databaseName}"`, { cause: error });
+  // Why the handle stopped persisting on its own: the database was deleted (or upgraded) elsewhere.
+  let detached: StorageError | undefined;
+  let onDetached: () => void = () => {};
+  const detachedSignal = new Promise<void>((resolve) => {
+    onDetached = resolve;
   });
+  // Registered as soon as the connection exists (before any versionchange task can run): a deletion,
+  // in this tab or another, closes the connection and stops persisting, or the next update would throw
+  // from inside the document's update handler. lib0 alone would only close the connection.
+  const opened = persistence._db.then(
+    (db) => {
+      db.onversionchange = (event) => {
+        detached ??= new StorageError(
+          event.newVersion === null
+            ? `document in IndexedDB database "${databaseName}" was deleted while this handle was open`
+            : `IndexedDB database "${databaseName}" was upgraded elsewhere while this handle was open`,
+        );
+        db.close();
+        void persistence.destroy();
+        onDetached();
+      };
+    },
+    // y-indexeddb has no error event: an open failure only rejects this internal promise.
+    (error: unknown) => {
+      throw new StorageError(`cannot open IndexedDB database "${databaseName}"`, { cause: error });
+    },
+  );
   try {
-    await Promise.all([opened, persistence.whenSynced]);
+    // A handle detached while loading never emits `synced`; it resolves detached instead of hanging.
+    await Promise.race([Promise.all([opened, persistence.whenSynced]), detachedSignal]);
   } catch (error) {
     await persistence.destroy().catch(() => {});
     throw error;
   }
   const db = persistence.db!;
-  // Another tab deleting this database makes lib0 close our connection; stop persisting too, or the next
-  // update would throw from inside the document's update handler.
-  db.onversionchange = () => {
-    db.close();
-    void persistence.destroy();
-  };
 
-  let closed: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
+    if (detached !== undefined) throw detached;
     if (persistence._destroyed) return;
     await commit(db, [UPDATES_STORE, CUSTOM_STORE], (tx) => {
       tx.objectStore(CUSTOM_STORE).put(Date.now(), FLUSH_MARKER);
     });
   };
+  let closed: Promise<void> | undefined;
   return {
     flush,
     close() {
-      closed ??= flush()
-        .catch(() => {})
-        .then(() => persistence.destroy());
+      closed ??= (async () => {
+        let failure: unknown;
+        if (detached === undefined) await flush().catch((error: unknown) => (failure = error));
+        await persistence.destroy();
+        if (failure !== undefined) throw failure;
+      })();
       return closed;
     },
   };
