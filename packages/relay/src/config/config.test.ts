@@ -15,6 +15,31 @@ function problem(raw: unknown): string {
 }
 
 describe("parseConfig", () => {
+  it("refuses unknown keys at every level, naming their path and the key probably meant", () => {
+    const app = { id: "app1", keys: [key] };
+    expect(problem({ apps: [app], prot: 9200 })).toBe("config.prot");
+    expect(problem({ apps: [{ ...app, key: [] }] })).toBe("config.apps[0].key");
+    expect(problem({ apps: [{ id: "app1", keys: [{ ...key, secrett: "x" }] }] })).toBe(
+      "config.apps[0].keys[0].secrett",
+    );
+    const webhook = { url: "http://127.0.0.1:1/hook", secret: "w".repeat(32), events: ["message.created"] };
+    expect(problem({ apps: [{ ...app, webhooks: [{ ...webhook, event: [] }] }] })).toBe(
+      "config.apps[0].webhooks[0].event",
+    );
+    expect(problem({ apps: [{ ...app, webhooks: [{ ...webhook, retry: { attempts: 3 } }] }] })).toBe(
+      "config.apps[0].webhooks[0].retry.attempts",
+    );
+    try {
+      parseConfig({ apps: [app], prot: 9200 });
+    } catch (error) {
+      expect((error as Error).message).toContain('did you mean "port"');
+    }
+  });
+
+  it("takes keys starting with // as comments", () => {
+    expect(parseConfig({ "// port": "where clients connect", apps: [{ id: "app1", keys: [key] }] }).port).toBe(8080);
+  });
+
   it("fills in the documented defaults", () => {
     expect(parseConfig({ apps: [{ id: "app1", keys: [key] }] })).toMatchObject({
       port: 8080,

@@ -8,6 +8,7 @@ import type { JWK } from "jose";
 import type { LogLevel } from "../core/logger.js";
 import { parseWebhooks, type WebhookConfig } from "../extensions/webhooks/webhook-config.js";
 import { type Limits, parseLimits } from "../limits/limits.js";
+import { assertKnownKeys } from "./known-keys.js";
 
 /** An HS256 key: a shared secret. */
 export interface SecretKeyConfig {
@@ -86,12 +87,14 @@ function parseKey(raw: unknown, path: string): KeyConfig {
   const { kid, alg } = raw;
   if (typeof kid !== "string" || !KID.test(kid)) fail(`${path}.kid`, "must be 1-128 printable ASCII characters");
   if (alg === "HS256") {
+    assertKnownKeys(raw, ["kid", "alg", "secret"], path);
     if (typeof raw.secret !== "string" || raw.secret.length < 32) {
       fail(`${path}.secret`, "must be a string of at least 32 characters");
     }
     return { kid, alg, secret: raw.secret };
   }
   if (alg === "RS256" || alg === "ES256") {
+    assertKnownKeys(raw, ["kid", "alg", "publicKey"], path);
     const publicKey = raw.publicKey;
     if (typeof publicKey === "string") {
       if (!publicKey.includes("-----BEGIN PUBLIC KEY-----")) fail(`${path}.publicKey`, "must be an SPKI PEM or a JWK");
@@ -108,6 +111,7 @@ function parseKey(raw: unknown, path: string): KeyConfig {
 
 function parseApp(raw: unknown, path: string): AppConfig {
   if (!isObject(raw)) fail(path, "must be an object");
+  assertKnownKeys(raw, APP_KEYS, path);
   assertAppId(raw.id, `config.${path}.id`);
   if (!Array.isArray(raw.keys) || raw.keys.length === 0) fail(`${path}.keys`, "must be a non-empty array");
   return {
@@ -117,9 +121,28 @@ function parseApp(raw: unknown, path: string): AppConfig {
   };
 }
 
+/** Keys of an app object. */
+const APP_KEYS = ["id", "keys", "webhooks"];
+/** Top-level keys of the configuration. */
+const CONFIG_KEYS = [
+  "port",
+  "host",
+  "dataDir",
+  "fsync",
+  "apps",
+  "roomGraceMs",
+  "limits",
+  "maxFrameBytes",
+  "clockToleranceS",
+  "logLevel",
+];
+
 /** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */
 export function parseConfig(raw: unknown): RelayConfig {
   if (!isObject(raw)) fail("", "must be a JSON object");
+  // `$schema` and keys starting with `//` are comments (JSON has none), so an example config can explain itself.
+  const options = Object.fromEntries(Object.entries(raw).filter(([key]) => key !== "$schema" && !key.startsWith("//")));
+  assertKnownKeys(options, CONFIG_KEYS, "");
   if (!Array.isArray(raw.apps)) fail("apps", "must be an array of apps");
   const apps = raw.apps.map((app, i) => parseApp(app, `apps[${i}]`));
   const appIds = new Set<string>();

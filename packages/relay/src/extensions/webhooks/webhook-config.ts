@@ -9,6 +9,7 @@
  * ```
  */
 import { InvalidArgumentError } from "@parley/protocol";
+import { assertKnownKeys } from "../../config/known-keys.js";
 
 /** Every event type a webhook can ask for. */
 export const WEBHOOK_EVENTS = [
@@ -63,6 +64,7 @@ function integer(raw: Record<string, unknown>, key: string, fallback: number, mi
 
 function parseWebhook(raw: unknown, path: string): WebhookConfig {
   if (!isObject(raw)) fail(path, "must be an object");
+  assertKnownKeys(raw, ["url", "secret", "events", "timeoutMs", "retry"], path);
   let url: URL;
   try {
     url = new URL(String(raw.url));
@@ -82,6 +84,7 @@ function parseWebhook(raw: unknown, path: string): WebhookConfig {
   });
   const retry = raw.retry ?? {};
   if (!isObject(retry)) fail(`${path}.retry`, "must be an object");
+  assertKnownKeys(retry, ["maxAttempts", "initialDelayMs", "maxDelayMs"], `${path}.retry`);
   const retryPath = `${path}.retry`;
   return {
     url: url.href,
