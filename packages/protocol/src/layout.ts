@@ -149,6 +149,34 @@ export function metaOf(doc: Y.Doc): Y.Map<unknown> {
   return doc.getMap<unknown>(Root.meta);
 }
 
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === "object" && !Array.isArray(value);
+
+/**
+ * Whether a stored value reads as a message. Readers skip anything else: a document written before a
+ * rule existed (or by a relay with a bug) must not make a whole listing fail.
+ */
+export function isMessageRecord(value: unknown): value is MessageRecord {
+  return (
+    isObject(value) &&
+    typeof value.id === "string" &&
+    typeof value.text === "string" &&
+    typeof value.ts === "number" &&
+    Number.isFinite(value.ts) &&
+    (value.role === "user" ? typeof value.client === "string" : value.role === "business" && isObject(value.author))
+  );
+}
+
+const isProfileEntry = (value: unknown): value is ProfileEntry =>
+  isObject(value) &&
+  typeof value.key === "string" &&
+  typeof value.ts === "number" &&
+  Number.isFinite(value.ts) &&
+  typeof value.client === "string";
+
+const isReadMark = (value: unknown): value is ReadMark =>
+  isObject(value) && typeof value.ts === "number" && Number.isFinite(value.ts);
+
 /** Orders two messages for display: by `ts`, then by `id`. */
 export function compareMessages(a: MessageRecord, b: MessageRecord): number {
   if (a.ts !== b.ts) return a.ts - b.ts;
@@ -162,10 +190,10 @@ export function listMessageEntries(doc: Y.Doc): MessageEntry[] {
   let item = messagesOf(doc)._start;
   while (item !== null) {
     if (!item.deleted && item.countable) {
-      const values = item.content.getContent() as MessageRecord[];
+      const values = item.content.getContent() as unknown[];
       for (let i = 0; i < values.length; i++) {
-        const record = values[i] as MessageRecord;
-        if (seen.has(record.id)) continue;
+        const record = values[i];
+        if (!isMessageRecord(record) || seen.has(record.id)) continue;
         seen.add(record.id);
         entries.push({ record, client: item.id.client, clock: item.id.clock + i });
       }
@@ -192,8 +220,8 @@ export function newestMessages(doc: Y.Doc, n: number): MessageRecord[] {
   let item = messagesOf(doc)._start;
   while (item !== null) {
     if (!item.deleted && item.countable) {
-      for (const record of item.content.getContent() as MessageRecord[]) {
-        if (seen.has(record.id)) continue;
+      for (const record of item.content.getContent() as unknown[]) {
+        if (!isMessageRecord(record) || seen.has(record.id)) continue;
         seen.add(record.id);
         if (heap.length < n) heapPush(heap, record);
         else if (compareMessages(record, heap[0] as MessageRecord) > 0) heapReplaceTop(heap, record);
@@ -237,7 +265,8 @@ function heapReplaceTop(heap: MessageRecord[], record: MessageRecord): void {
 /** The profile: for each key, the entry with the greatest `(ts, client)` wins. */
 export function readProfile(doc: Y.Doc): Profile {
   const newest = new Map<string, ProfileEntry>();
-  for (const entry of profileLogOf(doc).toArray()) {
+  for (const entry of profileLogOf(doc).toArray() as unknown[]) {
+    if (!isProfileEntry(entry)) continue;
     const current = newest.get(entry.key);
     if (current === undefined || entry.ts > current.ts || (entry.ts === current.ts && entry.client > current.client)) {
       newest.set(entry.key, entry);
@@ -256,7 +285,8 @@ export function readProfile(doc: Y.Doc): Profile {
 export function readPositions(doc: Y.Doc): { user: number; business: number } {
   let user = 0;
   let business = 0;
-  for (const [key, mark] of readsOf(doc).entries()) {
+  for (const [key, mark] of readsOf(doc).entries() as IterableIterator<[string, unknown]>) {
+    if (!isReadMark(mark)) continue;
     if (key === BUSINESS_READ_KEY) business = Math.max(business, mark.ts);
     else user = Math.max(user, mark.ts);
   }
@@ -266,8 +296,10 @@ export function readPositions(doc: Y.Doc): { user: number; business: number } {
 /** The newest `ts` in the document (messages and profile), for the hybrid logical clock. */
 export function maxTimestamp(doc: Y.Doc): number {
   let max = 0;
-  for (const record of messagesOf(doc).toArray()) if (record.ts > max) max = record.ts;
-  for (const entry of profileLogOf(doc).toArray()) if (entry.ts > max) max = entry.ts;
+  for (const record of messagesOf(doc).toArray() as unknown[])
+    if (isMessageRecord(record) && record.ts > max) max = record.ts;
+  for (const entry of profileLogOf(doc).toArray() as unknown[])
+    if (isProfileEntry(entry) && entry.ts > max) max = entry.ts;
   return max;
 }
 

@@ -8,9 +8,13 @@
  * (2) close the anonymous room's connections and revoke the anonymous subject (`meta.revoked`,
  * `meta.mergedInto`), durably. Yjs merges are idempotent, so repeating (1) changes nothing, and once (2) is stored
  * a repeat is recognized and skipped. Merges of one anonymous subject run one at a time.
+ *
+ * The merge is held to the authorship rules (authorship/merge-check.ts): a merge that breaks one is refused
+ * as a whole with 4409 (`merge refused: <rule>`) and stores nothing; the anonymous room stays as it was.
  */
 import { CloseCode, metaOf, ownersOf } from "@parley/protocol";
 import * as Y from "yjs";
+import { checkMerge } from "../authorship/merge-check.js";
 import { Refusal } from "../core/refusal.js";
 import type { Room } from "../core/room.js";
 import type { Rooms } from "../core/rooms.js";
@@ -50,11 +54,18 @@ export class AnonymousMerges {
         throw new Refusal(CloseCode.Forbidden, "anonymous user already merged into another user");
       }
       if (revocation.revoked) throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out");
-      assertNoOwnerConflict(anonymous.doc, userRoom.doc);
+      const verdict = checkMerge(anonymous.doc, userRoom.doc, Date.now());
+      if (!verdict.ok) throw new Refusal(CloseCode.Authorship, `merge refused: ${verdict.reason}`);
       const anonymousId = anonymous.ref.subject;
-      const state = Y.encodeStateAsUpdate(anonymous.doc);
-      // Two transactions: one that applies an update is remote to Yjs, and must not carry relay writes.
-      await userRoom.transactAsRelay((doc) => Y.applyUpdate(doc, state));
+      // Checked and applied in the same tick, so no update lands in between. The owners are bound first
+      // (stored no later than the structs they cover); applying is its own transaction, because one that
+      // applies an update is remote to Yjs and must not carry relay writes.
+      const bound = userRoom.transactAsRelay((doc) => {
+        const owners = ownersOf(doc);
+        for (const [client, owner] of verdict.newOwners) owners.set(String(client), owner);
+      });
+      const applied = userRoom.transactAsRelay((doc) => Y.applyUpdate(doc, verdict.update));
+      await Promise.all([bound, applied]);
       await userRoom.transactAsRelay((doc) => {
         const meta = metaOf(doc);
         const merged = meta.get(MERGED_KEY);
@@ -68,17 +79,6 @@ export class AnonymousMerges {
       anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
     } finally {
       release();
-    }
-  }
-}
-
-/** Refuses a merge that would hand Yjs clientIDs owned by one client in the user document to another. */
-function assertNoOwnerConflict(anonymous: Y.Doc, user: Y.Doc): void {
-  const userOwners = ownersOf(user);
-  for (const [id, owner] of ownersOf(anonymous).entries()) {
-    const current = userOwners.get(id);
-    if (current !== undefined && current !== owner) {
-      throw new Refusal(CloseCode.Forbidden, "anonymous document conflicts with the user document");
     }
   }
 }

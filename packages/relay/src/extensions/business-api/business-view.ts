@@ -72,6 +72,24 @@ export function toApiMessage(record: MessageRecord): ApiMessage {
   return message;
 }
 
+/** A finite number field of a stored value, or 0. */
+function tsOf(value: unknown, field: string): number {
+  const ts = value !== null && typeof value === "object" ? (value as Record<string, unknown>)[field] : undefined;
+  return typeof ts === "number" && Number.isFinite(ts) ? ts : 0;
+}
+
+/** The client records that read as such (relay-written, but a reader does not fail on a bad one). */
+function clientRecords(doc: Y.Doc): ClientRecord[] {
+  return ([...clientsOf(doc).values()] as unknown[]).filter(
+    (record): record is ClientRecord =>
+      record !== null &&
+      typeof record === "object" &&
+      typeof (record as ClientRecord).id === "string" &&
+      typeof (record as ClientRecord).firstSeen === "number" &&
+      typeof (record as ClientRecord).lastSeen === "number",
+  );
+}
+
 /** Whether anything was ever stored for the subject. */
 export function subjectExists(doc: Y.Doc): boolean {
   return doc.store.clients.size > 0;
@@ -88,8 +106,10 @@ export function summarize(ref: RoomRef, doc: Y.Doc): ConversationSummary {
     if (message.role === "user" && message.ts > reads.business) unread.business++;
     if (message.role === "business" && message.ts > reads.user) unread.user++;
   }
-  for (const entry of profileLogOf(doc).toArray()) lastActivity = Math.max(lastActivity, entry.ts);
-  for (const client of clientsOf(doc).values()) lastActivity = Math.max(lastActivity, client.lastSeen);
+  // Malformed records are skipped, never a reason to fail the whole answer.
+  for (const entry of profileLogOf(doc).toArray() as unknown[])
+    lastActivity = Math.max(lastActivity, tsOf(entry, "ts"));
+  for (const client of clientRecords(doc)) lastActivity = Math.max(lastActivity, client.lastSeen);
   const revocation = revocationOf(doc);
   const last = messages.at(-1);
   const summary: ConversationSummary = {
@@ -122,7 +142,7 @@ export function describe(ref: RoomRef, doc: Y.Doc, awareness: Awareness): Subjec
   return {
     ...summarize(ref, doc),
     profile: readProfile(doc),
-    clients: [...clientsOf(doc).values()].sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : 1)),
+    clients: clientRecords(doc).sort((a, b) => a.firstSeen - b.firstSeen || (a.id < b.id ? -1 : 1)),
     merged: Array.isArray(merged) ? merged.filter((id): id is string => typeof id === "string") : [],
     userTyping,
   };

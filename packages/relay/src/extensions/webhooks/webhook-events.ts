@@ -15,7 +15,15 @@
  * through `Y.applyUpdate`, which Yjs marks remote, and what it carries was reported in its own room.
  */
 
-import { type ClientRecord, clientsOf, type MessageRecord, messagesOf, metaOf, type RoomRef } from "@parley/protocol";
+import {
+  type ClientRecord,
+  clientsOf,
+  isMessageRecord,
+  type MessageRecord,
+  messagesOf,
+  metaOf,
+  type RoomRef,
+} from "@parley/protocol";
 import * as Y from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
 import type { RoomHandle, RoomOpener } from "../../core/extension.js";
@@ -70,7 +78,7 @@ export function watchRoom(room: RoomHandle, queue: WebhookQueue, logger: Logger)
     guard((_event: Y.YArrayEvent<MessageRecord>, transaction) => {
       if (!fromPeer(transaction.origin) || !wants("message.created")) return;
       forEachAddedMessage(transaction, messages, (record, item, offset) => {
-        if (item.deleted || record.role !== "user") return;
+        if (item.deleted || !isMessageRecord(record) || record.role !== "user") return;
         enqueue("message.created", { subject: subjectOf(room.ref), message: toApiMessage(record) }, item, offset);
       });
     }),
