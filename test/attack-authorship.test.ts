@@ -58,7 +58,7 @@ async function seedConversations(dataDir: string): Promise<void> {
       ownersOf(doc).set(String(doc.clientID), RELAY_OWNER);
       messagesOf(doc).push([BUSINESS_MESSAGE as MessageRecord]);
     });
-    await storage.append(roomOf(userId), Y.encodeStateAsUpdate(doc));
+    await storage.append(roomOf(userId), Y.encodeStateAsUpdate(doc), await storage.claim(roomOf(userId)));
   }
   await storage.close();
 }

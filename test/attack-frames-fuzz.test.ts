@@ -255,7 +255,7 @@ async function seedStore(dataDir: string): Promise<void> {
       ownersOf(doc).set(String(doc.clientID), RELAY_OWNER);
       messagesOf(doc).push([BUSINESS_MESSAGE as MessageRecord]);
     });
-    await storage.append(room, Y.encodeStateAsUpdate(doc));
+    await storage.append(room, Y.encodeStateAsUpdate(doc), await storage.claim(room));
   }
   await storage.close();
 }

@@ -79,6 +79,17 @@ export function roomName(ref: RoomRef): string {
   return `${ref.appId}/${ref.kind === "user" ? "u" : "a"}/${encodeSubject(ref.kind, ref.subject)}`;
 }
 
+/**
+ * The prefix every room name of `appId` starts with (of one kind of subject if `kind` is given), for
+ * listing an app's rooms from storage without reading other apps' names. Validates `appId`.
+ */
+export function roomNamePrefix(appId: string, kind?: SubjectKind): string {
+  assertAppId(appId);
+  if (kind === undefined) return `${appId}/`;
+  if (kind !== "user" && kind !== "anonymous") throw new InvalidArgumentError("kind", 'must be "user" or "anonymous"');
+  return `${appId}/${kind === "user" ? "u" : "a"}/`;
+}
+
 /** Parses a room name; returns `null` for anything {@link roomName} would not have produced. */
 export function parseRoomName(name: string): RoomRef | null {
   const parts = name.split("/");

@@ -40,4 +40,12 @@ export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
-export { MemoryStorage, type RelayStorage } from "./storage/storage.js";
+export {
+  DEFAULT_LIST_LIMIT,
+  type Fence,
+  type ListOptions,
+  type ListPage,
+  MAX_LIST_LIMIT,
+  MemoryStorage,
+  type RelayStorage,
+} from "./storage/storage.js";

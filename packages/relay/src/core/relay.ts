@@ -56,7 +56,7 @@ export interface Relay {
   listen(): Promise<{ port: number }>;
   /** Closes every connection (1001), waits for pending writes, and stops. */
   close(): Promise<void>;
-  /** The storage adapter. */
+  /** The storage adapter (`storage.list(prefix)` names the stored rooms). */
   readonly storage: RelayStorage;
 }
 

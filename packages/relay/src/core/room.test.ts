@@ -16,17 +16,17 @@ class GatedStorage extends MemoryStorage implements RelayStorage {
   compactions = 0;
   gated = true;
 
-  override async append(name: string, update: Uint8Array): Promise<void> {
+  override async append(name: string, update: Uint8Array, fence: number): Promise<void> {
     this.appends++;
     if (this.gated) {
       await new Promise<void>((resolve, reject) => this.gates.push({ open: resolve, fail: reject }));
     }
-    await super.append(name, update);
+    await super.append(name, update, fence);
   }
 
-  override async compact(name: string, snapshot: Uint8Array): Promise<void> {
+  override async compact(name: string, snapshot: Uint8Array, fence: number): Promise<void> {
     this.compactions++;
-    await super.compact(name, snapshot);
+    await super.compact(name, snapshot, fence);
   }
 
   releaseAll(): void {

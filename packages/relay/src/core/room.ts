@@ -10,8 +10,10 @@
  */
 import {
   type ClientInfo,
+  CloseCode,
   encodeRecent,
   encodeStored,
+  FencedError,
   MAX_TAIL,
   MessageType,
   messagesOf,
@@ -29,7 +31,7 @@ import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import { checkAwarenessUpdate } from "../authorship/awareness-check.js";
-import type { RelayStorage } from "../storage/storage.js";
+import type { Fence, RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
 import type { Logger } from "./logger.js";
@@ -122,6 +124,8 @@ export class Room implements RoomHandle {
     private readonly storage: RelayStorage,
     private readonly hooks: RoomHooks,
     private readonly logger: Logger,
+    /** This load's write fence: another relay that claims the room after it makes every write here fail. */
+    private readonly fence: Fence,
     stored: Uint8Array[],
   ) {
     this.doc.transact(() => {
@@ -142,7 +146,7 @@ export class Room implements RoomHandle {
     });
   }
 
-  /** Loads a document fully from storage. */
+  /** Claims the document's write fence, then loads it fully from storage. */
   static async load(
     name: string,
     ref: RoomRef,
@@ -150,9 +154,10 @@ export class Room implements RoomHandle {
     hooks: RoomHooks,
     logger: Logger,
   ): Promise<Room> {
+    const fence = await storage.claim(name);
     const stored = await storage.load(name);
     try {
-      return new Room(name, ref, storage, hooks, logger, stored);
+      return new Room(name, ref, storage, hooks, logger, fence, stored);
     } catch (error) {
       throw new StorageError(`stored document ${name} cannot be read`, { cause: error });
     }
@@ -339,7 +344,7 @@ export class Room implements RoomHandle {
    * sync again). So no client ever holds what the relay could lose, except the author of it, who re-sends it.
    */
   private persist(update: Uint8Array, stateVector: Map<number, number>, forward: () => void): void {
-    const write = this.storage.append(this.name, update);
+    const write = this.storage.append(this.name, update, this.fence);
     this.lastWrite = write;
     this.track(
       write.then(
@@ -370,8 +375,12 @@ export class Room implements RoomHandle {
     this.logBytes = 0;
     this.track(
       this.storage
-        .compact(this.name, snapshot)
-        .catch((error: unknown) => this.logger.warn("compaction failed", { room: this.name, error })),
+        .compact(this.name, snapshot, this.fence)
+        .catch((error: unknown) =>
+          error instanceof FencedError
+            ? this.fail(error)
+            : this.logger.warn("compaction failed", { room: this.name, error }),
+        ),
     );
   }
 
@@ -397,9 +406,15 @@ export class Room implements RoomHandle {
   private fail(error: unknown): void {
     if (this.state !== "open") return;
     this.state = "failed";
-    this.logger.error("storage write failed; closing room", { room: this.name, error });
-    // Nothing after the failed write may be acknowledged: drop the room and let clients resync.
-    this.closePeers(1011, "storage failure");
+    // Nothing after the failed write may be acknowledged: drop the room and let clients resync (with the
+    // relay that now holds the room, if another one claimed it).
+    if (error instanceof FencedError) {
+      this.logger.warn("room claimed by another writer; closing room", { room: this.name });
+      this.closePeers(CloseCode.GoingAway, "room moved");
+    } else {
+      this.logger.error("storage write failed; closing room", { room: this.name, error });
+      this.closePeers(CloseCode.InternalError, "storage failure");
+    }
     this.hooks.failed(this);
   }
 

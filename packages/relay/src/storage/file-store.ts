@@ -19,9 +19,18 @@ import { constants, writeSync } from "node:fs";
 import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { crc32 } from "node:zlib";
-import { InvalidArgumentError, StorageError } from "@parley/protocol";
+import { FencedError, StorageError } from "@parley/protocol";
 import type { FsyncPolicy } from "../config/config.js";
-import type { RelayStorage } from "./storage.js";
+import {
+  assertDocumentName,
+  assertFence,
+  type Fence,
+  type ListOptions,
+  type ListPage,
+  listLimit,
+  pageOf,
+  type RelayStorage,
+} from "./storage.js";
 
 const HEADER_BYTES = 8;
 /** Records above this are treated as corruption rather than allocated. */
@@ -33,8 +42,10 @@ interface Deferred<T> {
 }
 
 type Operation =
-  | { kind: "append"; data: Uint8Array; done: Deferred<void> }
-  | { kind: "compact"; snapshot: Uint8Array; done: Deferred<void> }
+  | { kind: "claim"; done: Deferred<Fence> }
+  | { kind: "append"; data: Uint8Array; fence: Fence; done: Deferred<void> }
+  | { kind: "compact"; snapshot: Uint8Array; fence: Fence; done: Deferred<void> }
+  | { kind: "remove"; fence: Fence; done: Deferred<void> }
   | { kind: "load"; done: Deferred<Uint8Array[]> };
 
 interface DocumentFiles {
@@ -136,23 +147,36 @@ export class FileStorage implements RelayStorage {
     }
   }
 
+  claim(name: string): Promise<Fence> {
+    return new Promise((resolve, reject) => this.enqueue(name, { kind: "claim", done: { resolve, reject } }));
+  }
+
   load(name: string): Promise<Uint8Array[]> {
     return new Promise((resolve, reject) => this.enqueue(name, { kind: "load", done: { resolve, reject } }));
   }
 
-  append(name: string, update: Uint8Array): Promise<void> {
+  append(name: string, update: Uint8Array, fence: Fence): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue(name, { kind: "append", data: update, done: { resolve, reject } }),
+      this.enqueue(name, { kind: "append", data: update, fence, done: { resolve, reject } }),
     );
   }
 
-  compact(name: string, snapshot: Uint8Array): Promise<void> {
+  compact(name: string, snapshot: Uint8Array, fence: Fence): Promise<void> {
     return new Promise((resolve, reject) =>
-      this.enqueue(name, { kind: "compact", snapshot, done: { resolve, reject } }),
+      this.enqueue(name, { kind: "compact", snapshot, fence, done: { resolve, reject } }),
     );
   }
 
-  async list(): Promise<string[]> {
+  remove(name: string, fence: Fence): Promise<void> {
+    return new Promise((resolve, reject) => this.enqueue(name, { kind: "remove", fence, done: { resolve, reject } }));
+  }
+
+  async list(prefix: string, options?: ListOptions): Promise<ListPage> {
+    listLimit(prefix, options);
+    return pageOf(await this.allNames(), prefix, options);
+  }
+
+  private async allNames(): Promise<string[]> {
     const names: string[] = [];
     let shards: string[];
     try {
@@ -203,8 +227,11 @@ export class FileStorage implements RelayStorage {
   }
 
   private enqueue(name: string, operation: Operation): void {
-    if (typeof name !== "string" || name.length === 0 || name.length > 2048) {
-      operation.done.reject(new InvalidArgumentError("name", "must be a string of 1-2048 characters"));
+    try {
+      assertDocumentName(name);
+      if ("fence" in operation) assertFence(operation.fence);
+    } catch (error) {
+      operation.done.reject(error);
       return;
     }
     if (this.closed && operation.kind !== "load") {
@@ -224,19 +251,37 @@ export class FileStorage implements RelayStorage {
         const head = doc.queue[0]!;
         if (head.kind === "append") {
           let count = 0;
-          while (doc.queue[count]?.kind === "append") count++;
+          while (doc.queue[count]?.kind === "append" && (doc.queue[count] as typeof head).fence === head.fence) count++;
           const batch = doc.queue.splice(0, count) as Extract<Operation, { kind: "append" }>[];
           await this.settle(
-            () =>
-              this.writeBatch(
+            async () => {
+              await this.checkFence(doc, head.fence);
+              await this.writeBatch(
                 doc,
                 batch.map((op) => op.data),
-              ),
+              );
+            },
             batch.map((op) => op.done),
           );
         } else if (head.kind === "compact") {
           doc.queue.shift();
-          await this.settle(() => this.writeSnapshot(doc, head.snapshot), [head.done]);
+          await this.settle(async () => {
+            await this.checkFence(doc, head.fence);
+            await this.writeSnapshot(doc, head.snapshot);
+          }, [head.done]);
+        } else if (head.kind === "remove") {
+          doc.queue.shift();
+          await this.settle(async () => {
+            await this.checkFence(doc, head.fence);
+            await this.erase(doc);
+          }, [head.done]);
+        } else if (head.kind === "claim") {
+          doc.queue.shift();
+          try {
+            head.done.resolve(await this.writeFence(doc));
+          } catch (error) {
+            head.done.reject(new StorageError(`cannot claim ${doc.name}`, { cause: error }));
+          }
         } else {
           doc.queue.shift();
           try {
@@ -269,9 +314,44 @@ export class FileStorage implements RelayStorage {
       await work();
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
-      const failure = new StorageError("write failed", { cause: error });
+      const failure = error instanceof FencedError ? error : new StorageError("write failed", { cause: error });
       for (const waiter of waiters) waiter.reject(failure);
     }
+  }
+
+  private async readFence(doc: DocumentFiles): Promise<Fence> {
+    const text = await readOptional(`${doc.base}.fence`);
+    return text === null ? 0 : Number(text.toString("utf8"));
+  }
+
+  private async writeFence(doc: DocumentFiles): Promise<Fence> {
+    await mkdir(doc.dir, { recursive: true });
+    const fence = (await this.readFence(doc)) + 1;
+    const temp = `${doc.base}.fence.tmp`;
+    const handle = await open(temp, "w");
+    try {
+      await handle.writeFile(String(fence), "utf8");
+      if (this.fsync) await handle.sync();
+    } finally {
+      await handle.close();
+    }
+    await rename(temp, `${doc.base}.fence`);
+    if (this.fsync) await syncDirectory(doc.dir);
+    return fence;
+  }
+
+  private async checkFence(doc: DocumentFiles, fence: Fence): Promise<void> {
+    if ((await this.readFence(doc)) !== fence) throw new FencedError(doc.name);
+  }
+
+  private async erase(doc: DocumentFiles): Promise<void> {
+    const log = doc.log;
+    doc.log = null;
+    await log?.close();
+    for (const suffix of ["name", "snapshot", "log"]) await rm(`${doc.base}.${suffix}`, { force: true });
+    if (this.fsync) await syncDirectory(doc.dir);
+    doc.created = false;
+    doc.logSize = 0;
   }
 
   private async ensureCreated(doc: DocumentFiles): Promise<void> {

@@ -5,11 +5,12 @@
  * A document changes only while its room is loaded, and every change goes through the room's document,
  * so a summary stays valid until the next update of that room: each loaded room drops its entry on every
  * update. A conversation without an entry (never listed since the relay started, or changed since) is
- * loaded and summarized once. The first listing after a start still reads every conversation of the app.
+ * loaded and summarized once. The first listing after a start still reads every conversation of the app;
+ * storage lists only the app's room names (by their prefix), page by page.
  */
-import { parseRoomName } from "@parley/protocol";
+import { parseRoomName, roomNamePrefix } from "@parley/protocol";
 import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
-import type { RelayStorage } from "../../storage/storage.js";
+import type { ListPage, RelayStorage } from "../../storage/storage.js";
 import { type ConversationSummary, subjectExists, summarize } from "./business-view.js";
 
 /** Summaries of stored conversations, invalidated by updates. */
@@ -32,7 +33,7 @@ export class ConversationIndex {
     kind: "user" | "anonymous" | null,
   ): Promise<Array<{ name: string; summary: ConversationSummary }>> {
     const result: Array<{ name: string; summary: ConversationSummary }> = [];
-    for (const name of await this.storage.list()) {
+    for await (const name of this.names(roomNamePrefix(appId, kind ?? undefined))) {
       const ref = parseRoomName(name);
       if (ref === null || ref.appId !== appId || (kind !== null && ref.kind !== kind)) continue;
       let summary = this.summaries.get(name);
@@ -50,5 +51,14 @@ export class ConversationIndex {
       if (summary !== null) result.push({ name, summary });
     }
     return result;
+  }
+
+  private async *names(prefix: string): AsyncGenerator<string> {
+    let cursor: string | null = null;
+    do {
+      const page: ListPage = await this.storage.list(prefix, cursor === null ? {} : { cursor });
+      yield* page.names;
+      cursor = page.cursor;
+    } while (cursor !== null);
   }
 }

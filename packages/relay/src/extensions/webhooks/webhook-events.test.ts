@@ -18,9 +18,9 @@ class GatedStorage extends MemoryStorage {
   private waiting: Array<() => void> = [];
   gated = true;
 
-  override async append(name: string, update: Uint8Array): Promise<void> {
+  override async append(name: string, update: Uint8Array, fence: number): Promise<void> {
     if (this.gated) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    await super.append(name, update);
+    await super.append(name, update, fence);
   }
 
   open(): void {
