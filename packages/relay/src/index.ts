@@ -28,6 +28,7 @@ export type {
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";
 export { createRelay, defaultExtensions, type Relay, type RelayOptions } from "./core/relay.js";
 export { type BusinessApiOptions, businessApi } from "./extensions/business-api/business-api-extension.js";
+export { METRICS_PATH, type MetricsOptions, metrics } from "./extensions/metrics/metrics.js";
 export {
   WEBHOOK_EVENTS,
   type WebhookConfig,

@@ -56,6 +56,11 @@ export interface RelayConfig {
   clockToleranceS: number;
   /** Default `info`. */
   logLevel: LogLevel;
+  /**
+   * Prometheus metrics at `GET /metrics` (counts only: no room names or user ids). Default enabled, without a
+   * token; set `token` to require `Authorization: Bearer <token>`, or `enabled: false` to serve nothing.
+   */
+  metrics: { enabled: boolean; token: string | null };
 }
 
 const KID = /^[\x21-\x7e]{1,128}$/;
@@ -135,7 +140,21 @@ const CONFIG_KEYS = [
   "maxFrameBytes",
   "clockToleranceS",
   "logLevel",
+  "metrics",
 ];
+
+function parseMetrics(raw: unknown): RelayConfig["metrics"] {
+  if (raw === undefined) return { enabled: true, token: null };
+  if (!isObject(raw)) fail("metrics", "must be an object");
+  assertKnownKeys(raw, ["enabled", "token"], "metrics");
+  const enabled = raw.enabled ?? true;
+  if (typeof enabled !== "boolean") fail("metrics.enabled", "must be true or false");
+  const token = raw.token ?? null;
+  if (token !== null && (typeof token !== "string" || token.length < 16)) {
+    fail("metrics.token", "must be a string of at least 16 characters");
+  }
+  return { enabled, token };
+}
 
 /** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */
 export function parseConfig(raw: unknown): RelayConfig {
@@ -173,6 +192,7 @@ export function parseConfig(raw: unknown): RelayConfig {
     limits: parseLimits(raw.limits, raw.maxFrameBytes),
     clockToleranceS: integer(raw, "clockToleranceS", 30, 0, 600),
     logLevel,
+    metrics: parseMetrics(raw.metrics),
   };
 }
 

@@ -12,6 +12,7 @@ import { CloseCode } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
+import { metrics } from "../extensions/metrics/metrics.js";
 import { webhooks } from "../extensions/webhooks/webhooks.js";
 import { type Admission, admit } from "../identity/admission.js";
 import { KeyRing } from "../identity/jwt.js";
@@ -44,10 +45,13 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits
   extensions?: readonly RelayExtension[];
 }
 
-/** The extensions a relay runs unless told otherwise: the business API and webhooks (history imports reported). */
+/**
+ * The extensions a relay runs unless told otherwise: the business API (history imports reported as webhooks),
+ * webhooks, and Prometheus metrics (served if the config's `metrics.enabled`).
+ */
 export function defaultExtensions(): RelayExtension[] {
   const events = webhooks();
-  return [businessApi({ webhooks: events }), events];
+  return [businessApi({ webhooks: events }), events, metrics({ webhooks: events })];
 }
 
 /** A relay instance. */

@@ -85,6 +85,8 @@ export class WebhookQueue {
   private timer: NodeJS.Timeout | undefined;
   private closed = false;
   private started = false;
+  private failedAttempts = 0;
+  private givenUp = 0;
 
   constructor(private readonly options: WebhookQueueOptions) {
     this.dir = join(options.dataDir, "webhooks");
@@ -156,6 +158,15 @@ export class WebhookQueue {
     this.pump();
     if (this.options.fsync !== "batch") return Promise.resolve();
     return this.track(Promise.all(deliveries.map((delivery) => this.flushToDisk(delivery)))).then(() => {});
+  }
+
+  /** Deliveries queued (waiting or in flight), attempts failed and deliveries given up since the start. */
+  stats(): { queued: number; failedAttempts: number; givenUp: number } {
+    return {
+      queued: this.waiting.size + this.inFlight.size,
+      failedAttempts: this.failedAttempts,
+      givenUp: this.givenUp,
+    };
   }
 
   /** Stops sending (in-flight attempts are aborted and stay queued) and waits for pending file writes. */
@@ -321,7 +332,9 @@ export class WebhookQueue {
       await this.remove(delivery);
       return;
     }
+    this.failedAttempts++;
     if (delivery.attempts >= endpoint.retry.maxAttempts) {
+      this.givenUp++;
       this.waiting.delete(delivery.id);
       await this.track(
         rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),

@@ -14,6 +14,8 @@ export interface WebhooksExtension extends RelayExtension {
   wants(appId: string, type: WebhookEventType): boolean;
   /** Queues an event (durably, see `WebhookQueue.enqueue`) for every endpoint of its app that wants it. */
   enqueue(event: Omit<WebhookEvent, "id" | "createdAt">): Promise<void>;
+  /** Deliveries queued, attempts failed and deliveries given up since the start. */
+  stats(): { queued: number; failedAttempts: number; givenUp: number };
 }
 
 /** Creates the webhooks extension. Its outbox lives in `<dataDir>/webhooks`. */
@@ -46,5 +48,6 @@ export function webhooks(): WebhooksExtension {
     },
     wants: (appId, type) => queue?.wants(appId, type) ?? false,
     enqueue: (event) => started().enqueue(event),
+    stats: () => queue?.stats() ?? { queued: 0, failedAttempts: 0, givenUp: 0 },
   };
 }
