@@ -165,7 +165,13 @@ describe("relay extensions", () => {
 
   it("write through a room handle as the relay, and clients receive it", async () => {
     let context: ExtensionContext | undefined;
-    const target = await start([{ name: "grab-context", onStart: (given) => void (context = given) }]);
+    const grab: RelayExtension = {
+      name: "grab-context",
+      onStart(given) {
+        context = given;
+      },
+    };
+    const target = await start([grab]);
     const reader = open(target, "dave", await signUserToken("dave"));
     await waitFor(() => reader.provider.synced, { what: "reader synced" });
     const handle = await (context as ExtensionContext).rooms.open(room("dave"));
