@@ -57,7 +57,7 @@ beforeAll(async () => {
         { id: BUSINESS_ID, role: "business", author: { name: "Support" }, text: "Welcome", ts: 1 },
       ]);
     });
-    await storage.append(userRoom(userId), Y.encodeStateAsUpdate(doc));
+    await storage.append(userRoom(userId), Y.encodeStateAsUpdate(doc), await storage.claim(userRoom(userId)));
   }
   await storage.close();
   relay = await startRelay({ dataDir, extraConfig: { fsync: "off" } });
