@@ -14,6 +14,15 @@ export class Emitter<Events extends object> {
     };
   }
 
+  /** Calls `listener` on the next `event` only; returns the function that cancels it. */
+  once<E extends keyof Events>(event: E, listener: (payload: Events[E]) => void): () => void {
+    const off = this.on(event, (payload) => {
+      off();
+      listener(payload);
+    });
+    return off;
+  }
+
   has(event: keyof Events): boolean {
     return (this.listeners.get(event)?.size ?? 0) > 0;
   }

@@ -6,6 +6,7 @@
 
 export {
   ClientDestroyedError,
+  ClientNotReadyError,
   type ClientRecord,
   ErrorCode,
   ForbiddenError,
@@ -21,13 +22,8 @@ export {
   TokenNotYetValidError,
   UnsentChangesError,
 } from "@parley/protocol";
-export {
-  type ClientEvents,
-  createClient,
-  type Identity,
-  type ParleyClient,
-  type ReadPositions,
-} from "./client.js";
+export type { ClientEvents, Identity, ParleyClient, ReadPositions } from "./api.js";
+export { createClient } from "./client.js";
 export type { ConversationMessage, ProfilePatch } from "./conversation/conversation.js";
 export { TYPING_INDICATOR_MS, type TypingState } from "./conversation/typing.js";
 export type { ConnectionStatus, WebSocketConstructor, WebSocketLike } from "./net/connection.js";

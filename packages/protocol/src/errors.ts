@@ -24,6 +24,7 @@ export const ErrorCode = {
   RelayUnavailable: "ERR_RELAY_UNAVAILABLE",
   UnsentChanges: "ERR_UNSENT_CHANGES",
   ClientDestroyed: "ERR_CLIENT_DESTROYED",
+  ClientNotReady: "ERR_CLIENT_NOT_READY",
   Storage: "ERR_STORAGE",
   Fenced: "ERR_FENCED",
   NotFound: "ERR_NOT_FOUND",
@@ -145,6 +146,15 @@ export class ClientDestroyedError extends ParleyError {
   static readonly code = ErrorCode.ClientDestroyed;
   constructor() {
     super(ErrorCode.ClientDestroyed, "client destroyed");
+  }
+}
+
+/** The client's identity is not loaded yet: await `client.ready` first. */
+export class ClientNotReadyError extends ParleyError {
+  override name = "ClientNotReadyError";
+  static readonly code = ErrorCode.ClientNotReady;
+  constructor(what: string) {
+    super(ErrorCode.ClientNotReady, `${what} is not known until the client is ready (await client.ready)`);
   }
 }
 

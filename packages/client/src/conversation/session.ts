@@ -161,6 +161,11 @@ export class Session {
     this.connection.start();
   }
 
+  /** Closes the relay connection and stops reconnecting until {@link Session.connect}. */
+  disconnect(): void {
+    this.connection?.stop();
+  }
+
   /** Reconnects at once so that fresh parameters (a new token) take effect. */
   reconnect(): void {
     if (this.connection === undefined) this.connect();

@@ -1,0 +1,109 @@
+/**
+ * Login from an anonymous identity, with the merge of the anonymous thread.
+ *
+ * The anonymous thread and profile are merged into the user's conversation locally at once (usable
+ * offline, idempotent), and the identity record keeps the anonymous secret as `pendingMerge` until the
+ * relay has merged its own copy on the first synced connection (the `merge` parameter); then the
+ * anonymous thread is erased from the store. A refused token puts the anonymous identity back with
+ * everything written meanwhile.
+ */
+import { createSecret } from "@parley/protocol";
+import * as Y from "yjs";
+import { Session } from "../conversation/session.js";
+import type { ClientState } from "../state.js";
+import {
+  type IdentityRecord,
+  readIdentity,
+  sameSubject,
+  type UserSubject,
+  withIdentityLock,
+  writeIdentity,
+} from "./identity-record.js";
+
+export class Login {
+  /** The relay's merge being recorded (the anonymous thread erased); a login awaits it before resolving. */
+  private completion: Promise<void> = Promise.resolve();
+
+  constructor(private readonly state: ClientState) {}
+
+  /** Logs in from the current anonymous identity (runs inside the operation queue). */
+  async fromAnonymous(anonymousSecret: string, userId: string, jwt: string): Promise<{ authenticated: boolean }> {
+    const state = this.state;
+    const anonymous = state.currentRecord().current;
+    await state.currentSession().persist();
+    await state.closeSession();
+    await state.replaceSubject({
+      kind: "user",
+      userId,
+      token: jwt,
+      nonce: createSecret(),
+      pendingMerge: anonymousSecret,
+    });
+    await state.openSession();
+    const outcome = await state.waitForRelay();
+    state.assertAlive();
+    if (outcome.kind === "timeout") return { authenticated: false };
+    if (outcome.kind === "synced") {
+      await this.completion;
+      return { authenticated: true };
+    }
+    // Refused: put the anonymous identity back and erase the half-made user thread. The relay sent nothing
+    // before refusing, so that thread holds only the anonymous one plus what was written meanwhile: keep that.
+    const userSession = state.currentSession();
+    await userSession.persist();
+    const writtenMeanwhile = Y.encodeStateAsUpdate(userSession.doc);
+    await state.closeSession();
+    await state.replaceSubject(anonymous);
+    await state.eraseRoom(userSession.room);
+    await state.openSession();
+    const restored = state.currentSession();
+    Y.applyUpdate(restored.doc, writtenMeanwhile);
+    await restored.persist();
+    throw outcome.error;
+  }
+
+  /** Applies the stored anonymous thread into the user's document (idempotent, works offline). */
+  async mergeLocally(session: Session, anonymousSecret: string): Promise<void> {
+    const storage = this.state.storage;
+    const anonymousRoom = this.state.anonymousRoom(anonymousSecret);
+    if (!(await storage.listDocs()).includes(anonymousRoom)) return;
+    const anonymousDoc = new Y.Doc();
+    const handle = await storage.openDoc(anonymousRoom, anonymousDoc);
+    try {
+      Y.applyUpdate(session.doc, Y.encodeStateAsUpdate(anonymousDoc));
+      // What the relay stored in the anonymous room it merges from there: not the user's unsent content.
+      session.adoptStored(await Session.readStored(storage, anonymousRoom));
+      await session.persist();
+    } finally {
+      await handle.close();
+      anonymousDoc.destroy();
+    }
+  }
+
+  /** The user's conversation synced with `merge`: the relay has merged; forget the anonymous thread. */
+  synced(subject: UserSubject): void {
+    if (subject.pendingMerge === undefined) return;
+    this.completion = this.complete(subject).catch((error: unknown) => this.state.report(error));
+  }
+
+  private async complete(subject: UserSubject): Promise<void> {
+    const state = this.state;
+    const anonymousSecret = subject.pendingMerge;
+    if (anonymousSecret === undefined) return;
+    const { storage, options } = state;
+    const updated = await withIdentityLock(storage, options.appId, async () => {
+      const stored = await readIdentity(storage, options.appId);
+      if (stored === undefined || stored.current.kind !== "user" || !sameSubject(stored.current, subject)) return null;
+      // Another instance completed it already (and erases the anonymous thread).
+      if (stored.current.pendingMerge === undefined) return null;
+      const { pendingMerge: _merged, ...rest } = stored.current;
+      const record: IdentityRecord = { clientSecret: stored.clientSecret, current: rest };
+      await writeIdentity(storage, options.appId, record);
+      return record;
+    });
+    if (updated === null) return;
+    if (state.record !== undefined && sameSubject(state.record.current, subject)) state.record = updated;
+    state.tabs?.announceIdentity();
+    await state.eraseRoom(state.anonymousRoom(anonymousSecret));
+  }
+}
