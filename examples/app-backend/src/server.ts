@@ -5,13 +5,17 @@
  * Routes:
  * - `GET /api/config` → `{ appId, relayUrl }` so the page needs no build-time configuration.
  * - `POST /api/login` `{ userId }` → `{ jwt }`.
- * - anything else: the built web chat, if `staticDir` is given.
+ * - `/api/inbox/…`: the agent inbox's API (see inbox-api.ts), through `@parley/business`.
+ * - anything else: the built pages (the shop with the widget at `/`, the inbox at `/inbox`), if
+ *   `staticDir` is given.
  *
  * DEMO ONLY: `/api/login` signs a token for whatever userId it is sent. A real app authenticates the user
  * first (password, SSO, session cookie, …) and signs a token only for the user that session belongs to.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { type BusinessClient, createBusinessClient } from "@parley/business";
+import { handleInbox } from "./inbox-api.js";
 import { serveStatic } from "./static-files.js";
 import { type AppKey, signUserToken } from "./tokens.js";
 
@@ -21,6 +25,8 @@ export interface AppBackendOptions {
   appId: string;
   /** The relay's WebSocket base URL the browser connects to, e.g. `ws://127.0.0.1:8080/v1`. */
   relayUrl: string;
+  /** The relay's HTTP base URL for the business API. Default: `relayUrl` as http(s) without its path. */
+  relayHttpUrl?: string;
   /** The app's HS256 key, as configured on the relay. */
   key: AppKey;
   /** Lifetime of the user tokens it signs. Default 15 minutes. */
@@ -47,8 +53,14 @@ const MAX_USER_ID_LENGTH = 256;
 /** Creates the example app server. */
 export function createAppBackend(options: AppBackendOptions): AppBackend {
   const host = options.host ?? "127.0.0.1";
+  const business = createBusinessClient({
+    baseUrl: options.relayHttpUrl ?? httpBase(options.relayUrl),
+    appId: options.appId,
+    keyId: options.key.kid,
+    secret: options.key.secret,
+  });
   const server = createServer((req, res) => {
-    handle(options, req, res).catch((error: unknown) => {
+    handle(options, business, req, res).catch((error: unknown) => {
       console.error("app-backend: request failed", error);
       if (!res.headersSent) sendJson(res, 500, { error: "internal error" });
       else res.destroy();
@@ -73,8 +85,23 @@ export function createAppBackend(options: AppBackendOptions): AppBackend {
   };
 }
 
-async function handle(options: AppBackendOptions, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/** `ws://host:port/v1` → `http://host:port`. */
+function httpBase(relayUrl: string): string {
+  const url = new URL(relayUrl);
+  return `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
+}
+
+async function handle(
+  options: AppBackendOptions,
+  business: BusinessClient,
+  req: IncomingMessage,
+  res: ServerResponse,
+): Promise<void> {
   const path = new URL(req.url ?? "/", "http://localhost").pathname;
+  if (path.startsWith("/api/inbox/")) {
+    const answer = await handleInbox(business, req.method ?? "GET", path, () => readJson(req));
+    if (answer !== undefined) return sendJson(res, answer.status, answer.body);
+  }
   if (path === "/api/config" && req.method === "GET") {
     sendJson(res, 200, { appId: options.appId, relayUrl: options.relayUrl });
     return;

@@ -19,7 +19,7 @@ const CONTENT_TYPES: Record<string, string> = {
   ".woff2": "font/woff2",
 };
 
-/** Sends the file for `urlPath` from `root`, falling back to `root/index.html`. */
+/** Sends the file for `urlPath` from `root` (`/inbox` is `inbox.html`), falling back to `root/index.html`. */
 export async function serveStatic(root: string, urlPath: string, res: ServerResponse): Promise<void> {
   const base = resolve(root);
   let decoded: string;
@@ -30,6 +30,7 @@ export async function serveStatic(root: string, urlPath: string, res: ServerResp
   }
   let file = resolve(join(base, decoded));
   if (file !== base && !file.startsWith(base + sep)) file = join(base, "index.html");
+  if (!(await isFile(file)) && file.startsWith(base + sep) && (await isFile(`${file}.html`))) file = `${file}.html`;
   if (!(await isFile(file))) file = join(base, "index.html");
   if (!(await isFile(file))) {
     res.writeHead(404, { "content-type": "text/plain; charset=utf-8" });

@@ -13,13 +13,24 @@ export interface ShownMessage {
   status: string;
 }
 
-/** Opens the chat in a new tab of `context` and waits until the client is ready. Page errors fail `errors()`. */
+/**
+ * Opens the shop page in a new tab of `context`, opens the chat widget from its launcher, and waits until
+ * the client is ready. Page errors fail `errors()`.
+ */
 export async function openChat(context: BrowserContext, url: string): Promise<Page> {
   const page = await context.newPage();
   page.on("pageerror", (error) => pageErrors.push(`${url}: ${error.message}`));
   await page.goto(url);
+  await openWidget(page);
   await waitUntilReady(page);
   return page;
+}
+
+/** Clicks the launcher bubble if the chat panel is closed. */
+export async function openWidget(page: Page): Promise<void> {
+  const launcher = await page.waitForSelector('[data-testid="launcher"]', { timeout: WAIT.timeoutMs });
+  if ((await launcher.getAttribute("aria-expanded")) !== "true") await launcher.click();
+  await page.waitForSelector('[data-testid="widget-panel"]', { timeout: WAIT.timeoutMs });
 }
 
 const pageErrors: string[] = [];
