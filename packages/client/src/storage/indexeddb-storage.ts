@@ -123,20 +123,25 @@ async function openDoc(databaseName: string, doc: Y.Doc): Promise<DocHandle> {
   }
   const db = persistence.db!;
 
+  let closed: Promise<void> | undefined;
   const flush = async (): Promise<void> => {
+    if (closed !== undefined) return;
     if (detached !== undefined) throw detached;
     if (persistence._destroyed) return;
     await commit(db, [UPDATES_STORE, CUSTOM_STORE], (tx) => {
       tx.objectStore(CUSTOM_STORE).put(Date.now(), FLUSH_MARKER);
     });
   };
-  let closed: Promise<void> | undefined;
   return {
     flush,
     close() {
-      closed ??= (async () => {
+      if (closed !== undefined) return closed;
+      const finalFlush = detached === undefined ? flush() : Promise.resolve();
+      closed = (async () => {
         let failure: unknown;
-        if (detached === undefined) await flush().catch((error: unknown) => (failure = error));
+        await finalFlush.catch((error: unknown) => {
+          failure = error;
+        });
         await persistence.destroy();
         if (failure !== undefined) throw failure;
       })();
