@@ -1,5 +1,5 @@
 import { spawn } from "node:child_process";
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -8,7 +8,13 @@ import { describe, expect, it } from "vitest";
 import { openProvider, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const CLI = fileURLToPath(new URL("../packages/relay/dist/cli.js", import.meta.url));
+const CLI = fileURLToPath(new URL("../packages/relay/bin/parley-relay.js", import.meta.url));
+const EXAMPLE = fileURLToPath(new URL("../packages/relay/relay.example.json", import.meta.url));
+const RELAY_VERSION = (
+  JSON.parse(readFileSync(fileURLToPath(new URL("../packages/relay/package.json", import.meta.url)), "utf8")) as {
+    version: string;
+  }
+).version;
 const APPS = [{ id: TEST_APP.id, keys: [{ kid: TEST_APP.kid, alg: "HS256", secret: TEST_APP.secret }] }];
 
 /** Runs the CLI until it prints "listening" or exits; returns its output and exit code. */
@@ -32,7 +38,55 @@ function runCli(config: unknown, env: Record<string, string> = {}) {
   return { child, exited, output: () => ({ stdout, stderr }), dir };
 }
 
+/** Runs the CLI with `args` to completion. */
+function runArgs(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, [CLI, ...args], { stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  return new Promise((resolve) => child.once("close", (code) => resolve({ code, stdout, stderr })));
+}
+
 describe("parley-relay CLI", () => {
+  it("prints its usage with --help, its version with --version, and refuses unknown options with the usage", async () => {
+    const help = await runArgs(["--help"]);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toContain("Usage: parley-relay --config <file>");
+    const version = await runArgs(["--version"]);
+    expect(version.code).toBe(0);
+    expect(version.stdout.trim()).toBe(RELAY_VERSION);
+    const unknown = await runArgs(["--prot", "9200"]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain("--prot");
+    expect(unknown.stderr).toContain("Usage:");
+  });
+
+  it("refuses a misspelt config key once, on stderr, naming it and what was meant", async () => {
+    const run = runCli({ prot: 9200, apps: APPS });
+    expect(await run.exited).toBe(1);
+    const { stdout, stderr } = run.output();
+    expect(stderr).toContain("config.prot");
+    expect(stderr).toContain('did you mean "port"');
+    expect(stderr.trim().split("\n")).toHaveLength(1);
+    expect(stdout).toBe("");
+  });
+
+  it("starts from the commented example config", async () => {
+    const example = JSON.parse(readFileSync(EXAMPLE, "utf8")) as Record<string, unknown>;
+    const run = runCli({ ...example, port: 0, dataDir: join(mkdtempSync(join(tmpdir(), "parley-example-")), "d") });
+    try {
+      await waitFor(() => run.output().stdout.includes('"msg":"listening"'), { what: "the relay to listen" });
+    } finally {
+      run.child.kill("SIGTERM");
+      await run.exited;
+    }
+  });
+
   it("refuses an invalid config with the path of the bad field and exit code 1", async () => {
     const run = runCli({ apps: [{ id: "app1", keys: [{ kid: "k1", alg: "HS256", secret: "short" }] }] });
     expect(await run.exited).toBe(1);

@@ -1,15 +1,55 @@
 /**
- * `parley-relay --config <file>`: runs the relay with JSON-line logs on stdout. The config file path may
- * also come from `PARLEY_CONFIG`; `PARLEY_PORT`, `PARLEY_HOST` and `PARLEY_DATA_DIR` override the file.
- * SIGTERM and SIGINT close connections (1001), wait for pending writes and exit 0.
+ * `parley-relay`: runs the relay with JSON-line logs on stdout. See {@link USAGE}. SIGTERM and SIGINT close
+ * connections (1001), wait for pending writes and exit 0.
  */
+import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/config.js";
 import { createJsonLogger } from "./core/logger.js";
 import { createRelay } from "./core/relay.js";
 
+const USAGE = `Usage: parley-relay --config <file>
+
+Runs a Parley relay: JWT-gated y-websocket rooms on durable storage, the business API and webhooks.
+
+Options:
+  -c, --config <file>  the JSON config (see relay.example.json in @parley/relay); or set PARLEY_CONFIG
+  -h, --help           print this help
+  -v, --version        print the version
+
+Environment (overrides the file): PARLEY_CONFIG, PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR.
+Logs are JSON lines on stdout; GET /healthz answers {"ok":true}; GET /metrics serves Prometheus metrics.
+Documentation: the README of @parley/relay (configuration, close codes, durability, operations).
+`;
+
+function version(): string {
+  // dist/cli.js sits one level below the package's package.json, in the workspace and once installed.
+  const manifest = createRequire(import.meta.url)("../package.json") as { version: string };
+  return manifest.version;
+}
+
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { config: { type: "string", short: "c" } } });
+  let values: { config?: string; help?: boolean; version?: boolean };
+  try {
+    ({ values } = parseArgs({
+      options: {
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "v" },
+      },
+    }));
+  } catch (error) {
+    process.stderr.write(`parley-relay: ${(error as Error).message}\n\n${USAGE}`);
+    process.exit(2);
+  }
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return;
+  }
+  if (values.version) {
+    process.stdout.write(`${version()}\n`);
+    return;
+  }
   const config = loadConfig(values.config);
   const logger = createJsonLogger({ level: config.logLevel });
   const relay = createRelay({ ...config, logger });
@@ -34,10 +74,7 @@ async function main(): Promise<void> {
 }
 
 main().catch((error: unknown) => {
-  const message = error instanceof Error ? error.message : String(error);
-  process.stderr.write(`parley-relay: ${message}\n`);
-  process.stdout.write(
-    `${JSON.stringify({ time: new Date().toISOString(), level: "error", msg: "start failed", error: message })}\n`,
-  );
+  // Once, for people; the process exit code tells supervisors.
+  process.stderr.write(`parley-relay: ${error instanceof Error ? error.message : String(error)}\n`);
   process.exit(1);
 });

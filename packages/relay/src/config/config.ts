@@ -159,9 +159,7 @@ function parseMetrics(raw: unknown): RelayConfig["metrics"] {
 /** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */
 export function parseConfig(raw: unknown): RelayConfig {
   if (!isObject(raw)) fail("", "must be a JSON object");
-  // `$schema` and keys starting with `//` are comments (JSON has none), so an example config can explain itself.
-  const options = Object.fromEntries(Object.entries(raw).filter(([key]) => key !== "$schema" && !key.startsWith("//")));
-  assertKnownKeys(options, CONFIG_KEYS, "");
+  assertKnownKeys(raw, CONFIG_KEYS, "");
   if (!Array.isArray(raw.apps)) fail("apps", "must be an array of apps");
   const apps = raw.apps.map((app, i) => parseApp(app, `apps[${i}]`));
   const appIds = new Set<string>();

@@ -21,10 +21,13 @@ function distance(a: string, b: string): number {
   return row[b.length] ?? 0;
 }
 
-/** Throws {@link InvalidArgumentError} (`config.<path>.<key>`) for the first key of `raw` not in `known`. */
+/**
+ * Throws {@link InvalidArgumentError} (`config.<path>.<key>`) for the first key of `raw` not in `known`. Keys
+ * starting with `//` are comments (JSON has none), so an example config can explain itself.
+ */
 export function assertKnownKeys(raw: Record<string, unknown>, known: readonly string[], path: string): void {
   for (const key of Object.keys(raw)) {
-    if (known.includes(key)) continue;
+    if (known.includes(key) || key.startsWith("//")) continue;
     const near = known.filter((candidate) => distance(key.toLowerCase(), candidate.toLowerCase()) <= 2);
     const hint = near.length > 0 ? `; did you mean "${near[0]}"?` : `; known: ${known.join(", ")}`;
     throw new InvalidArgumentError(`config.${path === "" ? "" : `${path}.`}${key}`, `is not a known option${hint}`);

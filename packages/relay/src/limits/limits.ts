@@ -131,7 +131,9 @@ export function parseLimits(raw: unknown, legacyMaxFrameBytes?: unknown): Limits
     throw new InvalidArgumentError("config.limits", "must be an object");
   }
   const given: Record<string, unknown> = { ...(raw as Record<string, unknown> | undefined) };
-  for (const key of Object.keys(given)) if (!(key in DEFAULT_LIMITS)) fail(key, "is not a known limit");
+  for (const key of Object.keys(given)) {
+    if (!(key in DEFAULT_LIMITS) && !key.startsWith("//")) fail(key, "is not a known limit");
+  }
   if (given.maxFrameBytes === undefined && legacyMaxFrameBytes !== undefined) given.maxFrameBytes = legacyMaxFrameBytes;
   const limits: Record<string, unknown> = { ...DEFAULT_LIMITS };
   for (const [key, [min, max]] of Object.entries(CEILING)) {
