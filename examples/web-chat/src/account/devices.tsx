@@ -4,13 +4,14 @@
  * when it was first and last seen, and a short id.
  */
 import type { ClientRecord } from "@parley/client";
-import { useClients, useParley } from "@parley/react";
+import { useClients, useIdentity, useParley } from "@parley/react";
 import { describeAgent, relativeTime, shortTime } from "./agent-names.js";
 
 export function Devices() {
   const client = useParley();
   const clients = useClients();
-  const own = client?.clientId ?? "";
+  // The client id is known once the client is ready, as the identity is.
+  const own = useIdentity() === undefined ? "" : (client?.clientId ?? "");
   const sorted = [...clients].sort((a, b) => (a.id === own ? -1 : b.id === own ? 1 : b.lastSeen - a.lastSeen));
   return (
     <section className="devices" aria-label="Your devices">
