@@ -14,7 +14,7 @@ import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
 import { metrics } from "../extensions/metrics/metrics.js";
 import { webhooks } from "../extensions/webhooks/webhooks.js";
-import { type Admission, admit } from "../identity/admission.js";
+import { type Admission, admit, WS_PATH_PREFIX } from "../identity/admission.js";
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
 import { revocationOf } from "../identity/revocation.js";
@@ -25,6 +25,7 @@ import type { RelayStorage } from "../storage/storage.js";
 import { Connection } from "./connection.js";
 import type { RelayExtension } from "./extension.js";
 import { Extensions } from "./extensions.js";
+import { privateRooms, roomInUrl } from "./log-privacy.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import { Rooms } from "./rooms.js";
@@ -76,7 +77,7 @@ interface Frame {
 export function createRelay(options: RelayOptions): Relay {
   const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, ...raw } = options;
   const config = parseConfig(raw);
-  const logger = givenLogger ?? silentLogger;
+  const logger = privateRooms(givenLogger ?? silentLogger);
   const storage =
     givenStorage ??
     new FileStorage({
@@ -146,7 +147,8 @@ export function createRelay(options: RelayOptions): Relay {
       queuedBytes += data.length;
       // What a connection can make the relay hold before it is admitted is bounded.
       if (queued.length > 1024 || queuedBytes > limits.maxSyncBytes + limits.maxFrameBytes) {
-        logger.info("connection refused", { code: CloseCode.TooLarge, reason: "too much data before admission" });
+        const room = roomInUrl(request.url, WS_PATH_PREFIX);
+        logger.info("connection refused", { room, code: CloseCode.TooLarge, reason: "too much data before admission" });
         closeSocket(ws, CloseCode.TooLarge, "too much data before the session started");
       }
     };
@@ -193,7 +195,8 @@ export function createRelay(options: RelayOptions): Relay {
       }
     } catch (error) {
       if (error instanceof Refusal) {
-        logger.info("connection refused", { room: admission?.room, code: error.code, reason: error.reason });
+        const room = admission?.room ?? roomInUrl(request.url, WS_PATH_PREFIX);
+        logger.info("connection refused", { room, code: error.code, reason: error.reason });
         const refusal = { code: error.code, reason: error.reason };
         extensions.refused(admission === undefined ? refusal : { ...refusal, room: admission.ref });
         closeSocket(ws, error.code, error.reason);
