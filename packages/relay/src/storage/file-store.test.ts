@@ -1,20 +1,82 @@
+import { spawn } from "node:child_process";
 import { createHash } from "node:crypto";
-import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
+import { describeRelayStorage } from "./conformance.js";
+import type { CompactStep } from "./file-store.js";
 import { decodeRecords, encodeRecord, FileStorage } from "./file-store.js";
 
 const bytes = (...values: number[]) => new Uint8Array(values);
+const CRASH_CHILD = fileURLToPath(new URL("./crash-child.mjs", import.meta.url));
+const STEPS: CompactStep[] = ["snapshot-written", "manifest-committed"];
 
 function tempDir(): string {
   return mkdtempSync(join(tmpdir(), "parley-file-store-"));
 }
 
-function basePath(dataDir: string, name: string): string {
+/** A document's directory, `<shard>/<hash>`; its name file is `<shard>/<hash>.name` beside it. */
+function paths(dataDir: string, name: string): { dir: string; shardBase: string } {
   const hash = createHash("sha256").update(name).digest("hex");
-  return join(dataDir, "docs", hash.slice(0, 2), hash);
+  const shardBase = join(dataDir, "docs", hash.slice(0, 2), hash);
+  return { dir: shardBase, shardBase };
 }
+
+/** Runs crash-child.mjs until it stops at `step`, then SIGKILLs it. */
+async function compactAndCrash(dataDir: string, name: string, snapshot: Uint8Array, step: string): Promise<void> {
+  const child = spawn(process.execPath, [CRASH_CHILD, dataDir, name, Buffer.from(snapshot).toString("base64"), step], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
+  const exited = new Promise<NodeJS.Signals | number | null>((resolve) =>
+    child.on("exit", (code, signal) => resolve(signal ?? code)),
+  );
+  let output = "";
+  await new Promise<void>((resolve, reject) => {
+    child.stdout.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      if (output.includes(`stopped at ${step}`)) resolve();
+    });
+    child.on("exit", () => reject(new Error(`crash child exited before ${step}: ${output}`)));
+  });
+  child.kill("SIGKILL");
+  expect(await exited).toBe("SIGKILL");
+}
+
+describeRelayStorage(
+  { describe, it },
+  "FileStorage",
+  () => {
+    const dataDir = tempDir();
+    const opened: FileStorage[] = [];
+    return {
+      open: () => {
+        const storage = new FileStorage({ dataDir });
+        opened.push(storage);
+        return storage;
+      },
+      crasher: {
+        points: STEPS,
+        compactAndCrash: (name, snapshot, point) => compactAndCrash(dataDir, name, snapshot, point),
+      },
+      dispose: async () => {
+        for (const storage of opened) await storage.close();
+        rmSync(dataDir, { recursive: true, force: true });
+      },
+    };
+  },
+  { crashes: true },
+);
 
 describe("record framing", () => {
   it("round-trips records and stops at a torn or corrupt one", () => {
@@ -34,79 +96,98 @@ describe("record framing", () => {
 });
 
 describe("FileStorage", () => {
-  it("loads what was appended, in order, after a new instance opens the directory", async () => {
-    const dataDir = tempDir();
-    const store = new FileStorage({ dataDir, fsync: "batch" });
-    const fence = await store.claim("app/u/YQ");
-    await Promise.all([store.append("app/u/YQ", bytes(1), fence), store.append("app/u/YQ", bytes(2), fence)]);
-    await store.append("app/u/YQ", bytes(3), fence);
-    await store.close();
-    const reopened = new FileStorage({ dataDir });
-    expect(await reopened.load("app/u/YQ")).toEqual([bytes(1), bytes(2), bytes(3)]);
-    expect(await reopened.load("app/u/Yg")).toEqual([]);
-  });
-
   it("group-commits concurrent appends and keeps their order", async () => {
     const store = new FileStorage({ dataDir: tempDir(), fsync: "batch" });
     const fence = await store.claim("doc");
     const writes = Array.from({ length: 200 }, (_, i) => store.append("doc", bytes(i % 256, i >> 8), fence));
     await Promise.all(writes);
-    const loaded = await store.load("doc");
-    expect(loaded).toEqual(Array.from({ length: 200 }, (_, i) => bytes(i % 256, i >> 8)));
+    expect(await store.load("doc")).toEqual(Array.from({ length: 200 }, (_, i) => bytes(i % 256, i >> 8)));
+    await store.close();
   });
 
-  it("cuts a torn tail off the log on load and appends after it cleanly", async () => {
+  it("leaves a torn tail out on load, reports it, and the next writer appends cleanly", async () => {
     const dataDir = tempDir();
     const store = new FileStorage({ dataDir });
-    await store.append("doc", bytes(7, 7, 7), await store.claim("doc"));
-    const log = `${basePath(dataDir, "doc")}.log`;
-    // A crash mid-write: half of a record's header and payload reached the file.
-    appendFileSync(log, encodeRecord(bytes(9, 9, 9, 9)).subarray(0, 10));
+    const fence = await store.claim("doc");
+    await store.append("doc", bytes(7, 7, 7), fence);
+    await store.close();
+    const { dir } = paths(dataDir, "doc");
+    // A crash mid-write: half of a record's header and payload reached the log.
+    appendFileSync(join(dir, `log.${fence}.0`), encodeRecord(bytes(9, 9, 9, 9)).subarray(0, 10));
     const cuts: number[] = [];
     const reopened = new FileStorage({ dataDir, onTruncate: (_name, _kept, dropped) => cuts.push(dropped) });
+    const next = await reopened.claim("doc");
     expect(await reopened.load("doc")).toEqual([bytes(7, 7, 7)]);
     expect(cuts).toEqual([10]);
-    expect(statSync(log).size).toBe(encodeRecord(bytes(7, 7, 7)).length);
-    await reopened.append("doc", bytes(8), await reopened.claim("doc"));
+    await reopened.append("doc", bytes(8), next);
     expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(7, 7, 7), bytes(8)]);
+    await reopened.close();
   });
 
-  it("compaction replaces earlier appends with the snapshot and keeps later ones", async () => {
+  it("two instances on one directory fence each other: a resumed old relay writes nothing", async () => {
     const dataDir = tempDir();
-    const store = new FileStorage({ dataDir });
-    const fence = await store.claim("doc");
-    for (let i = 0; i < 10; i++) void store.append("doc", bytes(i), fence);
-    const compacted = store.compact("doc", bytes(100), fence);
-    const after = store.append("doc", bytes(11), fence);
-    await Promise.all([compacted, after]);
-    expect(await store.load("doc")).toEqual([bytes(100), bytes(11)]);
-    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(100), bytes(11)]);
-    expect(existsSync(`${basePath(dataDir, "doc")}.snapshot.tmp`)).toBe(false);
-  });
-
-  it("a crash between the snapshot rename and the log removal replays both", async () => {
-    const dataDir = tempDir();
-    const store = new FileStorage({ dataDir });
-    const fence = await store.claim("doc");
-    await store.append("doc", bytes(1), fence);
-    const log = readFileSync(`${basePath(dataDir, "doc")}.log`);
-    await store.compact("doc", bytes(1, 1), fence);
-    writeFileSync(`${basePath(dataDir, "doc")}.log`, log);
-    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1, 1), bytes(1)]);
+    const old = new FileStorage({ dataDir });
+    const oldFence = await old.claim("doc");
+    await old.append("doc", bytes(1), oldFence);
+    // The old relay pauses; a new one starts on the same directory and takes the room over.
+    const restarted = new FileStorage({ dataDir });
+    const fence = await restarted.claim("doc");
+    await restarted.append("doc", bytes(2), fence);
+    // The old relay resumes, its log still open, and tries to write.
+    await expect(old.append("doc", bytes(3), oldFence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    await expect(old.compact("doc", bytes(4), oldFence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1), bytes(2)]);
+    await Promise.all([old.close(), restarted.close()]);
   });
 
   it("refuses a corrupt snapshot instead of serving a partial document", async () => {
     const dataDir = tempDir();
     const store = new FileStorage({ dataDir });
-    await store.compact("doc", bytes(1, 2, 3), await store.claim("doc"));
-    const snapshot = `${basePath(dataDir, "doc")}.snapshot`;
+    const fence = await store.claim("doc");
+    await store.compact("doc", bytes(1, 2, 3), fence);
+    await store.close();
+    const snapshot = join(paths(dataDir, "doc").dir, `snapshot.${fence}.1`);
     const damaged = readFileSync(snapshot);
     damaged.writeUInt8(damaged.readUInt8(damaged.length - 1) ^ 0xff, damaged.length - 1);
     writeFileSync(snapshot, damaged);
     await expect(new FileStorage({ dataDir }).load("doc")).rejects.toMatchObject({ code: "ERR_STORAGE" });
   });
 
-  it("lists stored names, including long and unusual ones", async () => {
+  it("reads a directory written by the previous layout, and compaction retires its files", async () => {
+    const dataDir = tempDir();
+    const { shardBase } = paths(dataDir, "app/u/YQ");
+    mkdirSync(join(shardBase, ".."), { recursive: true });
+    writeFileSync(`${shardBase}.name`, "app/u/YQ");
+    writeFileSync(`${shardBase}.snapshot`, encodeRecord(bytes(1, 1)));
+    writeFileSync(`${shardBase}.log`, Buffer.concat([encodeRecord(bytes(2)), encodeRecord(bytes(3))]));
+    const store = new FileStorage({ dataDir });
+    expect(await store.load("app/u/YQ")).toEqual([bytes(1, 1), bytes(2), bytes(3)]);
+    expect((await store.list("app/")).names).toEqual(["app/u/YQ"]);
+    const fence = await store.claim("app/u/YQ");
+    await store.append("app/u/YQ", bytes(4), fence);
+    expect(await store.load("app/u/YQ")).toEqual([bytes(1, 1), bytes(2), bytes(3), bytes(4)]);
+    await store.compact("app/u/YQ", bytes(9), fence);
+    expect(await store.load("app/u/YQ")).toEqual([bytes(9)]);
+    expect(existsSync(`${shardBase}.log`) || existsSync(`${shardBase}.snapshot`)).toBe(false);
+    await store.close();
+  });
+
+  it("remove erases the content and the name; what stays is an empty fence marker", async () => {
+    const dataDir = tempDir();
+    const store = new FileStorage({ dataDir });
+    const fence = await store.claim("app/u/YQ");
+    await store.append("app/u/YQ", bytes(1), fence);
+    await store.compact("app/u/YQ", bytes(1, 1), fence);
+    await store.append("app/u/YQ", bytes(2), fence);
+    await store.remove("app/u/YQ", fence);
+    await store.close();
+    const { dir, shardBase } = paths(dataDir, "app/u/YQ");
+    expect(existsSync(`${shardBase}.name`)).toBe(false);
+    expect(readdirSync(dir).sort()).toEqual([`fence.${fence}`, `manifest.${fence}`]);
+    expect(readFileSync(join(dir, `manifest.${fence}`), "utf8")).toBe('{"segments":[]}');
+  });
+
+  it("lists stored names, including long ones, and reads each name file once", async () => {
     const dataDir = tempDir();
     const store = new FileStorage({ dataDir, fsync: "off" });
     const long = `app/u/${"A".repeat(342)}`;
@@ -114,5 +195,24 @@ describe("FileStorage", () => {
     await store.append(long, bytes(2), await store.claim(long));
     expect(await new FileStorage({ dataDir }).list("")).toEqual({ names: ["app/u/YQ", long].sort(), cursor: null });
     expect(await new FileStorage({ dataDir: tempDir() }).list("")).toEqual({ names: [], cursor: null });
+    await store.close();
+  });
+
+  it.each(STEPS)("a writer SIGKILLed at %s leaves a whole document that the next writer can compact", async (step) => {
+    const dataDir = tempDir();
+    const store = new FileStorage({ dataDir });
+    const fence = await store.claim("doc");
+    await store.append("doc", bytes(1), fence);
+    await store.close();
+    await compactAndCrash(dataDir, "doc", bytes(1, 1), step);
+    const next = new FileStorage({ dataDir });
+    const loaded = await next.load("doc");
+    expect(step === "snapshot-written" ? [[bytes(1)]] : [[bytes(1, 1)]]).toContainEqual(loaded);
+    const nextFence = await next.claim("doc");
+    await next.compact("doc", bytes(5), nextFence);
+    expect(await next.load("doc")).toEqual([bytes(5)]);
+    // The crashed writer's leftovers are swept: only the new writer's files remain.
+    expect(readdirSync(paths(dataDir, "doc").dir).every((file) => file.includes(`.${nextFence}`))).toBe(true);
+    await next.close();
   });
 });

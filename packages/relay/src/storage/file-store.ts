@@ -1,26 +1,31 @@
 /**
- * The default {@link RelayStorage}: files under a data directory, no server needed.
+ * The default {@link RelayStorage}: files under a data directory, no server needed. The layout and how
+ * claims fence writers across processes are in `file-layout.ts`; records and atomic writes in
+ * `file-records.ts`.
  *
- * Each document has, under `<dataDir>/docs/<h[0..2]>/<h>` where `h = sha256(name)` in hex:
- * - `<h>.name`: the document's name (written once, so `list()` can return names);
- * - `<h>.log`: an append-only log of records `u32le length | u32le crc32(payload) | payload`;
- * - `<h>.snapshot`: one such record holding a compacted state, replaced atomically (temp file, fsync, rename).
- *
- * Appends to a document are serialized and group-committed: every append queued while a write is in
- * flight goes into the next single write (with `fsync: "batch"`, on a log opened with O_DSYNC: the write
- * returns once the data is on disk, like write() + fdatasync() but in one system call). With
- * `fsync: "off"` the data reaches the kernel with a synchronous write() before the promise resolves, which survives a
- * crash of the relay process (SIGKILL) but not a power loss. A record torn by a crash mid-write fails its
- * length or checksum and is cut off on load; it was never acknowledged, since acknowledgement waits for
- * the write to finish.
+ * Operations on one document are queued and run in call order. Appends are group-committed: every append
+ * queued while a write is in flight goes into the next single write (with `fsync: "batch"`, on a log
+ * opened with O_DSYNC: the write returns once the data is on disk, like write() + fdatasync() but in one
+ * system call). With `fsync: "off"` the data reaches the kernel with a synchronous write() before the
+ * promise resolves, which survives a crash of the relay process (SIGKILL) but not a power loss. After
+ * each write the writer checks that its fence is still the newest (one directory listing); a record torn
+ * by a crash mid-write fails its length or checksum and is left out on load; it was never acknowledged.
  */
-import { createHash } from "node:crypto";
-import { constants, writeSync } from "node:fs";
-import { access, type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { constants, readdirSync } from "node:fs";
+import { access, type FileHandle, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
-import { crc32 } from "node:zlib";
 import { FencedError, StorageError } from "@parley/protocol";
 import type { FsyncPolicy } from "../config/config.js";
+import { DocumentDir, type Manifest, newestFence } from "./file-layout.js";
+import {
+  decodeRecords,
+  encodeRecord,
+  isErrno,
+  readOptional,
+  syncDirectory,
+  writeAll,
+  writeAllSync,
+} from "./file-records.js";
 import {
   assertDocumentName,
   assertFence,
@@ -32,9 +37,7 @@ import {
   type RelayStorage,
 } from "./storage.js";
 
-const HEADER_BYTES = 8;
-/** Records above this are treated as corruption rather than allocated. */
-const MAX_RECORD_BYTES = 1024 * 1024 * 1024;
+export { decodeRecords, encodeRecord } from "./file-records.js";
 
 interface Deferred<T> {
   resolve(value: T): void;
@@ -43,23 +46,32 @@ interface Deferred<T> {
 
 type Operation =
   | { kind: "claim"; done: Deferred<Fence> }
+  | { kind: "load"; done: Deferred<Uint8Array[]> }
   | { kind: "append"; data: Uint8Array; fence: Fence; done: Deferred<void> }
   | { kind: "compact"; snapshot: Uint8Array; fence: Fence; done: Deferred<void> }
-  | { kind: "remove"; fence: Fence; done: Deferred<void> }
-  | { kind: "load"; done: Deferred<Uint8Array[]> };
+  | { kind: "remove"; fence: Fence; done: Deferred<void> };
 
-interface DocumentFiles {
-  name: string;
-  dir: string;
-  base: string;
+/** Where a compaction can be interrupted; {@link FileStorage.compactStep} is called at each. */
+export type CompactStep = "snapshot-written" | "manifest-committed";
+
+/** The writer this instance holds for a document: its fence, manifest and open log. */
+interface Writer {
+  fence: Fence;
+  manifest: Manifest;
+  /** Sequence number of the current log and snapshot (`log.<fence>.<seq>`). */
+  seq: number;
+  log: FileHandle | null;
+  /** Log length in bytes once opened: a failed write is cut back to it so no half record stays. */
+  logSize: number;
+}
+
+interface DocumentState {
+  files: DocumentDir;
   queue: Operation[];
   running: boolean;
-  /** Whether the directory and the name file exist. */
-  created: boolean;
-  /** Log length in bytes once known: a failed write is cut back to it so no half record stays. */
-  logSize: number | undefined;
-  /** The log, open for appending while the document is busy (closed after it has been idle a while). */
-  log: FileHandle | null;
+  writer: Writer | null;
+  /** Fences this instance knows to be stale (fenced by a newer claim, or used by a removal). */
+  staleBelow: Fence;
   idleTimer: NodeJS.Timeout | undefined;
 }
 
@@ -72,61 +84,18 @@ export interface FileStorageOptions {
   dataDir: string;
   /** Default `batch`. */
   fsync?: FsyncPolicy;
-  /** Called when a torn tail is cut off a log on load. */
+  /** Called when a load leaves out a torn or corrupt tail of a log (bytes after the last whole record). */
   onTruncate?: (name: string, keptBytes: number, droppedBytes: number) => void;
 }
 
-/** Frames one record. */
-export function encodeRecord(payload: Uint8Array): Buffer {
-  const record = Buffer.allocUnsafe(HEADER_BYTES + payload.length);
-  record.writeUInt32LE(payload.length, 0);
-  record.writeUInt32LE(crc32(payload), 4);
-  record.set(payload, HEADER_BYTES);
-  return record;
-}
-
-/** Reads framed records up to the first incomplete or corrupt one; returns them and where valid data ends. */
-export function decodeRecords(bytes: Uint8Array): { records: Uint8Array[]; validBytes: number } {
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const records: Uint8Array[] = [];
-  let offset = 0;
-  while (offset + HEADER_BYTES <= buffer.length) {
-    const length = buffer.readUInt32LE(offset);
-    const checksum = buffer.readUInt32LE(offset + 4);
-    const end = offset + HEADER_BYTES + length;
-    if (length > MAX_RECORD_BYTES || end > buffer.length) break;
-    const payload = buffer.subarray(offset + HEADER_BYTES, end);
-    if (crc32(payload) !== checksum) break;
-    records.push(new Uint8Array(payload));
-    offset = end;
-  }
-  return { records, validBytes: offset };
-}
-
-async function readOptional(path: string): Promise<Buffer | null> {
-  try {
-    return await readFile(path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-}
-
-async function syncDirectory(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-/** File-backed {@link RelayStorage}; see the module comment for the layout and durability. */
+/** File-backed {@link RelayStorage}; see the module comments for the layout, fencing and durability. */
 export class FileStorage implements RelayStorage {
   private readonly root: string;
   private readonly fsync: boolean;
-  private readonly documents = new Map<string, DocumentFiles>();
+  private readonly documents = new Map<string, DocumentState>();
   private readonly onTruncate: FileStorageOptions["onTruncate"];
+  /** Names by name-file path: a document's name never changes, so each is read once. */
+  private readonly names = new Map<string, string>();
   private closed = false;
 
   constructor(options: FileStorageOptions) {
@@ -171,26 +140,32 @@ export class FileStorage implements RelayStorage {
     return new Promise((resolve, reject) => this.enqueue(name, { kind: "remove", fence, done: { resolve, reject } }));
   }
 
+  /** Reads every shard's listing (and each name file once per instance): O(documents) per page. */
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     listLimit(prefix, options);
-    return pageOf(await this.allNames(), prefix, options);
-  }
-
-  private async allNames(): Promise<string[]> {
-    const names: string[] = [];
+    const all: string[] = [];
     let shards: string[];
     try {
       shards = await readdir(this.root);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
+      if (isErrno(error, "ENOENT")) return { names: [], cursor: null };
       throw error;
     }
     for (const shard of shards) {
       for (const file of await readdir(join(this.root, shard))) {
-        if (file.endsWith(".name")) names.push(await readFile(join(this.root, shard, file), "utf8"));
+        if (!file.endsWith(".name")) continue;
+        const path = join(this.root, shard, file);
+        let name = this.names.get(path);
+        if (name === undefined) {
+          const bytes = await readOptional(path);
+          if (bytes === null) continue;
+          name = bytes.toString("utf8");
+          this.names.set(path, name);
+        }
+        all.push(name);
       }
     }
-    return names.sort();
+    return pageOf(all, prefix, options);
   }
 
   async close(): Promise<void> {
@@ -205,26 +180,11 @@ export class FileStorage implements RelayStorage {
     }
   }
 
-  private files(name: string): DocumentFiles {
-    let doc = this.documents.get(name);
-    if (!doc) {
-      const hash = createHash("sha256").update(name).digest("hex");
-      const dir = join(this.root, hash.slice(0, 2));
-      doc = {
-        name,
-        dir,
-        base: join(dir, hash),
-        queue: [],
-        running: false,
-        created: false,
-        logSize: undefined,
-        log: null,
-        idleTimer: undefined,
-      };
-      this.documents.set(name, doc);
-    }
-    return doc;
-  }
+  /**
+   * Called between the steps of a compaction; does nothing. A seam for crash tests: a subclass in a
+   * child process stops here and is killed, to prove a compaction cut at each step loses nothing.
+   */
+  protected async compactStep(_step: CompactStep): Promise<void> {}
 
   private enqueue(name: string, operation: Operation): void {
     try {
@@ -238,13 +198,24 @@ export class FileStorage implements RelayStorage {
       operation.done.reject(new StorageError("storage is closed"));
       return;
     }
-    const doc = this.files(name);
+    let doc = this.documents.get(name);
+    if (!doc) {
+      doc = {
+        files: new DocumentDir(this.root, name, this.fsync),
+        queue: [],
+        running: false,
+        writer: null,
+        staleBelow: 0,
+        idleTimer: undefined,
+      };
+      this.documents.set(name, doc);
+    }
     doc.queue.push(operation);
     clearTimeout(doc.idleTimer);
     if (!doc.running) void this.drain(doc);
   }
 
-  private async drain(doc: DocumentFiles): Promise<void> {
+  private async drain(doc: DocumentState): Promise<void> {
     doc.running = true;
     try {
       while (doc.queue.length > 0) {
@@ -254,40 +225,40 @@ export class FileStorage implements RelayStorage {
           while (doc.queue[count]?.kind === "append" && (doc.queue[count] as typeof head).fence === head.fence) count++;
           const batch = doc.queue.splice(0, count) as Extract<Operation, { kind: "append" }>[];
           await this.settle(
-            async () => {
-              await this.checkFence(doc, head.fence);
-              await this.writeBatch(
+            doc,
+            () =>
+              this.writeBatch(
                 doc,
+                head.fence,
                 batch.map((op) => op.data),
-              );
-            },
+              ),
             batch.map((op) => op.done),
           );
-        } else if (head.kind === "compact") {
-          doc.queue.shift();
-          await this.settle(async () => {
-            await this.checkFence(doc, head.fence);
-            await this.writeSnapshot(doc, head.snapshot);
-          }, [head.done]);
+          continue;
+        }
+        doc.queue.shift();
+        if (head.kind === "compact") {
+          await this.settle(doc, () => this.writeSnapshot(doc, head.fence, head.snapshot), [head.done]);
         } else if (head.kind === "remove") {
-          doc.queue.shift();
-          await this.settle(async () => {
-            await this.checkFence(doc, head.fence);
-            await this.erase(doc);
-          }, [head.done]);
+          await this.settle(doc, () => this.erase(doc, head.fence), [head.done]);
         } else if (head.kind === "claim") {
-          doc.queue.shift();
           try {
-            head.done.resolve(await this.writeFence(doc));
+            await this.dropWriter(doc);
+            const fence = await doc.files.claim();
+            doc.staleBelow = fence;
+            head.done.resolve(fence);
           } catch (error) {
-            head.done.reject(new StorageError(`cannot claim ${doc.name}`, { cause: error }));
+            head.done.reject(new StorageError(`cannot claim ${doc.files.name}`, { cause: error }));
           }
         } else {
-          doc.queue.shift();
           try {
             head.done.resolve(await this.readDocument(doc));
           } catch (error) {
-            head.done.reject(new StorageError(`cannot load ${doc.name}`, { cause: error }));
+            head.done.reject(
+              error instanceof StorageError
+                ? error
+                : new StorageError(`cannot load ${doc.files.name}`, { cause: error }),
+            );
           }
         }
       }
@@ -300,93 +271,74 @@ export class FileStorage implements RelayStorage {
     }
   }
 
-  /** Closes an idle document's log and forgets it, so the map does not grow with every document touched. */
-  private async retire(doc: DocumentFiles): Promise<void> {
+  /** Closes an idle document's log and forgets it (its writer is read back from disk when needed). */
+  private async retire(doc: DocumentState): Promise<void> {
     if (doc.running || doc.queue.length > 0) return;
-    this.documents.delete(doc.name);
-    const log = doc.log;
-    doc.log = null;
+    if (this.documents.get(doc.files.name) === doc) this.documents.delete(doc.files.name);
+    await this.dropWriter(doc);
+  }
+
+  private async dropWriter(doc: DocumentState): Promise<void> {
+    const log = doc.writer?.log;
+    doc.writer = null;
     await log?.close().catch(() => {});
   }
 
-  private async settle(work: () => Promise<void>, waiters: Deferred<void>[]): Promise<void> {
+  private async settle(doc: DocumentState, work: () => Promise<void>, waiters: Deferred<void>[]): Promise<void> {
     try {
       await work();
       for (const waiter of waiters) waiter.resolve();
     } catch (error) {
+      if (error instanceof FencedError) await this.dropWriter(doc);
       const failure = error instanceof FencedError ? error : new StorageError("write failed", { cause: error });
       for (const waiter of waiters) waiter.reject(failure);
     }
   }
 
-  private async readFence(doc: DocumentFiles): Promise<Fence> {
-    const text = await readOptional(`${doc.base}.fence`);
-    return text === null ? 0 : Number(text.toString("utf8"));
+  /** The writer for `fence`, read from disk if this instance has not written with it yet; throws if stale. */
+  private async writerFor(doc: DocumentState, fence: Fence): Promise<Writer> {
+    if (doc.writer?.fence === fence) return doc.writer;
+    if (fence < doc.staleBelow || !(await doc.files.isNewest(fence))) throw new FencedError(doc.files.name);
+    const manifest = await doc.files.readManifest(fence);
+    if (manifest === null) throw new FencedError(doc.files.name);
+    const open = manifest.segments[manifest.segments.length - 1]?.file ?? `log.${fence}.0`;
+    const seq = Number(open.split(".")[2] ?? 0);
+    // Named on the first write, not the claim: a room opened and never written is not listed.
+    await doc.files.ensureNamed();
+    await this.dropWriter(doc);
+    doc.writer = { fence, manifest, seq, log: null, logSize: 0 };
+    return doc.writer;
   }
 
-  private async writeFence(doc: DocumentFiles): Promise<Fence> {
-    await mkdir(doc.dir, { recursive: true });
-    const fence = (await this.readFence(doc)) + 1;
-    const temp = `${doc.base}.fence.tmp`;
-    const handle = await open(temp, "w");
+  /** Throws {@link FencedError} unless `fence` is still the newest claim (checked after each write). */
+  private checkNewest(doc: DocumentState, fence: Fence): void {
+    let entries: string[];
     try {
-      await handle.writeFile(String(fence), "utf8");
-      if (this.fsync) await handle.sync();
-    } finally {
-      await handle.close();
+      // Synchronous: a small directory, listed in microseconds, once per group commit.
+      entries = readdirSync(doc.files.dir);
+    } catch (error) {
+      if (!isErrno(error, "ENOENT")) throw error;
+      entries = [];
     }
-    await rename(temp, `${doc.base}.fence`);
-    if (this.fsync) await syncDirectory(doc.dir);
-    return fence;
-  }
-
-  private async checkFence(doc: DocumentFiles, fence: Fence): Promise<void> {
-    if ((await this.readFence(doc)) !== fence) throw new FencedError(doc.name);
-  }
-
-  private async erase(doc: DocumentFiles): Promise<void> {
-    const log = doc.log;
-    doc.log = null;
-    await log?.close();
-    for (const suffix of ["name", "snapshot", "log"]) await rm(`${doc.base}.${suffix}`, { force: true });
-    if (this.fsync) await syncDirectory(doc.dir);
-    doc.created = false;
-    doc.logSize = 0;
-  }
-
-  private async ensureCreated(doc: DocumentFiles): Promise<void> {
-    if (doc.created) return;
-    await mkdir(doc.dir, { recursive: true });
-    const nameFile = `${doc.base}.name`;
-    if ((await readOptional(nameFile)) === null) {
-      const temp = `${nameFile}.tmp`;
-      const handle = await open(temp, "w");
-      try {
-        await handle.writeFile(doc.name, "utf8");
-        if (this.fsync) await handle.sync();
-      } finally {
-        await handle.close();
-      }
-      await rename(temp, nameFile);
-      if (this.fsync) {
-        await syncDirectory(doc.dir);
-        await syncDirectory(this.root);
-      }
+    if (newestFence(entries) !== fence) {
+      doc.staleBelow = Math.max(doc.staleBelow, fence + 1);
+      throw new FencedError(doc.files.name);
     }
-    doc.created = true;
   }
 
-  private async writeBatch(doc: DocumentFiles, updates: Uint8Array[]): Promise<void> {
-    await this.ensureCreated(doc);
-    if (doc.log === null) {
+  private async writeBatch(doc: DocumentState, fence: Fence, updates: Uint8Array[]): Promise<void> {
+    const writer = await this.writerFor(doc, fence);
+    if (writer.log === null) {
       // With fsync on, O_DSYNC makes the batch's single write() return only once it is on disk: one
       // system call per group commit instead of write() then fdatasync().
       const flags = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (this.fsync ? constants.O_DSYNC : 0);
-      doc.log = await open(`${doc.base}.log`, flags, 0o644);
-      doc.logSize = (await doc.log.stat()).size;
+      writer.log = await open(doc.files.path(`log.${fence}.${writer.seq}`), flags, 0o644);
+      writer.logSize = (await writer.log.stat()).size;
+      // A new log file's directory entry must be durable before anything in it is acknowledged.
+      if (this.fsync && writer.logSize === 0) await syncDirectory(doc.files.dir);
     }
-    const log = doc.log;
-    const size = doc.logSize ?? 0;
+    const log = writer.log;
+    const size = writer.logSize;
     const bytes = Buffer.concat(updates.map(encodeRecord));
     try {
       // Without fsync the write only has to reach the kernel: a synchronous write() of one small batch costs
@@ -397,72 +349,83 @@ export class FileStorage implements RelayStorage {
       await log.truncate(size).catch(() => {});
       throw error;
     }
-    doc.logSize = size + bytes.length;
+    writer.logSize = size + bytes.length;
+    this.checkNewest(doc, fence);
   }
 
-  private async writeSnapshot(doc: DocumentFiles, snapshot: Uint8Array): Promise<void> {
-    await this.ensureCreated(doc);
-    const temp = `${doc.base}.snapshot.tmp`;
-    const handle = await open(temp, "w");
+  private async writeSnapshot(doc: DocumentState, fence: Fence, snapshot: Uint8Array): Promise<void> {
+    const writer = await this.writerFor(doc, fence);
+    const seq = writer.seq + 1;
+    const file = `snapshot.${fence}.${seq}`;
+    const handle = await open(doc.files.path(file), "w");
     try {
       await writeAll(handle, encodeRecord(snapshot));
       if (this.fsync) await handle.sync();
     } finally {
       await handle.close();
     }
-    await rename(temp, `${doc.base}.snapshot`);
-    if (this.fsync) await syncDirectory(doc.dir);
-    // The snapshot holds everything in the log: from here a crash leaves both, which replays the same.
-    const log = doc.log;
-    doc.log = null;
-    await log?.close();
-    await rm(`${doc.base}.log`, { force: true });
-    if (this.fsync) await syncDirectory(doc.dir);
-    doc.logSize = 0;
+    await this.compactStep("snapshot-written");
+    const before = writer.manifest;
+    const after: Manifest = {
+      segments: [
+        { file, end: null, kind: "snapshot" },
+        { file: `log.${fence}.${seq}`, end: null, kind: "log" },
+      ],
+    };
+    // The commit point: a crash before it leaves the old segments, after it the snapshot.
+    await doc.files.writeManifest(fence, after);
+    await this.compactStep("manifest-committed");
+    await writer.log?.close();
+    Object.assign(writer, { manifest: after, seq, log: null, logSize: 0 });
+    this.checkNewest(doc, fence);
+    await doc.files.dropReplaced(before, after);
   }
 
-  private async readDocument(doc: DocumentFiles): Promise<Uint8Array[]> {
-    const updates: Uint8Array[] = [];
-    const snapshot = await readOptional(`${doc.base}.snapshot`);
-    if (snapshot !== null) {
-      const { records, validBytes } = decodeRecords(snapshot);
-      if (records.length !== 1 || validBytes !== snapshot.length) {
-        throw new StorageError(`snapshot of ${doc.name} is corrupt`);
-      }
-      updates.push(records[0]!);
-    }
-    const log = await readOptional(`${doc.base}.log`);
-    if (log !== null) {
-      const { records, validBytes } = decodeRecords(log);
-      if (validBytes < log.length) {
-        const handle = await open(`${doc.base}.log`, "r+");
-        try {
-          await handle.truncate(validBytes);
-          if (this.fsync) await handle.datasync();
-        } finally {
-          await handle.close();
+  private async erase(doc: DocumentState, fence: Fence): Promise<void> {
+    const writer = await this.writerFor(doc, fence);
+    this.checkNewest(doc, fence);
+    // The name first: a crash part-way leaves a document nobody lists rather than a listed empty one.
+    await rm(doc.files.nameFile, { force: true });
+    if (this.fsync) await syncDirectory(doc.files.shard);
+    this.names.delete(doc.files.nameFile);
+    const before = writer.manifest;
+    const after: Manifest = { segments: [] };
+    await doc.files.writeManifest(fence, after);
+    await this.dropWriter(doc);
+    this.checkNewest(doc, fence);
+    await doc.files.dropReplaced(before, after);
+    // The remover's fence is spent: writing the name again takes a new claim.
+    doc.staleBelow = Math.max(doc.staleBelow, fence + 1);
+  }
+
+  private async readDocument(doc: DocumentState): Promise<Uint8Array[]> {
+    // A compaction may delete a segment between reading the manifest and the segment: then read again.
+    for (let attempt = 0; ; attempt++) {
+      const manifest = await doc.files.current(newestFence(await doc.files.entries()));
+      const updates: Uint8Array[] = [];
+      let missing: "log" | "snapshot" | null = null;
+      for (const segment of manifest.segments) {
+        const bytes = await readOptional(doc.files.path(segment.file));
+        if (bytes === null) {
+          missing ??= segment.kind;
+          continue;
         }
-        this.onTruncate?.(doc.name, validBytes, log.length - validBytes);
+        const readable = segment.end === null ? bytes : bytes.subarray(0, segment.end);
+        const { records, validBytes } = decodeRecords(readable);
+        if (segment.kind === "snapshot" && (records.length !== 1 || validBytes !== readable.length)) {
+          throw new StorageError(`snapshot of ${doc.files.name} is corrupt`);
+        }
+        if (validBytes < readable.length) this.onTruncate?.(doc.files.name, validBytes, readable.length - validBytes);
+        updates.push(...records);
       }
-      updates.push(...records);
-      doc.logSize = validBytes;
-    } else {
-      doc.logSize = 0;
+      if (missing === null) return updates;
+      const again = await doc.files.current(newestFence(await doc.files.entries()));
+      if (JSON.stringify(again) === JSON.stringify(manifest)) {
+        // Same manifest: a log nobody has written to yet is simply empty; a snapshot must exist.
+        if (missing === "snapshot") throw new StorageError(`snapshot of ${doc.files.name} is missing`);
+        return updates;
+      }
+      if (attempt >= 10) throw new StorageError(`segments of ${doc.files.name} keep disappearing`);
     }
-    doc.created = snapshot !== null || log !== null || doc.created;
-    return updates;
-  }
-}
-
-function writeAllSync(handle: FileHandle, bytes: Uint8Array): void {
-  let offset = 0;
-  while (offset < bytes.length) offset += writeSync(handle.fd, bytes, offset, bytes.length - offset);
-}
-
-async function writeAll(handle: FileHandle, bytes: Uint8Array): Promise<void> {
-  let offset = 0;
-  while (offset < bytes.length) {
-    const { bytesWritten } = await handle.write(bytes, offset, bytes.length - offset);
-    offset += bytesWritten;
   }
 }

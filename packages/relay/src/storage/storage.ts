@@ -158,6 +158,8 @@ export class MemoryStorage implements RelayStorage {
   async remove(name: string, fence: Fence): Promise<void> {
     this.check(name, fence);
     this.documents.delete(name);
+    // The remover's fence is spent: writing the name again takes a new claim.
+    this.fences.set(name, fence + 1);
   }
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {

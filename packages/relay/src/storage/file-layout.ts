@@ -1,0 +1,242 @@
+/**
+ * One document's files under {@link FileStorage}, and the claim that fences its writers across processes.
+ *
+ * Under `<dataDir>/docs/<h[0..2]>/`, with `h = sha256(name)` in hex:
+ * - `<h>.name`: the document's name, so `list` can read names from directory listings; written by a writer's
+ *   first write (a claimed but never written document is not listed), removed first by `remove`.
+ * - `<h>/fence.<E>`: an empty file per claim. `claim` creates `fence.<newest + 1>` with O_EXCL, so two
+ *   claimers (two processes, or two instances in one) never get the same epoch, and the newest fence file
+ *   in the directory is the one writer allowed. Claims delete older fence files, never newer ones.
+ * - `<h>/manifest.<E>`: the document as epoch E's writer sees it, a JSON list of segments (record files,
+ *   each read up to `end` bytes, or to its end if `end` is null), replaced atomically. A load reads the
+ *   newest manifest whose epoch is not above the newest fence.
+ * - `<h>/log.<E>.<n>` and `<h>/snapshot.<E>.<n>`: record files written only by epoch E's writer.
+ *
+ * Why this fences a writer that is paused or slow, without locks: a writer only ever writes files named
+ * with its own epoch. A claim first creates its fence, then copies the previous manifest into its own with
+ * every segment sealed at its current length. A stale writer's bytes that land after that point are beyond
+ * a sealed `end`, or in a file no newer manifest names, so no later load sees them; and since each write
+ * checks after writing that its fence is still the newest, a write that resolved landed before the
+ * claim's seal. A compaction's manifest is the commit point (crash before: old segments; after: the
+ * snapshot); it deletes the replaced files only after that check, and any claim after the check
+ * already reads the new manifest.
+ *
+ * Directories written by earlier versions (`<h>.log`, `<h>.snapshot` next to `<h>.name`) are read as the
+ * segments before the first manifest, and deleted by the first compaction.
+ */
+import { createHash } from "node:crypto";
+import { mkdir, open, readdir, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { StorageError } from "@parley/protocol";
+import { isErrno, readOptional, syncDirectory, writeFileAtomically } from "./file-records.js";
+import type { Fence } from "./storage.js";
+
+/** A record file of a document, read up to `end` bytes (to its end if null). */
+export interface Segment {
+  file: string;
+  end: number | null;
+  /** A snapshot segment must hold exactly one whole record; a log segment may end in a torn one. */
+  kind: "snapshot" | "log";
+}
+
+/** What a manifest holds. */
+export interface Manifest {
+  segments: Segment[];
+}
+
+const SEGMENT_FILE = /^(?:(?:log|snapshot)\.\d+\.\d+|\.\.\/[0-9a-f]{64}\.(?:log|snapshot))$/;
+const NUMBERED = /^(fence|manifest|log|snapshot)\.(\d+)(?:\.(\d+))?(\.tmp)?$/;
+
+/** Parses a numbered file name of a document directory. */
+export function parseFile(file: string): { kind: string; epoch: number; seq: number | null; temp: boolean } | null {
+  const match = NUMBERED.exec(file);
+  if (match === null) return null;
+  return {
+    kind: match[1]!,
+    epoch: Number(match[2]),
+    seq: match[3] === undefined ? null : Number(match[3]),
+    temp: !!match[4],
+  };
+}
+
+/** The newest epoch with a fence file among `entries`, 0 if none. */
+export function newestFence(entries: string[]): Fence {
+  let newest = 0;
+  for (const entry of entries) {
+    const parsed = parseFile(entry);
+    if (parsed?.kind === "fence" && !parsed.temp && parsed.epoch > newest) newest = parsed.epoch;
+  }
+  return newest;
+}
+
+/** The newest manifest epoch among `entries` that is at most `atMost`, or null. */
+function newestManifest(entries: string[], atMost: number): number | null {
+  let newest: number | null = null;
+  for (const entry of entries) {
+    const parsed = parseFile(entry);
+    if (parsed?.kind !== "manifest" || parsed.temp || parsed.epoch > atMost) continue;
+    if (newest === null || parsed.epoch > newest) newest = parsed.epoch;
+  }
+  return newest;
+}
+
+/** The files of one document. */
+export class DocumentDir {
+  readonly shard: string;
+  readonly hash: string;
+  readonly dir: string;
+  readonly nameFile: string;
+
+  constructor(
+    root: string,
+    readonly name: string,
+    private readonly fsync: boolean,
+  ) {
+    this.hash = createHash("sha256").update(name).digest("hex");
+    this.shard = join(root, this.hash.slice(0, 2));
+    this.dir = join(this.shard, this.hash);
+    this.nameFile = join(this.shard, `${this.hash}.name`);
+  }
+
+  /** The directory's entries, `[]` if it does not exist. */
+  async entries(): Promise<string[]> {
+    try {
+      return await readdir(this.dir);
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) return [];
+      throw error;
+    }
+  }
+
+  /** Whether `fence` is still the newest claim. */
+  async isNewest(fence: Fence): Promise<boolean> {
+    return newestFence(await this.entries()) === fence;
+  }
+
+  /** Makes the caller the only writer; see the module comment. */
+  async claim(): Promise<Fence> {
+    await mkdir(this.dir, { recursive: true });
+    let epoch = newestFence(await this.entries()) + 1;
+    for (;;) {
+      try {
+        await (await open(join(this.dir, `fence.${epoch}`), "wx")).close();
+        break;
+      } catch (error) {
+        if (!isErrno(error, "EEXIST")) throw error;
+        epoch++;
+      }
+    }
+    if (this.fsync) await syncDirectory(this.dir);
+    const base = await this.current(epoch - 1);
+    const sealed: Segment[] = [];
+    for (const segment of base.segments) {
+      const size = segment.end ?? (await this.sizeOf(segment.file));
+      sealed.push({ ...segment, end: size });
+    }
+    const manifest: Manifest = { segments: [...sealed, { file: `log.${epoch}.0`, end: null, kind: "log" }] };
+    await this.writeManifest(epoch, manifest);
+    await this.sweep(epoch, manifest);
+    return epoch;
+  }
+
+  /** Writes the name file if it is missing. */
+  async ensureNamed(): Promise<void> {
+    if ((await readOptional(this.nameFile)) !== null) return;
+    await writeFileAtomically(this.nameFile, this.name, this.fsync);
+    if (this.fsync) await syncDirectory(this.shard);
+  }
+
+  /** The newest manifest at or below `atMost` (legacy files, or nothing, if there is none). */
+  async current(atMost: number): Promise<Manifest> {
+    // A compaction or claim may delete the manifest between the listing and the read: list again.
+    for (let attempt = 0; ; attempt++) {
+      const epoch = newestManifest(await this.entries(), atMost);
+      if (epoch === null) return this.legacy();
+      const manifest = await this.readManifest(epoch);
+      if (manifest !== null) return manifest;
+      if (attempt >= 10) throw new StorageError(`manifest of ${this.name} keeps disappearing`);
+    }
+  }
+
+  /** The manifest of `epoch`, or null if it does not exist. */
+  async readManifest(epoch: Fence): Promise<Manifest | null> {
+    const bytes = await readOptional(join(this.dir, `manifest.${epoch}`));
+    if (bytes === null) return null;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(bytes.toString("utf8"));
+    } catch (error) {
+      throw new StorageError(`manifest of ${this.name} is corrupt`, { cause: error });
+    }
+    const segments = (parsed as Partial<Manifest> | null)?.segments;
+    if (
+      !Array.isArray(segments) ||
+      !segments.every(
+        (s: Partial<Segment>) =>
+          typeof s.file === "string" &&
+          SEGMENT_FILE.test(s.file) &&
+          (s.end === null || Number.isSafeInteger(s.end)) &&
+          (s.kind === "log" || s.kind === "snapshot"),
+      )
+    ) {
+      throw new StorageError(`manifest of ${this.name} is corrupt`);
+    }
+    return { segments };
+  }
+
+  /** Replaces the manifest of `epoch` atomically (the commit point of claims, compactions and removals). */
+  async writeManifest(epoch: Fence, manifest: Manifest): Promise<void> {
+    await writeFileAtomically(join(this.dir, `manifest.${epoch}`), JSON.stringify(manifest), this.fsync);
+    if (this.fsync) await syncDirectory(this.dir);
+  }
+
+  /** Path of a segment file. */
+  path(file: string): string {
+    return join(this.dir, file);
+  }
+
+  /**
+   * Deletes what a claim of `epoch` made unreachable: older fences and manifests, and files of older
+   * epochs its manifest does not name (a stale writer's later bytes, a crashed compaction's leftovers).
+   */
+  async sweep(epoch: Fence, manifest: Manifest): Promise<void> {
+    const named = new Set(manifest.segments.map((segment) => segment.file));
+    for (const entry of (await this.entries()).sort(byEpoch)) {
+      const parsed = parseFile(entry);
+      if (parsed === null || parsed.epoch >= epoch || named.has(entry)) continue;
+      await rm(join(this.dir, entry), { force: true });
+    }
+  }
+
+  /** Deletes segment files that `before` named and `after` does not. */
+  async dropReplaced(before: Manifest, after: Manifest): Promise<void> {
+    const kept = new Set(after.segments.map((segment) => segment.file));
+    for (const segment of before.segments) {
+      if (!kept.has(segment.file)) await rm(this.path(segment.file), { force: true });
+    }
+    if (this.fsync) await syncDirectory(this.dir);
+  }
+
+  private async legacy(): Promise<Manifest> {
+    const segments: Segment[] = [];
+    for (const kind of ["snapshot", "log"] as const) {
+      const file = `../${this.hash}.${kind}`;
+      if ((await this.sizeOf(file)) > 0) segments.push({ file, end: null, kind });
+    }
+    return { segments };
+  }
+
+  private async sizeOf(file: string): Promise<number> {
+    try {
+      return (await stat(this.path(file))).size;
+    } catch (error) {
+      if (isErrno(error, "ENOENT")) return 0;
+      throw error;
+    }
+  }
+}
+
+/** Fences are deleted oldest first, so a newer fence never disappears while an older one is still there. */
+function byEpoch(a: string, b: string): number {
+  return (parseFile(a)?.epoch ?? 0) - (parseFile(b)?.epoch ?? 0);
+}
