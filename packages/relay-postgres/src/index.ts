@@ -1,0 +1,14 @@
+/**
+ * @parley/relay-postgres: the Parley relay's storage on PostgreSQL (fenced appends with a per-room
+ * sequence, group commit across rooms, snapshots and compaction in one transaction) and room ownership
+ * leases on the same fence. See the README for the schema, the configuration and the measurements.
+ */
+export { SCHEMA_VERSION } from "./migrations.js";
+export {
+  createPostgresStorage,
+  type Fence,
+  PostgresStorage,
+  type PostgresStorageOptions,
+} from "./postgres-storage.js";
+export { type Lease, RoomOwnership } from "./room-ownership.js";
+export type { WriteQueueStats } from "./write-queue.js";

@@ -1,0 +1,102 @@
+/**
+ * The package's schema and how it gets there: numbered migrations, applied in order inside one transaction
+ * that holds an advisory lock, and recorded in `<schema>.migrations`. Starting several relays at once is
+ * safe (the lock serializes them; the later ones find nothing to do); starting an older package against a
+ * newer schema fails instead of writing rows it does not understand.
+ *
+ * Tables:
+ * - `rooms`: one row per document ever claimed. `epoch` is the write fence (claim and lease acquisition bump
+ *   it; every write compares it in the same statement). `last_seq` is the sequence number of the newest update
+ *   ever appended (never reused, not even after a remove). `snapshot` holds every update up to `snapshot_seq`.
+ *   `stored` says whether the document exists for `list()`. `owner` / `lease_until` are the lease (migration 2).
+ * - `updates`: the appended updates, `(room, seq)`; those at or below the room's `snapshot_seq` are deleted
+ *   by the compaction that folded them into the snapshot.
+ */
+import { InvalidArgumentError, StorageError } from "@parley/protocol";
+import type { Sql } from "postgres";
+
+interface Migration {
+  version: number;
+  name: string;
+  /** The statements, given the quoted schema name. */
+  sql(schema: string): string;
+}
+
+const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "rooms and updates",
+    sql: (s) => `
+      CREATE TABLE ${s}.rooms (
+        name text COLLATE "C" PRIMARY KEY,
+        epoch bigint NOT NULL DEFAULT 1,
+        last_seq bigint NOT NULL DEFAULT 0,
+        snapshot bytea,
+        snapshot_seq bigint NOT NULL DEFAULT 0,
+        stored boolean NOT NULL DEFAULT false
+      );
+      CREATE INDEX rooms_stored_name ON ${s}.rooms (name) WHERE stored;
+      CREATE TABLE ${s}.updates (
+        room text COLLATE "C" NOT NULL,
+        seq bigint NOT NULL,
+        bytes bytea NOT NULL,
+        PRIMARY KEY (room, seq)
+      );`,
+  },
+  {
+    version: 2,
+    name: "room leases",
+    sql: (s) => `
+      ALTER TABLE ${s}.rooms ADD COLUMN owner text, ADD COLUMN lease_until timestamptz;`,
+  },
+];
+
+/** The newest schema version this package knows. */
+export const SCHEMA_VERSION = MIGRATIONS.length;
+
+const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
+
+/** Validates a schema name (lower-case SQL identifier) and returns it quoted for SQL text. */
+export function quoteSchema(schema: unknown, argument = "schema"): string {
+  if (typeof schema !== "string" || !SCHEMA_NAME.test(schema)) {
+    throw new InvalidArgumentError(argument, "must be 1-63 characters of a-z, 0-9 and _, not starting with a digit");
+  }
+  return `"${schema}"`;
+}
+
+/**
+ * Creates `schema` if needed and applies the migrations it lacks. Idempotent; concurrent callers are
+ * serialized by a transaction-scoped advisory lock keyed on the schema name.
+ * @returns the schema version after the call.
+ */
+export async function migrate(sql: Sql, schema: string): Promise<number> {
+  const quoted = quoteSchema(schema);
+  try {
+    return await sql.begin(async (tx) => {
+      await tx`SELECT pg_advisory_xact_lock(hashtext(${`parley-relay-postgres:${schema}`}))`;
+      await tx.unsafe(`CREATE SCHEMA IF NOT EXISTS ${quoted}`);
+      await tx.unsafe(`CREATE TABLE IF NOT EXISTS ${quoted}.migrations (
+        version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+      const rows = await tx.unsafe<{ version: number }[]>(`SELECT version FROM ${quoted}.migrations`);
+      const applied = new Set(rows.map((row) => row.version));
+      const newest = Math.max(0, ...applied);
+      if (newest > SCHEMA_VERSION) {
+        throw new StorageError(
+          `schema ${schema} is at version ${newest}; this @parley/relay-postgres knows up to ${SCHEMA_VERSION}: upgrade it`,
+        );
+      }
+      for (const migration of MIGRATIONS) {
+        if (applied.has(migration.version)) continue;
+        await tx.unsafe(migration.sql(quoted));
+        await tx.unsafe(`INSERT INTO ${quoted}.migrations (version, name) VALUES ($1, $2)`, [
+          migration.version,
+          migration.name,
+        ]);
+      }
+      return SCHEMA_VERSION;
+    });
+  } catch (error) {
+    if (error instanceof StorageError) throw error;
+    throw new StorageError(`cannot migrate schema ${schema}: ${(error as Error).message}`, { cause: error });
+  }
+}
