@@ -4,11 +4,6 @@
  * leases on the same fence. See the README for the schema, the configuration and the measurements.
  */
 export { SCHEMA_VERSION } from "./migrations.js";
-export {
-  createPostgresStorage,
-  type Fence,
-  PostgresStorage,
-  type PostgresStorageOptions,
-} from "./postgres-storage.js";
+export { createPostgresStorage, PostgresStorage, type PostgresStorageOptions } from "./postgres-storage.js";
 export { type Lease, RoomOwnership } from "./room-ownership.js";
 export type { WriteQueueStats } from "./write-queue.js";

@@ -7,14 +7,19 @@
  * one group-commit queue (write-queue.ts), so a burst across many rooms costs one round trip per tick.
  */
 import { FencedError, InvalidArgumentError, StorageError } from "@parley/protocol";
+import {
+  DEFAULT_LIST_LIMIT,
+  type Fence,
+  type ListOptions,
+  type ListPage,
+  MAX_LIST_LIMIT,
+  type RelayStorage,
+} from "@parley/relay";
 import postgres, { type Sql } from "postgres";
 import { migrate, quoteSchema } from "./migrations.js";
 import { RoomOwnership } from "./room-ownership.js";
 import * as statements from "./statements.js";
 import { type BatchOutcome, type QueuedAppend, WriteQueue, type WriteQueueStats } from "./write-queue.js";
-
-/** A write fence: the epoch a writer got from `claim()` or a lease; writes with an older one are refused. */
-export type Fence = number;
 
 /** Options of {@link PostgresStorage}. */
 export interface PostgresStorageOptions {
@@ -26,13 +31,10 @@ export interface PostgresStorageOptions {
   maxConnections?: number;
 }
 
-const DEFAULT_LIST_LIMIT = 100;
-const MAX_LIST_LIMIT = 1000;
-
 function assertName(name: unknown, argument = "name"): asserts name is string {
   // PostgreSQL text cannot hold NUL; refusing it here keeps the error an argument error.
-  if (typeof name !== "string" || name.length === 0 || name.includes("\u0000")) {
-    throw new InvalidArgumentError(argument, "must be a non-empty string without NUL characters");
+  if (typeof name !== "string" || name.length === 0 || name.length > 2048 || name.includes("\u0000")) {
+    throw new InvalidArgumentError(argument, "must be a string of 1-2048 characters without NUL");
   }
 }
 
@@ -61,7 +63,7 @@ function failure(what: string, error: unknown): Error {
  * {@link RoomOwnership} leases on the same fence. Create it with {@link createPostgresStorage} to connect
  * and migrate up front, or with `new` to do so on first use.
  */
-export class PostgresStorage {
+export class PostgresStorage implements RelayStorage {
   /** Room leases on the same rows and epochs as this storage's fences. */
   readonly ownership: RoomOwnership;
   private readonly sql: Sql;
@@ -166,13 +168,11 @@ export class PostgresStorage {
   }
 
   /**
-   * Names of stored documents starting with `prefix`, in byte order, `limit` (default 100, at most 1,000) at
-   * a time; pass the returned `cursor` to get the next page, `null` when there is none.
+   * Names of stored documents starting with `prefix`, in byte order, `limit` (default and maximum: the
+   * relay's `DEFAULT_LIST_LIMIT` and `MAX_LIST_LIMIT`) at a time; pass the returned `cursor` to get the next
+   * page, `null` when there is none.
    */
-  async list(
-    prefix: string,
-    options: { cursor?: string; limit?: number } = {},
-  ): Promise<{ names: string[]; cursor: string | null }> {
+  async list(prefix: string, options: ListOptions = {}): Promise<ListPage> {
     if (typeof prefix !== "string" || prefix.includes("\u0000")) {
       throw new InvalidArgumentError("prefix", "must be a string without NUL characters");
     }

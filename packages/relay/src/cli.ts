@@ -1,12 +1,14 @@
 /**
  * `parley-relay`: runs the relay with JSON-line logs on stdout. See {@link USAGE}. SIGTERM and SIGINT close
- * connections (1001), wait for pending writes and exit 0.
+ * connections (1001), wait for pending writes and exit 0. `storage: { kind: "postgres" }` in the config loads
+ * the optional `@parley/relay-postgres` package (storage/open-storage.ts).
  */
 import { createRequire } from "node:module";
 import { parseArgs } from "node:util";
 import { loadConfig } from "./config/config.js";
 import { createJsonLogger } from "./core/logger.js";
 import { createRelay } from "./core/relay.js";
+import { openStorage } from "./storage/open-storage.js";
 
 const USAGE = `Usage: parley-relay --config <file>
 
@@ -17,7 +19,8 @@ Options:
   -h, --help           print this help
   -v, --version        print the version
 
-Environment (overrides the file): PARLEY_CONFIG, PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR.
+Environment (overrides the file): PARLEY_CONFIG, PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR,
+PARLEY_STORAGE_URL and PARLEY_STORAGE_SCHEMA (PostgreSQL storage through @parley/relay-postgres).
 Logs are JSON lines on stdout; GET /healthz answers {"ok":true}; GET /metrics serves Prometheus metrics.
 Documentation: the README of @parley/relay (configuration, close codes, durability, operations).
 `;
@@ -50,9 +53,10 @@ async function main(): Promise<void> {
     process.stdout.write(`${version()}\n`);
     return;
   }
-  const config = loadConfig(values.config);
+  const { storage: storageConfig, ...config } = loadConfig(values.config);
   const logger = createJsonLogger({ level: config.logLevel });
-  const relay = createRelay({ ...config, logger });
+  const storage = await openStorage(storageConfig);
+  const relay = createRelay({ ...config, ...(storage ? { storage } : {}), logger });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

@@ -12,6 +12,7 @@ export {
   type RelayConfig,
   type SecretKeyConfig,
 } from "./config/config.js";
+export type { StorageConfig } from "./config/storage-config.js";
 export type {
   Authenticated,
   AuthenticateRequest,
@@ -41,6 +42,7 @@ export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
+export { openStorage } from "./storage/open-storage.js";
 export {
   DEFAULT_LIST_LIMIT,
   type Fence,

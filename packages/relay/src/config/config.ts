@@ -9,6 +9,7 @@ import type { LogLevel } from "../core/logger.js";
 import { parseWebhooks, type WebhookConfig } from "../extensions/webhooks/webhook-config.js";
 import { type Limits, parseLimits } from "../limits/limits.js";
 import { assertKnownKeys } from "./known-keys.js";
+import { parseStorageConfig, type StorageConfig, storageFromEnv } from "./storage-config.js";
 
 /** An HS256 key: a shared secret. */
 export interface SecretKeyConfig {
@@ -47,6 +48,8 @@ export interface RelayConfig {
   dataDir: string;
   /** `batch` (default): group commit with fsync, survives power loss; `off`: write() only, survives SIGKILL. */
   fsync: FsyncPolicy;
+  /** Where documents live: the file store under `dataDir` (default) or PostgreSQL (see storage-config.ts). */
+  storage: StorageConfig;
   apps: AppConfig[];
   /** How long a room stays in memory after its last client left, in ms. Default 5,000. */
   roomGraceMs: number;
@@ -134,6 +137,7 @@ const CONFIG_KEYS = [
   "host",
   "dataDir",
   "fsync",
+  "storage",
   "apps",
   "roomGraceMs",
   "limits",
@@ -184,6 +188,7 @@ export function parseConfig(raw: unknown): RelayConfig {
     host: text(raw, "host", "127.0.0.1"),
     dataDir: text(raw, "dataDir", "./.data"),
     fsync,
+    storage: parseStorageConfig(raw.storage),
     apps,
     roomGraceMs: integer(raw, "roomGraceMs", 5_000, 0, 3_600_000),
     // A top-level maxFrameBytes is the spelling from before limits had their own object.
@@ -196,7 +201,7 @@ export function parseConfig(raw: unknown): RelayConfig {
 
 /**
  * Reads the config file and applies the environment: `PARLEY_CONFIG` (file path, if `path` is not given),
- * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`.
+ * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`, `PARLEY_STORAGE_URL`, `PARLEY_STORAGE_SCHEMA`.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const file = path ?? env.PARLEY_CONFIG;
@@ -218,5 +223,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   if (env.PARLEY_HOST) merged.host = env.PARLEY_HOST;
   if (env.PARLEY_DATA_DIR) merged.dataDir = env.PARLEY_DATA_DIR;
+  const storage = storageFromEnv(merged.storage, env);
+  if (storage !== undefined) merged.storage = storage;
   return parseConfig(merged);
 }

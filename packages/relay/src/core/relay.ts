@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { CloseCode } from "@parley/protocol";
+import { CloseCode, InvalidArgumentError } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
@@ -31,11 +31,14 @@ import { closeSocket, Refusal } from "./refusal.js";
 import { Rooms } from "./rooms.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
-export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits">> {
+export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits" | "storage">> {
   apps: AppConfig[];
   /** Limits to change from their defaults (see {@link Limits}). */
   limits?: Partial<Limits>;
-  /** Storage adapter. Default: a {@link FileStorage} under `dataDir` with the `fsync` policy. */
+  /**
+   * Storage adapter. Default: a {@link FileStorage} under `dataDir` with the `fsync` policy. For PostgreSQL,
+   * pass `await createPostgresStorage({ url })` from `@parley/relay-postgres`.
+   */
   storage?: RelayStorage;
   /** Default: silent. The CLI logs JSON lines to stdout. */
   logger?: Logger;
@@ -76,6 +79,13 @@ interface Frame {
 /** Creates a relay. Throws `InvalidArgumentError` on a bad config. */
 export function createRelay(options: RelayOptions): Relay {
   const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, ...raw } = options;
+  if (givenStorage !== undefined && typeof (givenStorage as Partial<RelayStorage>).claim !== "function") {
+    // A config's `storage: { kind }` is a choice for the CLI (openStorage), not an adapter.
+    throw new InvalidArgumentError(
+      "storage",
+      "must be a RelayStorage adapter; open a config's storage with openStorage()",
+    );
+  }
   const config = parseConfig(raw);
   const logger = privateRooms(givenLogger ?? silentLogger);
   const storage =

@@ -1,0 +1,100 @@
+/**
+ * The relay process on PostgreSQL (`storage: { kind: "postgres" }` in its config, through the optional
+ * @parley/relay-postgres package): two clients sync through it, it is SIGKILLed, and everything the clients
+ * saw acknowledged (`sent`) is in PostgreSQL and served again after the restart.
+ */
+import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { listMessages, roomName } from "@parley/protocol";
+import { createPostgresStorage } from "@parley/relay-postgres";
+import postgres from "postgres";
+import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
+import WebSocket from "ws";
+import * as Y from "yjs";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { waitFor } from "./support/wait.js";
+
+const URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const schema = `parley_it_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+const admin = postgres(URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+let relay: RelayHandle | undefined;
+const clients: ParleyClient[] = [];
+
+beforeAll(async () => {
+  try {
+    await admin`SELECT 1`;
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${URL} (${(error as Error).message}). Start one (see "Tests" in ` +
+        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
+    );
+  }
+});
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+  await relay?.stop();
+  relay = undefined;
+});
+
+afterAll(async () => {
+  await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+});
+
+function client(): ParleyClient {
+  const made = createClient({ appId: TEST_APP.id, relayUrl: relay!.url, storage: memoryStorage(), WebSocket });
+  clients.push(made);
+  return made;
+}
+
+/** The message ids PostgreSQL holds for `userId`'s room. */
+async function storedMessageIds(userId: string): Promise<string[]> {
+  const storage = await createPostgresStorage({ url: URL, schema });
+  try {
+    const doc = new Y.Doc();
+    for (const update of await storage.load(roomName({ appId: TEST_APP.id, kind: "user", subject: userId }))) {
+      Y.applyUpdate(doc, update);
+    }
+    return listMessages(doc).map((m) => m.id);
+  } finally {
+    await storage.close();
+  }
+}
+
+it("keeps everything acknowledged in PostgreSQL across a SIGKILL of the relay", async () => {
+  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: URL, schema } } });
+  const userId = "pg-durable";
+  const [phone, laptop] = [client(), client()];
+  await phone.login(userId, await signUserToken(userId));
+  await laptop.login(userId, await signUserToken(userId));
+  for (let i = 0; i < 10; i++) {
+    await phone.send(`from the phone ${i}`);
+    await laptop.send(`from the laptop ${i}`);
+  }
+  for (const device of [phone, laptop]) {
+    await waitFor(() => device.messages().length === 20 && device.messages().every((m) => m.status === "sent"), {
+      what: "both devices see all 20 messages, acknowledged",
+    });
+  }
+  const acknowledged = phone.messages().map((m) => m.id);
+  expect(laptop.messages().map((m) => m.id)).toEqual(acknowledged);
+
+  await relay.kill();
+  // In PostgreSQL, read with the package's own storage, not through the relay.
+  expect(await storedMessageIds(userId)).toEqual(acknowledged);
+
+  await relay.restart();
+  const tablet = client();
+  await tablet.login(userId, await signUserToken(userId));
+  expect(tablet.messages().map((m) => m.id)).toEqual(acknowledged);
+  // The restarted relay claimed the room again and writes with its new fence.
+  await tablet.send("after the restart");
+  await waitFor(() => tablet.messages().every((m) => m.status === "sent"), { what: "acknowledged after restart" });
+  expect(await storedMessageIds(userId)).toHaveLength(21);
+});
+
+it("refuses to start, saying why, when PostgreSQL is not reachable", async () => {
+  await expect(
+    startRelay({ extraConfig: { storage: { kind: "postgres", url: "postgres://postgres@127.0.0.1:1/test", schema } } }),
+  ).rejects.toThrow(/ECONNREFUSED|connect/);
+});
