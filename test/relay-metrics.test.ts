@@ -60,6 +60,7 @@ describe("relay metrics", () => {
       expect(sample(body, `parley_refusals_total{code="${CloseCode.Unauthorized}"}`)).toBe(1);
       expect(sample(body, 'parley_updates_total{source="client"}')).toBeGreaterThanOrEqual(3);
       expect(sample(body, "parley_stored_total")).toBeGreaterThan(0);
+      expect(sample(body, 'parley_storage_write_seconds_count{op="append"}')).toBeGreaterThanOrEqual(3);
       expect(body).toContain("parley_nodejs_eventloop_lag_seconds");
       expect(body).not.toContain("metrics-alice");
       expect(body).not.toContain(userRoom(userId));

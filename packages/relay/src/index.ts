@@ -24,6 +24,7 @@ export type {
   RelayExtension,
   RoomHandle,
   RoomOpener,
+  StorageWriteEvent,
   StoredEvent,
 } from "./core/extension.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";

@@ -9,7 +9,8 @@
  * Contract, for every hook:
  * - Hooks run in the order the extensions are listed. A hook that throws (or rejects) is logged and the
  *   relay carries on, except where a hook's comment says its error refuses something (authentication).
- * - Synchronous hooks (`onRoomLoaded`, `onChange`, `onStored`, `onConnect`, `onDisconnect`, `onRefusal`) run
+ * - Synchronous hooks (`onRoomLoaded`, `onChange`, `onStored`, `onConnect`, `onDisconnect`, `onRefusal`,
+ *   `onStorageWrite`) run
  *   on the hot path: do O(1) work or schedule the rest; never block.
  * - Extensions see rooms through a {@link RoomHandle}. They never change a document directly: a change goes
  *   through {@link RoomHandle.transactAsRelay}, which authors it as the relay and stores it durably.
@@ -125,6 +126,15 @@ export interface StoredEvent {
   readonly stateVector: Uint8Array;
 }
 
+/** A storage write became durable (or failed). */
+export interface StorageWriteEvent {
+  readonly op: "append" | "compact" | "remove";
+  /** Bytes written (0 for a removal). */
+  readonly bytes: number;
+  /** From the call to durable; under `fsync: "batch"` an append's time includes its group's fsync. */
+  readonly seconds: number;
+}
+
 /** A relay extension: any subset of these hooks. See the contract at the top of this file. */
 export interface RelayExtension {
   /** A short name, used in logs. */
@@ -152,6 +162,8 @@ export interface RelayExtension {
   onDisconnect?(event: DisconnectEvent): void;
   /** The relay refused a connection or closed one for a frame it refused. */
   onRefusal?(event: RefusalEvent): void;
+  /** A storage write finished: how long it took to become durable. */
+  onStorageWrite?(event: StorageWriteEvent): void;
   /**
    * An HTTP request the core does not serve (everything but `/healthz` and WebSocket upgrades). Return `true`
    * if this extension answered it; the first that does wins, and unanswered requests get a 404.

@@ -13,6 +13,7 @@ import type {
   RefusalEvent,
   RelayExtension,
   RoomHandle,
+  StorageWriteEvent,
   StoredEvent,
 } from "./extension.js";
 import type { Logger } from "./logger.js";
@@ -24,7 +25,8 @@ type Notification =
   | "onStored"
   | "onConnect"
   | "onDisconnect"
-  | "onRefusal";
+  | "onRefusal"
+  | "onStorageWrite";
 
 /** The relay's extensions, called in order. */
 export class Extensions {
@@ -107,6 +109,10 @@ export class Extensions {
 
   refused(event: RefusalEvent): void {
     this.notify("onRefusal", event);
+  }
+
+  storageWrote(event: StorageWriteEvent): void {
+    this.notify("onStorageWrite", event);
   }
 
   /** Whether any extension has `hook` (so the caller can skip building its event). */

@@ -29,6 +29,7 @@ import { privateRooms, roomInUrl } from "./log-privacy.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import { Rooms } from "./rooms.js";
+import { timedStorage } from "./timed-storage.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
 export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits" | "storage">> {
@@ -96,7 +97,10 @@ export function createRelay(options: RelayOptions): Relay {
       onTruncate: (name, kept, dropped) => logger.warn("cut a torn log tail", { room: name, kept, dropped }),
     });
   const extensions = new Extensions(givenExtensions ?? defaultExtensions(), logger);
-  const rooms = new Rooms({ storage, logger, graceMs: config.roomGraceMs, extensions });
+  const measured = extensions.has("onStorageWrite")
+    ? timedStorage(storage, (event) => extensions.storageWrote(event))
+    : storage;
+  const rooms = new Rooms({ storage: measured, logger, graceMs: config.roomGraceMs, extensions });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS);

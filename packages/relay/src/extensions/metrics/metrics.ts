@@ -3,13 +3,14 @@
  * has its own registry, so several relays in one process do not mix their numbers.
  *
  * What it exports (all prefixed `parley_`): open connections, loaded rooms, updates applied (by clients and by
- * the relay), messages written by users, refusals by close code, durable-state advances, webhook queue depth,
+ * the relay), messages written by users, refusals by close code, durable-state advances, storage write latency
+ * (append, compact, remove: from the call to durable), webhook queue depth,
  * failed attempts and given-up deliveries, plus Node's process metrics (event-loop lag, heap, CPU, handles).
  * Room names and user ids never appear in labels: they would leak who talks and grow without bound.
  */
 import { timingSafeEqual } from "node:crypto";
 import { messagesOf } from "@parley/protocol";
-import { Counter, collectDefaultMetrics, Gauge, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 import type { Transaction } from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
 import type { RelayExtension } from "../../core/extension.js";
@@ -63,6 +64,13 @@ export function metrics(options: MetricsOptions = {}): RelayExtension & { readon
   const stored = new Counter({
     name: "parley_stored_total",
     help: "Times a room's durable state advanced (acknowledgements may follow).",
+    registers: [registry],
+  });
+  const writes = new Histogram({
+    name: "parley_storage_write_seconds",
+    help: 'Time from a storage write to durable, by op (append, compact, remove); with fsync "batch" an append includes its fsync.',
+    labelNames: ["op"],
+    buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
   const { webhooks } = options;
@@ -120,6 +128,7 @@ export function metrics(options: MetricsOptions = {}): RelayExtension & { readon
     onConnect: () => connections.inc(),
     onDisconnect: () => connections.dec(),
     onRefusal: (event) => refusals.inc({ code: String(event.code) }),
+    onStorageWrite: (event) => writes.observe({ op: event.op }, event.seconds),
     async onRequest(request, response) {
       if (!enabled || request.method !== "GET" || (request.url ?? "").split("?")[0] !== METRICS_PATH) return false;
       const given = /^Bearer (\S+)$/.exec(request.headers.authorization ?? "")?.[1];
