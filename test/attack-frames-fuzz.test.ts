@@ -263,7 +263,8 @@ async function seedStore(dataDir: string): Promise<void> {
 beforeAll(async () => {
   const dataDir = join(mkdtempSync(join(tmpdir(), "parley-frame-fuzz-")), "data");
   await seedStore(dataDir);
-  relay = await startRelay({ dataDir });
+  // Hundreds of attacker connections to one room within seconds: this test is about frames, not connection rates.
+  relay = await startRelay({ dataDir, extraConfig: { limits: { connectsPerMinutePerRoom: 1_000_000 } } });
   attackerToken = await signUserToken(attackerId);
   honestToken = await signUserToken(honestId);
   const doc = new Y.Doc();

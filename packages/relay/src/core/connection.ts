@@ -4,7 +4,7 @@
  * expires. A frame it cannot decode or does not allow ends only this connection, and so does going over a
  * limit (limits.ts): a frame budget, the heartbeat, or too many outgoing bytes waiting.
  */
-import { CloseCode, encodeStored, MessageType, ownersOf } from "@parley/protocol";
+import { CloseCode, encodeStored, MessageType } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
@@ -13,10 +13,13 @@ import * as Y from "yjs";
 import type { Verdict } from "../authorship/authorship.js";
 import type { Admission } from "../identity/admission.js";
 import { revoke } from "../identity/revocation.js";
+import { chargeDocument, chargeSyncClientIds, countNewClientIds } from "../limits/client-id-budget.js";
 import { FrameBudget } from "../limits/frame-budget.js";
 import type { Limits } from "../limits/limits.js";
+import type { ReplyQueue } from "../limits/reply-queue.js";
 import { recordDisconnect } from "./client-records.js";
 import type { Extensions } from "./extensions.js";
+import { fullStateOf } from "./full-state-cache.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
@@ -39,6 +42,8 @@ export interface ConnectionOptions {
   clockToleranceS: number;
   /** Told about frames refused. */
   extensions: Extensions;
+  /** The relay-wide bound on large sync replies waiting to be written. */
+  replies: ReplyQueue;
 }
 
 /** An admitted connection, joined to its room by {@link Connection.start}. */
@@ -55,6 +60,10 @@ export class Connection implements RoomPeer {
    * not yet handed to the socket. They do not count as falling behind, or no big document could be synced.
    */
   private bigBytesInFlight = 0;
+  /** Whether a large sync reply (over `maxFrameBytes`) is not written yet: another step 1 waits for it. */
+  private replying = false;
+  /** The one sync step 1 that waits for the reply in progress; a further one is refused. */
+  private deferredStep1: Uint8Array | null = null;
 
   constructor(
     private readonly ws: WebSocket,
@@ -92,19 +101,27 @@ export class Connection implements RoomPeer {
     for (const frame of queued) this.onFrame(frame.data, frame.isBinary);
   }
 
-  send(frame: Uint8Array): void {
-    if (this.ws.readyState !== this.ws.OPEN) return;
+  /** Sends a frame; `written` is called once it was written, or will never be (the socket is gone). */
+  send(frame: Uint8Array, written?: () => void): void {
+    if (this.ws.readyState !== this.ws.OPEN) {
+      written?.();
+      return;
+    }
     // A peer that does not read must not make the relay buffer without bound.
     if (this.ws.bufferedAmount > this.options.limits.maxBufferedBytes + this.bigBytesInFlight) {
       this.options.logger.info("slow consumer", { room: this.room.name, client: this.clientId });
       this.close(CloseCode.Timeout, "too far behind");
+      written?.();
       return;
     }
-    const big = frame.length > this.options.limits.maxFrameBytes ? frame.length : 0;
+    // One frame over maxFrameBytes at a time is not counted as falling behind (else no big document could be
+    // synced); a second one while it is written counts.
+    const big = frame.length > this.options.limits.maxFrameBytes && this.bigBytesInFlight === 0 ? frame.length : 0;
     this.bigBytesInFlight += big;
     this.ws.send(frame, (error) => {
       this.bigBytesInFlight -= big;
       if (error) this.options.logger.debug("send failed", { room: this.room.name, error });
+      written?.();
     });
   }
 
@@ -190,14 +207,26 @@ export class Connection implements RoomPeer {
     if (syncType === syncProtocol.messageYjsSyncStep1) {
       const stateVector = decoding.readVarUint8Array(decoder);
       Y.decodeStateVector(stateVector); // refuse a malformed state vector now, as a bad frame
-      void this.answerSyncStep1(stateVector);
+      if (this.replying) {
+        // At most one reply in progress per connection, and one request waiting for it.
+        if (this.deferredStep1 !== null) throw new Refusal(CloseCode.RateLimited, "sync request while one is answered");
+        this.deferredStep1 = stateVector;
+        return;
+      }
+      this.beginReply(stateVector);
       return;
     }
     if (syncType === syncProtocol.messageYjsSyncStep2 || syncType === syncProtocol.messageYjsUpdate) {
       const update = decoding.readVarUint8Array(decoder);
-      // A step 2 carries every session a client had offline, each with its own clientID: capping those would
-      // refuse a long offline period forever. Step 2s are bounded by the sync size and rate budgets instead.
-      if (syncType === syncProtocol.messageYjsUpdate) this.budget.chargeNewClientIds(this.newClientIds(update));
+      // Counted before the authorship check. A step 2 carries every session a client had offline, each with its
+      // own clientID, so it has a per-frame bound instead of the per-connection rate; both count for the document.
+      const fresh = countNewClientIds(this.room.doc, update);
+      if (syncType === syncProtocol.messageYjsUpdate) {
+        this.budget.chargeNewClientIds(fresh);
+        chargeDocument(this.room.doc, fresh, this.options.limits);
+      } else {
+        chargeSyncClientIds(this.room.doc, fresh, this.options.limits);
+      }
       const verdict = this.room.applyClientUpdate(update, this);
       if (!verdict.ok) throw new Refusal(verdictCloseCode[verdict.code], verdict.reason);
       return;
@@ -205,12 +234,23 @@ export class Connection implements RoomPeer {
     throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
   }
 
-  /** How many Yjs clientIDs `update` carries that no one owns yet in this room. Throws if it is undecodable. */
-  private newClientIds(update: Uint8Array): number {
-    const owners = ownersOf(this.room.doc);
-    let count = 0;
-    for (const id of Y.parseUpdateMeta(update).from.keys()) if (!owners.has(String(id))) count++;
-    return count;
+  /** Starts answering a sync step 1, unless the relay already holds too many large replies. */
+  private beginReply(stateVector: Uint8Array): void {
+    if (this.options.replies.full) throw new Refusal(CloseCode.RateLimited, "relay busy: too many sync replies queued");
+    void this.answerSyncStep1(stateVector);
+  }
+
+  /** The large reply in flight is written (or never will be): answer the request that waited for it. */
+  private replyDone(): void {
+    this.replying = false;
+    const next = this.deferredStep1;
+    this.deferredStep1 = null;
+    if (next === null || this.closing) return;
+    try {
+      this.beginReply(next);
+    } catch (error) {
+      if (error instanceof Refusal) this.close(error.code, error.reason);
+    }
   }
 
   /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
@@ -225,11 +265,28 @@ export class Connection implements RoomPeer {
       return;
     }
     if (this.closing) return;
-    const reply = encoding.createEncoder();
-    encoding.writeVarUint(reply, MessageType.sync);
-    encoding.writeVarUint(reply, syncProtocol.messageYjsSyncStep2);
-    encoding.writeVarUint8Array(reply, update);
-    this.send(encoding.toUint8Array(reply));
+    // The whole document's reply is one shared, cached frame (full-state-cache.ts).
+    const reply = fullStateOf(this.room.doc).syncStep2Frame(update);
+    if (reply.length > this.options.limits.maxFrameBytes) {
+      if (this.replying) {
+        // Prepared alongside another large reply: it waits (its state vector, not its bytes), or is refused.
+        if (this.deferredStep1 !== null) this.close(CloseCode.RateLimited, "sync request while one is answered");
+        else this.deferredStep1 = stateVector;
+        return;
+      }
+      const release = this.options.replies.reserve(reply.length);
+      if (release === null) {
+        this.close(CloseCode.RateLimited, "relay busy: too many sync replies queued");
+        return;
+      }
+      this.replying = true;
+      this.send(reply, () => {
+        release();
+        this.replyDone();
+      });
+    } else {
+      this.send(reply);
+    }
     if (!this.synced) {
       this.synced = true;
       if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));

@@ -18,8 +18,10 @@ import { type Admission, admit, WS_PATH_PREFIX } from "../identity/admission.js"
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
 import { revocationOf } from "../identity/revocation.js";
+import { AdmissionRates } from "../limits/admission-rates.js";
 import { ConnectionQuota, remoteAddress } from "../limits/connection-quota.js";
 import type { Limits } from "../limits/limits.js";
+import { ReplyQueue } from "../limits/reply-queue.js";
 import { FileStorage } from "../storage/file-store.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { Connection } from "./connection.js";
@@ -108,6 +110,8 @@ export function createRelay(options: RelayOptions): Relay {
   const { limits } = config;
   const perIp = new ConnectionQuota(limits.connectionsPerIp);
   const perUser = new ConnectionQuota(limits.connectionsPerUser);
+  const rates = new AdmissionRates(limits);
+  const replies = new ReplyQueue(limits.maxQueuedReplyBytes);
   const sockets = new Set<WebSocket>();
   let closing = false;
 
@@ -169,7 +173,9 @@ export function createRelay(options: RelayOptions): Relay {
     ws.on("message", early);
     let admission: Admission | undefined;
     try {
-      const fromIp = perIp.take(remoteAddress(request, limits.trustProxy));
+      const address = remoteAddress(request, limits.trustProxy);
+      rates.connectFrom(address);
+      const fromIp = perIp.take(address);
       if (fromIp === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections from this address");
       keep(fromIp);
       const origin = request.headers.origin;
@@ -182,6 +188,7 @@ export function createRelay(options: RelayOptions): Relay {
         maxTokenBytes: limits.maxTokenBytes,
         authenticate: (asked) => extensions.authenticate(asked),
       });
+      rates.connectTo(admission.room);
       const fromUser = perUser.take(admission.room);
       if (fromUser === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections for this user");
       keep(fromUser);
@@ -192,6 +199,7 @@ export function createRelay(options: RelayOptions): Relay {
         if (admission.ref.kind === "anonymous" && revocationOf(room.doc).revoked) {
           throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out or merged");
         }
+        if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0) rates.newAnonymousFrom(address);
         if (ws.readyState !== ws.OPEN) return;
         ws.off("message", early);
         new Connection(ws, admission, room, {
@@ -199,6 +207,7 @@ export function createRelay(options: RelayOptions): Relay {
           logger,
           clockToleranceS: config.clockToleranceS,
           extensions,
+          replies,
         }).start(queued);
         const clientId = admission.clientId;
         extensions.connected({ room, clientId });

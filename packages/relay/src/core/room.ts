@@ -34,6 +34,7 @@ import { checkAwarenessUpdate } from "../authorship/awareness-check.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
+import { fullStateOf } from "./full-state-cache.js";
 import type { Logger } from "./logger.js";
 
 /** A connection as its room sees it. */
@@ -306,7 +307,7 @@ export class Room implements RoomHandle {
    * StorageError if those appends fail.
    */
   async durableUpdateSince(stateVector: Uint8Array): Promise<Uint8Array> {
-    const update = Y.encodeStateAsUpdate(this.doc, stateVector);
+    const update = fullStateOf(this.doc).updateSince(stateVector);
     try {
       await this.lastWrite;
     } catch (error) {

@@ -43,6 +43,33 @@ export interface Limits {
    * entry of the document's `owners` map. An honest client uses one per session. Default 32.
    */
   newClientIdsPerMinute: number;
+  /**
+   * New Yjs clientIDs one sync step 2 may introduce (4529). A step 2 carries every session a client had
+   * offline, each with its own clientID, so it has its own, larger bound than updates. Default 256.
+   */
+  maxNewClientIdsPerSync: number;
+  /**
+   * New Yjs clientIDs per document per minute, over all its connections (4529): `owners` entries are
+   * permanent, so many connections may not grow a document without bound. Default 60.
+   */
+  newClientIdsPerDocumentPerMinute: number;
+  /** New Yjs clientIDs a document may take at once. Default 1,000 (at least `maxNewClientIdsPerSync`). */
+  newClientIdsPerDocumentBurst: number;
+  /**
+   * Bytes of large sync replies (over `maxFrameBytes`) queued to sockets and not yet written, relay-wide
+   * (4529 "relay busy" beyond it; a reply alone always goes). Each connection has at most one such reply
+   * in flight; one more sync step 1 waits for it, a further one is refused (4529). Default 256 MiB.
+   */
+  maxQueuedReplyBytes: number;
+  /** New connections per minute from one address (4529); also the burst. Default 600. */
+  connectsPerMinutePerIp: number;
+  /** New connections per minute to one room (4529); also the burst. Default 120. */
+  connectsPerMinutePerRoom: number;
+  /**
+   * New anonymous identities (anonymous rooms that hold nothing yet) one address may open per hour (4529);
+   * also the burst. Default 100.
+   */
+  newAnonymousPerHourPerIp: number;
   /** Open connections per user or anonymous user (4530). Default 100. */
   connectionsPerUser: number;
   /** Open connections per remote address (4530). Default 10,000. */
@@ -85,6 +112,13 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   syncsPerMinute: 10,
   syncBurst: 4,
   newClientIdsPerMinute: 32,
+  maxNewClientIdsPerSync: 256,
+  newClientIdsPerDocumentPerMinute: 60,
+  newClientIdsPerDocumentBurst: 1_000,
+  maxQueuedReplyBytes: 256 * MiB,
+  connectsPerMinutePerIp: 600,
+  connectsPerMinutePerRoom: 120,
+  newAnonymousPerHourPerIp: 100,
   connectionsPerUser: 100,
   connectionsPerIp: 10_000,
   trustProxy: false,
@@ -109,6 +143,13 @@ const CEILING: Record<Exclude<keyof Limits, "trustProxy" | "allowedOrigins">, [m
   syncsPerMinute: [1, 1_000_000],
   syncBurst: [2, 10_000],
   newClientIdsPerMinute: [1, 1_000_000],
+  maxNewClientIdsPerSync: [1, 1_000_000],
+  newClientIdsPerDocumentPerMinute: [1, 1_000_000],
+  newClientIdsPerDocumentBurst: [1, 10_000_000],
+  maxQueuedReplyBytes: [1 * MiB, 64 * 1024 * MiB],
+  connectsPerMinutePerIp: [1, 10_000_000],
+  connectsPerMinutePerRoom: [1, 10_000_000],
+  newAnonymousPerHourPerIp: [1, 10_000_000],
   connectionsPerUser: [1, 1_000_000],
   connectionsPerIp: [1, 10_000_000],
   pingIntervalMs: [0, 24 * 3_600_000],
@@ -150,6 +191,9 @@ export function parseLimits(raw: unknown, legacyMaxFrameBytes?: unknown): Limits
   if (given.byteBurst === undefined) parsed.byteBurst = Math.max(parsed.byteBurst, parsed.maxFrameBytes);
   if (parsed.maxSyncBytes < parsed.maxFrameBytes) fail("maxSyncBytes", "must be at least maxFrameBytes");
   if (parsed.byteBurst < parsed.maxFrameBytes) fail("byteBurst", "must be at least maxFrameBytes");
+  if (given.newClientIdsPerDocumentBurst === undefined) {
+    parsed.newClientIdsPerDocumentBurst = Math.max(parsed.newClientIdsPerDocumentBurst, parsed.maxNewClientIdsPerSync);
+  }
   if (given.trustProxy !== undefined) {
     if (typeof given.trustProxy !== "boolean") fail("trustProxy", "must be true or false");
     parsed.trustProxy = given.trustProxy;

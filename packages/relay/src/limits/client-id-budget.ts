@@ -1,0 +1,48 @@
+/**
+ * The new-Yjs-clientID budgets: each new clientID is a permanent entry of the document's `owners` map,
+ * so how many a frame, a connection and a document may introduce is bounded, and counted before the
+ * authorship check runs (it is cheap: `Y.parseUpdateMeta` and set lookups).
+ */
+import { CloseCode, ownersOf } from "@parley/protocol";
+import * as Y from "yjs";
+import { Refusal } from "../core/refusal.js";
+import type { Limits } from "./limits.js";
+import { TokenBucket } from "./token-bucket.js";
+
+const perDocument = new WeakMap<Y.Doc, TokenBucket>();
+
+function documentBudget(doc: Y.Doc, limits: Limits): TokenBucket {
+  let bucket = perDocument.get(doc);
+  if (bucket === undefined) {
+    bucket = new TokenBucket(limits.newClientIdsPerDocumentBurst, limits.newClientIdsPerDocumentPerMinute / 60);
+    perDocument.set(doc, bucket);
+  }
+  return bucket;
+}
+
+/** How many Yjs clientIDs `update` writes that no one owns yet in `doc`. Throws if it is undecodable. */
+export function countNewClientIds(doc: Y.Doc, update: Uint8Array): number {
+  const owners = ownersOf(doc);
+  let count = 0;
+  for (const id of Y.parseUpdateMeta(update).from.keys()) if (!owners.has(String(id))) count++;
+  return count;
+}
+
+/**
+ * Charges `count` new clientIDs of a sync step 2 to the per-frame bound and to the document's budget;
+ * throws a {@link Refusal} (4529) over either, taking nothing.
+ */
+export function chargeSyncClientIds(doc: Y.Doc, count: number, limits: Limits): void {
+  if (count === 0) return;
+  if (count > limits.maxNewClientIdsPerSync) {
+    throw new Refusal(CloseCode.RateLimited, "too many new Yjs clientIDs in one sync step 2");
+  }
+  chargeDocument(doc, count, limits);
+}
+
+/** Charges `count` new clientIDs to the document's budget; throws a {@link Refusal} (4529) over it. */
+export function chargeDocument(doc: Y.Doc, count: number, limits: Limits): void {
+  if (count > 0 && !documentBudget(doc, limits).take(count)) {
+    throw new Refusal(CloseCode.RateLimited, "too many new Yjs clientIDs in this document");
+  }
+}
