@@ -209,7 +209,8 @@ function parleyTarget({ id, name, fsync, persistence, only }) {
         dataPath,
         async seed(documentName, updates) {
           const storage = new FileStorage({ dataDir: dataPath, fsync });
-          await Promise.all(updates.map((update) => storage.append(documentName, update)));
+          const fence = await storage.claim(documentName);
+          await Promise.all(updates.map((update) => storage.append(documentName, update, fence)));
           await storage.close();
         },
         async endpoint({ userId, anonymousSecret, clientSecret, merge, tail }) {
