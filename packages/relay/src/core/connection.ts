@@ -220,7 +220,10 @@ export class Connection implements RoomPeer {
       const update = decoding.readVarUint8Array(decoder);
       // Counted before the authorship check. A step 2 carries every session a client had offline, each with its
       // own clientID, so it has a per-frame bound instead of the per-connection rate; both count for the document.
-      const fresh = countNewClientIds(this.room.doc, update);
+      const { limits } = this.options;
+      const cap =
+        syncType === syncProtocol.messageYjsUpdate ? limits.newClientIdsPerMinute : limits.maxNewClientIdsPerSync;
+      const fresh = countNewClientIds(this.room.doc, update, cap);
       if (syncType === syncProtocol.messageYjsUpdate) {
         this.budget.chargeNewClientIds(fresh);
         chargeDocument(this.room.doc, fresh, this.options.limits);

@@ -4,6 +4,7 @@
  * authorship check runs (it is cheap: `Y.parseUpdateMeta` and set lookups).
  */
 import { CloseCode, ownersOf } from "@parley/protocol";
+import * as decoding from "lib0/decoding";
 import * as Y from "yjs";
 import { Refusal } from "../core/refusal.js";
 import type { Limits } from "./limits.js";
@@ -20,9 +21,15 @@ function documentBudget(doc: Y.Doc, limits: Limits): TokenBucket {
   return bucket;
 }
 
-/** How many Yjs clientIDs `update` writes that no one owns yet in `doc`. Throws if it is undecodable. */
-export function countNewClientIds(doc: Y.Doc, update: Uint8Array): number {
+/**
+ * How many Yjs clientIDs `update` writes that no one owns yet in `doc`. Throws if it is undecodable. When the
+ * update's first number (its count of clientID blocks) exceeds what the document owns by more than `cap`, that
+ * count is returned at once: at least that many must be new, and reading the rest would be the expensive part.
+ */
+export function countNewClientIds(doc: Y.Doc, update: Uint8Array, cap = Number.POSITIVE_INFINITY): number {
   const owners = ownersOf(doc);
+  const blocks = decoding.readVarUint(decoding.createDecoder(update));
+  if (blocks - owners.size > cap) return blocks - owners.size;
   let count = 0;
   for (const id of Y.parseUpdateMeta(update).from.keys()) if (!owners.has(String(id))) count++;
   return count;
