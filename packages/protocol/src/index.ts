@@ -3,6 +3,7 @@ export * from "./close-codes.js";
 export * from "./credentials.js";
 export * from "./errors.js";
 export * from "./layout.js";
+export * from "./merge-update.js";
 export * from "./presence.js";
 export * from "./records.js";
 export * from "./rooms.js";

@@ -7,7 +7,8 @@
  * anonymous thread is erased from the store. A refused token puts the anonymous identity back with
  * everything written meanwhile.
  */
-import { createSecret } from "@parley/protocol";
+import { createSecret, encodeMergeUpdate, ownersOf, RELAY_OWNER } from "@parley/protocol";
+import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
 import { Session } from "../conversation/session.js";
 import type { ClientState } from "../state.js";
@@ -51,13 +52,15 @@ export class Login {
     // before refusing, so that thread holds only the anonymous one plus what was written meanwhile: keep that.
     const userSession = state.currentSession();
     await userSession.persist();
-    const writtenMeanwhile = Y.encodeStateAsUpdate(userSession.doc);
+    const userDoc = new Y.Doc();
+    Y.applyUpdate(userDoc, Y.encodeStateAsUpdate(userSession.doc));
     await state.closeSession();
     await state.replaceSubject(anonymous);
     await state.eraseRoom(userSession.room);
     await state.openSession();
     const restored = state.currentSession();
-    Y.applyUpdate(restored.doc, writtenMeanwhile);
+    Y.applyUpdate(restored.doc, writtenSince(userDoc, restored.doc));
+    userDoc.destroy();
     await restored.persist();
     throw outcome.error;
   }
@@ -70,7 +73,8 @@ export class Login {
     const anonymousDoc = new Y.Doc();
     const handle = await storage.openDoc(anonymousRoom, anonymousDoc);
     try {
-      Y.applyUpdate(session.doc, Y.encodeStateAsUpdate(anonymousDoc));
+      // As the relay merges: never its relay-only data (client records, owners), which it does not copy.
+      Y.applyUpdate(session.doc, encodeMergeUpdate(anonymousDoc));
       // What the relay stored in the anonymous room it merges from there: not the user's unsent content.
       session.adoptStored(await Session.readStored(storage, anonymousRoom));
       await session.persist();
@@ -106,4 +110,41 @@ export class Login {
     state.tabs?.announceIdentity();
     await state.eraseRoom(state.anonymousRoom(anonymousSecret));
   }
+}
+
+/**
+ * What `doc` holds beyond `base`, as an update for `base`: its structs past `base`'s state, and the
+ * deletes of clientIDs the relay does not own in `base`. (The local merge left the relay's data out as GC
+ * placeholders, which count as deleted; replaying that on `base` would delete the relay's records.)
+ */
+function writtenSince(doc: Y.Doc, base: Y.Doc): Uint8Array {
+  const relayClients = new Set<number>();
+  for (const [client, owner] of ownersOf(base).entries()) if (owner === RELAY_OWNER) relayClients.add(Number(client));
+  const encoder = new Y.UpdateEncoderV1();
+  const newer = [...doc.store.clients.entries()].filter(
+    ([client]) => Y.getState(doc.store, client) > Y.getState(base.store, client),
+  );
+  encoding.writeVarUint(encoder.restEncoder, newer.length);
+  for (const [client, structs] of newer) {
+    const clock = Y.getState(base.store, client);
+    const first = Y.findIndexSS(structs, clock);
+    encoding.writeVarUint(encoder.restEncoder, structs.length - first);
+    encoder.writeClient(client);
+    encoding.writeVarUint(encoder.restEncoder, clock);
+    for (let i = first; i < structs.length; i++) {
+      const struct = structs[i] as Y.Item | Y.GC;
+      struct.write(encoder, i === first ? clock - struct.id.clock : 0);
+    }
+  }
+  const deletes = [...Y.createDeleteSetFromStructStore(doc.store).clients].filter(([c]) => !relayClients.has(c));
+  encoding.writeVarUint(encoder.restEncoder, deletes.length);
+  for (const [client, ranges] of deletes) {
+    encoding.writeVarUint(encoder.restEncoder, client);
+    encoding.writeVarUint(encoder.restEncoder, ranges.length);
+    for (const range of ranges) {
+      encoding.writeVarUint(encoder.restEncoder, range.clock);
+      encoding.writeVarUint(encoder.restEncoder, range.len);
+    }
+  }
+  return encoder.toUint8Array();
 }
