@@ -1,32 +1,24 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { memoryStorage } from "@parley/client";
 import { directoryStorage } from "@parley/client/node";
 import { listMessages, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
-import { type RelayHandle, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { connectRaw, readRelayDoc, storedAnonymousToken, useClientFixture } from "./support/client.js";
+import { TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 describe("an anonymous user on the fly", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("sends while the relay is down, delivers when it comes up, and keeps the thread across a restart", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const url = relay.url;
     await relay.stop();
     const dir = mkdtempSync(join(tmpdir(), "parley-b1-"));
     const storage = directoryStorage(dir);
-    const first = createClient({ appId: TEST_APP.id, relayUrl: url, storage, WebSocket });
-    clients.push(first);
+    const first = fixture.client({ relayUrl: url, storage });
     await first.ready;
     expect(first.identity.kind).toBe("anonymous");
     expect(first.messages()).toEqual([]);
@@ -49,10 +41,8 @@ describe("an anonymous user on the fly", () => {
 
     // A restart of the same client (same directory) shows the same thread, offline.
     await first.destroy();
-    clients.pop();
     await relay.stop();
-    const again = createClient({ appId: TEST_APP.id, relayUrl: url, storage: directoryStorage(dir), WebSocket });
-    clients.push(again);
+    const again = fixture.client({ relayUrl: url, storage: directoryStorage(dir) });
     await again.ready;
     expect(again.identity).toEqual(identity);
     expect(again.messages().map((m) => [m.text, m.status])).toEqual([
@@ -63,11 +53,10 @@ describe("an anonymous user on the fly", () => {
   });
 
   it("gives a new client an empty thread of its own that cannot open the first client's room", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const secondStorage = memoryStorage();
-    const first = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
-    const second = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: secondStorage, WebSocket });
-    clients.push(first, second);
+    const first = fixture.client({ storage: memoryStorage() });
+    const second = fixture.client({ storage: secondStorage });
     await Promise.all([first.ready, second.ready]);
     await first.send("mine only");
     await first.flush();

@@ -3,17 +3,13 @@
  * (the directory store lives in `@parley/client/node`), stores in IndexedDB by default, and follows the
  * browser's `offline` / `online` events (Playwright's network emulation fires them).
  */
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import { tmpdir } from "node:os";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { Browser, Page } from "playwright-core";
-import { build } from "vite";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { serveStatic } from "../examples/app-backend/src/static-files.js";
 import { launchChromium } from "./browser/support/chromium.js";
+import { type FixturePage, serveFixturePage } from "./support/fixture-page.js";
 import { type RelayHandle, startRelay, TEST_APP } from "./support/relay.js";
 
 const FIXTURE_DIR = fileURLToPath(new URL("./browser/fixtures/client/", import.meta.url));
@@ -35,27 +31,23 @@ declare global {
 }
 
 describe("the client in Chromium", () => {
+  let fixture: FixturePage;
   let outDir: string;
-  let server: Server;
   let url: string;
   let browser: Browser;
   let relay: RelayHandle;
 
   beforeAll(async () => {
     relay = await startRelay();
-    outDir = await mkdtemp(join(tmpdir(), "parley-client-fixture-"));
-    await build({ root: FIXTURE_DIR, configFile: false, logLevel: "warn", build: { outDir, emptyOutDir: true } });
-    server = createServer((req, res) => void serveStatic(outDir, new URL(req.url ?? "/", "http://x").pathname, res));
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    fixture = await serveFixturePage(FIXTURE_DIR);
+    outDir = fixture.outDir;
+    url = fixture.url;
     browser = await launchChromium();
   }, 120_000);
 
   afterAll(async () => {
     await browser?.close();
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-    if (outDir) await rm(outDir, { recursive: true, force: true });
+    await fixture?.close();
     await relay?.stop();
   });
 

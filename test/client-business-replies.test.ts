@@ -1,25 +1,17 @@
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { memoryStorage } from "@parley/client";
+import { describe, expect, it } from "vitest";
 import { api } from "./business-support.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { useClientFixture } from "./support/client.js";
+import { signUserToken } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 describe("the business side of a conversation, as clients see it", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("shows a business reply with its author, counts it unread until read on any of the user's clients", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const make = () => {
-      if (relay === undefined) throw new Error("no relay");
-      const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
-      clients.push(client);
+      const client = fixture.client({ storage: memoryStorage() });
       return client;
     };
     const phone = make();

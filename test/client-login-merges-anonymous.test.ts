@@ -1,31 +1,22 @@
-import { createClient, memoryStorage, type ParleyClient, TokenInvalidError } from "@parley/client";
+import { memoryStorage, type ParleyClient, TokenInvalidError } from "@parley/client";
 import { anonymousIdFromSecret, listMessages, parseAnonymousToken, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { connectRaw, readRelayDoc, storedAnonymousToken, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const texts = (client: ParleyClient) => client.messages().map((m) => m.text);
 const ids = (client: ParleyClient) => client.messages().map((m) => m.id);
 
 describe("login from an anonymous client keeps its history", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
+  const fixture = useClientFixture();
   const make = (storage = memoryStorage(), extra: { loginTimeoutMs?: number } = {}) => {
-    if (relay === undefined) throw new Error("no relay");
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket, ...extra });
-    clients.push(client);
+    const client = fixture.client({ storage, ...extra });
     return client;
   };
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
 
   it("merges anonymous history and profile into a userId that already has history, identically everywhere", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const userId = "b4-user@example.com";
     const existing = make();
     await existing.ready;
@@ -81,7 +72,7 @@ describe("login from an anonymous client keeps its history", () => {
   });
 
   it("keeps the merged thread usable while offline and completes the login when the relay is reachable", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const userId = "b4-offline";
     const phone = make();
     await phone.login(userId, await signUserToken(userId));
@@ -114,7 +105,7 @@ describe("login from an anonymous client keeps its history", () => {
   });
 
   it("rejects a refused JWT with a typed error and leaves the anonymous thread intact", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const client = make();
     await client.ready;
     await client.send("keep me");

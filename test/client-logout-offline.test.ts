@@ -6,31 +6,23 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { memoryStorage } from "@parley/client";
 import { directoryStorage } from "@parley/client/node";
 import { anonymousIdFromSecret, clientsOf, parseAnonymousToken, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { connectRaw, readRelayDoc, storedAnonymousToken, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const NOTICES_KEY = `logout-notices/${TEST_APP.id}`;
 
 describe("logout while the relay is unreachable", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("marks the client inactive in the user's client list once the relay is back", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    clients.push(client);
+    const client = fixture.client({ storage });
     const userId = "offline-logout-user";
     await client.login(userId, await signUserToken(userId));
     await client.send("a secret the notice must not carry");
@@ -51,18 +43,16 @@ describe("logout while the relay is unreachable", () => {
     await relay.restart();
     await waitFor(
       async () =>
-        clientsOf(await readRelayDoc(relay as RelayHandle, room, await signUserToken(userId))).get(clientId)?.active ===
-        false,
+        clientsOf(await readRelayDoc(relay, room, await signUserToken(userId))).get(clientId)?.active === false,
       { what: "the relay marked the client inactive" },
     );
     await waitFor(async () => (await storage.get(NOTICES_KEY)) === undefined, { what: "the notice is gone" });
   });
 
   it("drops the notice when the same user logs back in before the relay heard of the logout", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket, loginTimeoutMs: 500 });
-    clients.push(client);
+    const client = fixture.client({ storage, loginTimeoutMs: 500 });
     const userId = "back-again-user";
     await client.login(userId, await signUserToken(userId));
     await relay.stop();
@@ -80,10 +70,9 @@ describe("logout while the relay is unreachable", () => {
   });
 
   it("revokes an anonymous user logged out offline, delivered by the restarted client", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const dir = mkdtempSync(join(tmpdir(), "parley-logout-notice-"));
-    const first = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: directoryStorage(dir), WebSocket });
-    clients.push(first);
+    const first = fixture.client({ storage: directoryStorage(dir) });
     await first.ready;
     await first.send("anonymous words");
     await first.flush();
@@ -98,21 +87,14 @@ describe("logout while the relay is unreachable", () => {
     await waitFor(() => first.status === "offline", { what: "offline" });
     await first.logout();
     await first.destroy();
-    clients.splice(clients.indexOf(first), 1);
 
     await relay.restart();
     // Nobody told the relay yet: the old anonymous room still opens.
     expect((await connectRaw(relay, oldRoom, oldToken)).received).toBe(true);
 
-    const restarted = createClient({
-      appId: TEST_APP.id,
-      relayUrl: relay.url,
-      storage: directoryStorage(dir),
-      WebSocket,
-    });
-    clients.push(restarted);
+    const restarted = fixture.client({ storage: directoryStorage(dir) });
     await restarted.ready;
-    await waitFor(async () => (await connectRaw(relay as RelayHandle, oldRoom, oldToken)).closeCode === 4403, {
+    await waitFor(async () => (await connectRaw(relay, oldRoom, oldToken)).closeCode === 4403, {
       what: "the anonymous room is revoked",
     });
     expect(restarted.messages()).toEqual([]);

@@ -1,33 +1,25 @@
 import { mkdtempSync, readdirSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { memoryStorage } from "@parley/client";
 import { directoryStorage } from "@parley/client/node";
 import { anonymousIdFromSecret, clientsOf, parseAnonymousToken, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { connectRaw, readRelayDoc, storedAnonymousToken, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
 describe("logout", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("disconnects, deletes the user's data, marks the client inactive and continues as a new anonymous user", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const dir = mkdtempSync(join(tmpdir(), "parley-b6-"));
     const storage = directoryStorage(dir);
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    const otherDevice = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
-    clients.push(client, otherDevice);
+    const client = fixture.client({ storage });
+    const otherDevice = fixture.client({ storage: memoryStorage() });
     await client.ready;
     const firstAnonymous = client.identity;
     const userId = "b6-user";
@@ -78,10 +70,9 @@ describe("logout", () => {
   });
 
   it("logs out an anonymous user: its room is revoked on the relay and a fresh anonymous thread starts", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    clients.push(client);
+    const client = fixture.client({ storage });
     await client.ready;
     await client.send("anonymous words");
     await client.flush();

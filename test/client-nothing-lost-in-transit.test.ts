@@ -1,36 +1,21 @@
-import { createClient, memoryStorage, type ParleyClient, UnsentChangesError } from "@parley/client";
+import { memoryStorage, UnsentChangesError } from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { readRelayDoc } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { readRelayDoc, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
 describe("nothing lost in transit", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
+  const fixture = useClientFixture();
   const make = (storage = memoryStorage()) => {
-    if (relay === undefined) throw new Error("no relay");
-    const client = createClient({
-      appId: TEST_APP.id,
-      relayUrl: relay.url,
-      storage,
-      WebSocket,
-      flushTimeoutMs: 1_500,
-    });
-    clients.push(client);
+    const client = fixture.client({ storage, flushTimeoutMs: 1_500 });
     return client;
   };
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
 
   it("delivers messages written offline when the client reconnects", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const writer = make();
     const reader = make();
     await writer.login("b7-deliver", await signUserToken("b7-deliver"));
@@ -46,7 +31,7 @@ describe("nothing lost in transit", () => {
   });
 
   it("keeps every message the relay acknowledged when the relay is killed", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const writer = make();
     await writer.login("b7-crash", await signUserToken("b7-crash"));
     for (let i = 0; i < 20; i++) await writer.send(`acknowledged ${i}`);
@@ -60,7 +45,7 @@ describe("nothing lost in transit", () => {
   });
 
   it("flushes unsent messages before logout", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const client = make();
     await client.login("b7-flush", await signUserToken("b7-flush"));
     await client.send("last words before logout");
@@ -70,7 +55,7 @@ describe("nothing lost in transit", () => {
   });
 
   it("refuses logout and switch with a typed error naming unsent messages while the relay is unreachable", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
     const client = make(storage);
     await client.login("b7-unsent", await signUserToken("b7-unsent"));
@@ -101,7 +86,7 @@ describe("nothing lost in transit", () => {
   });
 
   it("discards unsent messages only when the caller says so", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
     const client = make(storage);
     await client.login("b7-discard", await signUserToken("b7-discard"));

@@ -1,33 +1,22 @@
-import { createClient, memoryStorage, type ParleyClient, SDK_VERSION } from "@parley/client";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { memoryStorage, type ParleyClient, SDK_VERSION } from "@parley/client";
+import { describe, expect, it } from "vitest";
+import { useClientFixture } from "./support/client.js";
+import { signUserToken } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const ids = (client: ParleyClient) => client.messages().map((m) => m.id);
 
 describe("one thread across the clients of a userId", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   async function loggedIn(userId: string, count: number): Promise<ParleyClient[]> {
     const made: ParleyClient[] = [];
     for (let i = 0; i < count; i++) {
-      if (relay === undefined) throw new Error("no relay");
       // Separate stores: these are separate devices, syncing only through the relay.
-      const client = createClient({
-        appId: TEST_APP.id,
-        relayUrl: relay.url,
+      const client = fixture.client({
         storage: memoryStorage(),
-        WebSocket,
         clientInfo: { platform: `device-${i}`, appVersion: "1.2.3" },
       });
-      clients.push(client);
       expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: true });
       made.push(client);
     }
@@ -35,7 +24,7 @@ describe("one thread across the clients of a userId", () => {
   }
 
   it("shows every client's messages live on the others", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const [a, b, c] = await loggedIn("b3-live", 3);
     if (a === undefined || b === undefined || c === undefined) throw new Error("three clients");
     const seenOnC: string[] = [];
@@ -64,7 +53,7 @@ describe("one thread across the clients of a userId", () => {
   });
 
   it("converges messages written offline on two clients at once to one order on all three", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const [a, b, c] = await loggedIn("b3-offline", 3);
     if (a === undefined || b === undefined || c === undefined) throw new Error("three clients");
     await a.send("online first");

@@ -1,34 +1,19 @@
-import {
-  createClient,
-  memoryStorage,
-  type ParleyClient,
-  RelayUnavailableError,
-  TokenInvalidError,
-} from "@parley/client";
+import { memoryStorage, RelayUnavailableError, TokenInvalidError } from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { readRelayDoc } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { readRelayDoc, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const room = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
 describe("switching users on one client", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("removes A's data, loads B's thread, and never lets a message cross between them on any client", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const make = (storage = memoryStorage()) => {
-      if (relay === undefined) throw new Error("no relay");
-      const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-      clients.push(client);
+      const client = fixture.client({ storage });
       return client;
     };
     const sharedStorage = memoryStorage();
@@ -95,10 +80,9 @@ describe("switching users on one client", () => {
   });
 
   it("rejects a refused token for the new user without touching the current one", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const storage = memoryStorage();
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    clients.push(client);
+    const client = fixture.client({ storage });
     await client.login("carol", await signUserToken("carol"));
     await client.send("carol's message");
     await client.flush();
@@ -112,16 +96,9 @@ describe("switching users on one client", () => {
   });
 
   it("refuses to switch while the relay cannot check the new token, and keeps the current user", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const storage = memoryStorage();
-    const client = createClient({
-      appId: TEST_APP.id,
-      relayUrl: relay.url,
-      storage,
-      WebSocket,
-      loginTimeoutMs: 1_000,
-    });
-    clients.push(client);
+    const client = fixture.client({ storage, loginTimeoutMs: 1_000 });
     await client.login("erin", await signUserToken("erin"));
     await client.send("erin's message");
     await client.flush();

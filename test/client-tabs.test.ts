@@ -1,25 +1,18 @@
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { memoryStorage } from "@parley/client";
 import { roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 describe("tabs: instances sharing one store share one identity", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   it("shares the identity and live updates between tabs, even with no relay", async () => {
     const storage = memoryStorage();
     const open = () => {
       // No relay at all: whatever reaches the other tab went through the BroadcastChannel.
-      const tab = createClient({ appId: TEST_APP.id, relayUrl: "ws://127.0.0.1:9/v1", storage, connect: false });
-      clients.push(tab);
+      const tab = fixture.client({ relayUrl: "ws://127.0.0.1:9/v1", storage, connect: false });
       return tab;
     };
     const [first, second] = [open(), open()];
@@ -32,12 +25,10 @@ describe("tabs: instances sharing one store share one identity", () => {
   });
 
   it("follows a login and a logout made in another tab", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const storage = memoryStorage();
     const open = () => {
-      if (relay === undefined) throw new Error("no relay");
-      const tab = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-      clients.push(tab);
+      const tab = fixture.client({ storage });
       return tab;
     };
     const [first, second, third] = [open(), open(), open()];
@@ -79,12 +70,10 @@ describe("tabs: instances sharing one store share one identity", () => {
   });
 
   it("follows a switch to another user made in another tab, and never shows the previous user's messages", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const storage = memoryStorage();
     const open = () => {
-      if (relay === undefined) throw new Error("no relay");
-      const tab = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-      clients.push(tab);
+      const tab = fixture.client({ storage });
       return tab;
     };
     const [first, second] = [open(), open()];
@@ -95,8 +84,7 @@ describe("tabs: instances sharing one store share one identity", () => {
     await first.flush();
     await second.flush();
 
-    const bobDevice = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage: memoryStorage(), WebSocket });
-    clients.push(bobDevice);
+    const bobDevice = fixture.client({ storage: memoryStorage() });
     await bobDevice.login("tabs-bob", await signUserToken("tabs-bob"));
     await bobDevice.send("bob's own message");
     await bobDevice.flush();

@@ -1,45 +1,26 @@
-import {
-  createClient,
-  memoryStorage,
-  type ParleyClient,
-  type ParleyError,
-  TokenExpiredError,
-  TokenInvalidError,
-} from "@parley/client";
+import { memoryStorage, type ParleyError, TokenExpiredError, TokenInvalidError } from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
-import { readRelayDoc } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { describe, expect, it } from "vitest";
+import { readRelayDoc, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 const WRONG_SECRET = "not-the-app-secret-but-long-enough-0123456789";
 
 describe("token lifecycle", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
+  const fixture = useClientFixture();
   const make = (onTokenExpired?: (userId: string) => Promise<string>) => {
-    if (relay === undefined) throw new Error("no relay");
-    const client = createClient({
-      appId: TEST_APP.id,
-      relayUrl: relay.url,
+    const client = fixture.client({
       storage: memoryStorage(),
-      WebSocket,
       loginTimeoutMs: 1_000,
       ...(onTokenExpired === undefined ? {} : { onTokenExpired }),
     });
-    clients.push(client);
     return client;
   };
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
 
   it("asks for a fresh token before the current one expires and carries on without loss or duplicates", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const requested: string[] = [];
     const client = make(async (userId) => {
       requested.push(userId);
@@ -64,7 +45,7 @@ describe("token lifecycle", () => {
   });
 
   it("renews a token that expired while the relay was down before it reconnects", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const url = relay.url;
     await relay.stop();
     const requested: string[] = [];
@@ -87,7 +68,7 @@ describe("token lifecycle", () => {
   });
 
   it("reconnects with a fresh token after the relay closes the connection at expiry", async () => {
-    relay = await startRelay({ extraConfig: { clockToleranceS: 0 } });
+    const relay = await fixture.startRelay({ extraConfig: { clockToleranceS: 0 } });
     let calls = 0;
     // The app's backend fails the early refresh, so the token really expires and the relay closes with 4402.
     const client = make(async (userId) => {
@@ -113,7 +94,7 @@ describe("token lifecycle", () => {
   });
 
   it("gives typed errors for bad and expired tokens", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const client = make();
     await client.ready;
     const forged = await signUserToken("b8-bad", { secret: WRONG_SECRET });
@@ -126,7 +107,7 @@ describe("token lifecycle", () => {
   });
 
   it("emits a typed error event when the app's fresh token is refused too", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     await relay.stop();
     const client = make(async (userId) => signUserToken(userId, { secret: WRONG_SECRET }));
     const errors: ParleyError[] = [];

@@ -2,38 +2,29 @@
  * Typing indicators both ways and read receipts, between Parley clients and the business API, through a
  * real relay process.
  */
-import { createClient, memoryStorage, type ParleyClient, type TypingState } from "@parley/client";
+import { memoryStorage, type ParleyClient, type TypingState } from "@parley/client";
 import { roomName } from "@parley/protocol";
-import { afterEach, describe, expect, it } from "vitest";
-import WebSocket from "ws";
+import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { api } from "./business-support.js";
-import { readRelayDoc } from "./support/client.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { readRelayDoc, useClientFixture } from "./support/client.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
 describe("typing indicators and read receipts", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
+  const fixture = useClientFixture();
 
   function make(storage = memoryStorage()): ParleyClient {
-    if (relay === undefined) throw new Error("no relay");
-    const client = createClient({ appId: TEST_APP.id, relayUrl: relay.url, storage, WebSocket });
-    clients.push(client);
+    const client = fixture.client({ storage });
     return client;
   }
 
   it("shows the user typing to the business until they stop or send, and the business typing to the user", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const user = "typing-user";
     const client = make();
     await client.login(user, await signUserToken(user));
-    const userTyping = async () => (await api(relay as RelayHandle, "GET", `users/${user}`)).body.userTyping === true;
+    const userTyping = async () => (await api(relay, "GET", `users/${user}`)).body.userTyping === true;
 
     client.setTyping(true);
     await waitFor(userTyping, { what: "the business sees the user typing" });
@@ -64,7 +55,7 @@ describe("typing indicators and read receipts", () => {
   });
 
   it("refuses a non-boolean typing argument with a typed error", async () => {
-    relay = await startRelay();
+    await fixture.startRelay();
     const client = make();
     await client.ready;
     expect(() => client.setTyping("yes" as unknown as boolean)).toThrow(
@@ -73,7 +64,7 @@ describe("typing indicators and read receipts", () => {
   });
 
   it("shows what the business read, per message, and keeps unread counts right across devices, tabs and offline", async () => {
-    relay = await startRelay();
+    const relay = await fixture.startRelay();
     const user = "reads-user";
     const phoneStore = memoryStorage();
     const phone = make(phoneStore);
