@@ -162,7 +162,7 @@ describe("compact", () => {
 });
 
 describe("remove", () => {
-  it("erases the document: loads as [], not listed, and the fence keeps working afterwards", async () => {
+  it("erases the document: loads as [], not listed, and writing it again takes a new claim", async () => {
     const name = "removal/doc";
     const fence = await storage.claim(name);
     await storage.append(name, bytes(1), fence);
@@ -171,8 +171,9 @@ describe("remove", () => {
     await storage.remove(name, fence);
     expect(await storage.load(name)).toEqual([]);
     expect((await storage.list("removal/")).names).toEqual([]);
-    await storage.append(name, bytes(3), fence);
-    expect(await storage.load(name)).toEqual([bytes(3)]);
+    await expect(storage.append(name, bytes(3), fence)).rejects.toBeInstanceOf(FencedError);
+    await storage.append(name, bytes(4), await storage.claim(name));
+    expect(await storage.load(name)).toEqual([bytes(4)]);
     expect((await storage.list("removal/")).names).toEqual([name]);
   });
 

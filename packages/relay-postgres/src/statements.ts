@@ -63,13 +63,15 @@ export function compact(s: string): string {
 }
 
 /**
- * `$1` name, `$2` fence: erases the document. The row stays (without data, not listed) so that its epoch
- * and sequence never go back: a writer fenced before the remove stays fenced after it.
+ * `$1` name, `$2` fence: erases the document and bumps the epoch, so that writing it again takes a new
+ * claim (the remover's fence is refused too) and any lease ends. The row stays (without data, not listed)
+ * so that its epoch and sequence never go back: a writer fenced before the remove stays fenced after it.
  */
 export function remove(s: string): string {
   return `
     WITH r AS (
-      UPDATE ${s}.rooms SET snapshot = NULL, snapshot_seq = last_seq, stored = false
+      UPDATE ${s}.rooms
+      SET snapshot = NULL, snapshot_seq = last_seq, stored = false, epoch = epoch + 1, owner = NULL, lease_until = NULL
       WHERE name = $1 AND epoch = $2 RETURNING name
     ), d AS (
       DELETE FROM ${s}.updates u USING r WHERE u.room = r.name
