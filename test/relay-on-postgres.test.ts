@@ -1,7 +1,8 @@
 /**
  * The relay process on PostgreSQL (`storage: { kind: "postgres" }` in its config, through the optional
  * @parley/relay-postgres package): two clients sync through it, it is SIGKILLed, and everything the clients
- * saw acknowledged (`sent`) is in PostgreSQL and served again after the restart.
+ * saw acknowledged (`sent`) is in PostgreSQL and served again after the restart; while PostgreSQL cannot
+ * commit, nothing is acknowledged.
  */
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
@@ -91,6 +92,41 @@ it("keeps everything acknowledged in PostgreSQL across a SIGKILL of the relay", 
   await tablet.send("after the restart");
   await waitFor(() => tablet.messages().every((m) => m.status === "sent"), { what: "acknowledged after restart" });
   expect(await storedMessageIds(userId)).toHaveLength(21);
+});
+
+it("leaves messages pending while PostgreSQL cannot commit them, and acknowledges them once it can", async () => {
+  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: URL, schema } } });
+  const userId = "pg-stalled";
+  const phone = client();
+  await phone.login(userId, await signUserToken(userId));
+  await phone.send("before the stall");
+  await waitFor(() => phone.messages().every((m) => m.status === "sent"), { what: "first message acknowledged" });
+  // Stalls the room's writes inside PostgreSQL without touching the shared server: another session holds the
+  // room row's lock, so the relay's append statement waits for it as it would behind a paused server.
+  const locker = postgres(URL, { max: 1, onnotice: () => {} });
+  try {
+    await locker`BEGIN`;
+    await locker.unsafe(`SELECT 1 FROM "${schema}".rooms WHERE name = $1 FOR UPDATE`, [
+      roomName({ appId: TEST_APP.id, kind: "user", subject: userId }),
+    ]);
+    await phone.send("while PostgreSQL is stalled");
+    await waitFor(
+      async () =>
+        (
+          await admin.unsafe(
+            `SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%unnest%' AND query LIKE $1`,
+            [`%"${schema}".rooms%`],
+          )
+        ).length > 0,
+      { what: "the relay's append waits in PostgreSQL" },
+    );
+    expect(phone.messages().map((m) => m.status)).toEqual(["sent", "pending"]);
+    await locker`COMMIT`;
+  } finally {
+    await locker.end();
+  }
+  await waitFor(() => phone.messages().every((m) => m.status === "sent"), { what: "acknowledged once committed" });
+  expect(await storedMessageIds(userId)).toEqual(phone.messages().map((m) => m.id));
 });
 
 it("refuses to start, saying why, when PostgreSQL is not reachable", async () => {
