@@ -22,8 +22,9 @@ import type { Extensions } from "./extensions.js";
 import { fullStateOf } from "./full-state-cache.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
+import { AwarenessQueries } from "./presence.js";
 import { closeSocket, Refusal } from "./refusal.js";
-import { awarenessFrame, type Room, type RoomPeer } from "./room.js";
+import type { Room, RoomPeer } from "./room.js";
 
 /** Longest delay a Node timer honours; longer (or NaN) ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -55,6 +56,11 @@ export class Connection implements RoomPeer {
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly budget: FrameBudget;
   private heartbeat: Heartbeat | undefined;
+  /** queryAwareness answers: coalesced, at most 10 a second. */
+  private readonly queries = new AwarenessQueries(() => {
+    const present = this.room.presence.presentFrame();
+    if (present !== null && !this.closing) this.send(present);
+  });
   /**
    * Bytes of frames larger than `maxFrameBytes` (sync replies, forwarded sync steps: as big as a document)
    * not yet handed to the socket. They do not count as falling behind, or no big document could be synced.
@@ -96,8 +102,8 @@ export class Connection implements RoomPeer {
     encoding.writeVarUint(encoder, MessageType.sync);
     syncProtocol.writeSyncStep1(encoder, this.room.doc);
     this.send(encoding.toUint8Array(encoder));
-    const present = [...this.room.awareness.getStates().keys()];
-    if (present.length > 0) this.send(awarenessFrame(this.room.awareness, present));
+    const present = this.room.presence.presentFrame();
+    if (present !== null) this.send(present);
     for (const frame of queued) this.onFrame(frame.data, frame.isBinary);
   }
 
@@ -135,6 +141,7 @@ export class Connection implements RoomPeer {
     this.closing = true;
     clearTimeout(this.expiryTimer);
     this.heartbeat?.stop();
+    this.queries.stop();
     this.room.leave(this);
   }
 
@@ -184,15 +191,15 @@ export class Connection implements RoomPeer {
         this.handleSync(decoder);
         return;
       case MessageType.awareness: {
-        const refused = this.room.applyAwareness(decoding.readVarUint8Array(decoder), this);
-        if (refused !== null) throw new Refusal(CloseCode.Authorship, refused);
+        const refused = this.room.presence.apply(decoding.readVarUint8Array(decoder), this);
+        if (refused !== null) {
+          throw new Refusal(refused.code === "too-large" ? CloseCode.TooLarge : CloseCode.Authorship, refused.reason);
+        }
         return;
       }
-      case MessageType.queryAwareness: {
-        const present = [...this.room.awareness.getStates().keys()];
-        this.send(awarenessFrame(this.room.awareness, present));
+      case MessageType.queryAwareness:
+        this.queries.ask();
         return;
-      }
       case MessageType.logout:
         this.closing = true;
         void this.logout();

@@ -26,16 +26,15 @@ import {
 } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import * as random from "lib0/random";
-import * as awarenessProtocol from "y-protocols/awareness";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
-import { checkAwarenessUpdate } from "../authorship/awareness-check.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
 import type { Logger } from "./logger.js";
+import { Presence } from "./presence.js";
 
 /** A connection as its room sees it. */
 export interface RoomPeer {
@@ -88,22 +87,13 @@ function syncUpdateFrame(update: Uint8Array): Uint8Array {
   return encoding.toUint8Array(encoder);
 }
 
-/** Encodes an awareness frame with the states of `clients`. */
-export function awarenessFrame(awareness: awarenessProtocol.Awareness, clients: number[]): Uint8Array {
-  const encoder = encoding.createEncoder();
-  encoding.writeVarUint(encoder, MessageType.awareness);
-  encoding.writeVarUint8Array(encoder, awarenessProtocol.encodeAwarenessUpdate(awareness, clients));
-  return encoding.toUint8Array(encoder);
-}
-
 /** One loaded document and its connections. Create with {@link Room.load}. */
 export class Room implements RoomHandle {
   /** The document. Read it freely; change it only through {@link Room.transactAsRelay}. */
   readonly doc = new Y.Doc();
-  /** Presence states of the connected clients (not stored). */
-  readonly awareness: awarenessProtocol.Awareness;
+  /** Presence of the connected clients (not stored): presence.ts. */
+  readonly presence: Presence;
   private readonly peers = new Set<RoomPeer>();
-  private readonly awarenessIds = new Map<RoomPeer, Set<number>>();
   private holds = 0;
   private pendingWrites = 0;
   private lastWrite: Promise<void> = Promise.resolve();
@@ -139,9 +129,7 @@ export class Room implements RoomHandle {
     this.doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) =>
       this.onUpdate(update, origin, transaction.afterState),
     );
-    this.awareness = new awarenessProtocol.Awareness(this.doc);
-    this.awareness.setLocalState(null);
-    this.awareness.on("update", (change: AwarenessChange, origin: unknown) => this.onAwareness(change, origin));
+    this.presence = new Presence(this.doc, () => this.peers);
     messagesOf(this.doc).observe(() => {
       this.recent = undefined;
     });
@@ -231,27 +219,15 @@ export class Room implements RoomHandle {
     return verdict;
   }
 
-  /**
-   * Applies an awareness update from a peer: only its entries for presence the peer introduced (others
-   * are dropped; see awareness-check.ts). Returns the reason to refuse the peer, or `null`. Throws on
-   * undecodable input.
-   */
-  applyAwareness(update: Uint8Array, peer: RoomPeer): string | null {
-    const verdict = checkAwarenessUpdate(update, (clientID) => {
-      if (clientID === this.awareness.clientID) return "other";
-      if (this.awarenessIds.get(peer)?.has(clientID)) return "self";
-      for (const ids of this.awarenessIds.values()) if (ids.has(clientID)) return "other";
-      return undefined;
-    });
-    if (!verdict.ok) return verdict.reason;
-    if (verdict.update !== null) awarenessProtocol.applyAwarenessUpdate(this.awareness, verdict.update, peer);
-    return null;
+  /** Presence states of the connected clients (the relay's own local state speaks for the business). */
+  get awareness(): Presence["awareness"] {
+    return this.presence.awareness;
   }
 
   /** Adds a peer and stamps its client record. */
   join(peer: RoomPeer, stamp: JoinStamp): void {
     this.peers.add(peer);
-    this.awarenessIds.set(peer, new Set());
+    this.presence.join(peer);
     this.hooks.active(this);
     this.transactAsRelay((doc) => recordConnect(doc, { clientId: peer.clientId, ...stamp }, Date.now())).catch(
       (error) => this.logger.warn("client record not stored", { room: this.name, error }),
@@ -261,9 +237,7 @@ export class Room implements RoomHandle {
   /** Removes a peer, its presence, and stamps `lastSeen` (and `active: false` after a logout). */
   leave(peer: RoomPeer, loggedOut = false): void {
     if (!this.peers.delete(peer)) return;
-    const ids = this.awarenessIds.get(peer);
-    this.awarenessIds.delete(peer);
-    if (ids && ids.size > 0) awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
+    this.presence.leave(peer);
     if (this.state === "open") {
       this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
         this.logger.warn("client record not stored", { room: this.name, error }),
@@ -325,7 +299,7 @@ export class Room implements RoomHandle {
   /** Frees the document. The registry calls this when it unloads the room. */
   destroy(): void {
     if (this.state === "open") this.state = "closed";
-    this.awareness.destroy();
+    this.presence.destroy();
     this.doc.destroy();
   }
 
@@ -433,23 +407,4 @@ export class Room implements RoomHandle {
     this.relayId = this.doc.clientID;
     this.doc.transact(() => owners.set(String(this.doc.clientID), RELAY_OWNER), RELAY_ORIGIN);
   }
-
-  private onAwareness(change: AwarenessChange, origin: unknown): void {
-    const ids = this.awarenessIds.get(origin as RoomPeer);
-    if (ids) {
-      for (const id of change.added) ids.add(id);
-      for (const id of change.updated) ids.add(id);
-      for (const id of change.removed) ids.delete(id);
-    }
-    const changed = [...change.added, ...change.updated, ...change.removed];
-    if (changed.length === 0) return;
-    const frame = awarenessFrame(this.awareness, changed);
-    for (const peer of this.peers) peer.send(frame);
-  }
-}
-
-interface AwarenessChange {
-  added: number[];
-  updated: number[];
-  removed: number[];
 }
