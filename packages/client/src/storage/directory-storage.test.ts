@@ -1,4 +1,4 @@
-import { appendFileSync, mkdtempSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { appendFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative } from "node:path";
 import { StorageError } from "@parley/protocol";
@@ -71,6 +71,21 @@ describe("directoryStorage", () => {
     await b.deleteDoc("shared");
     await expect(handle.flush()).rejects.toBeInstanceOf(StorageError);
     await handle.close();
+    expect(readdirSync(join(dir, "docs"))).toEqual([]);
+  });
+
+  it("removes the temporary files a crash left mid-write (a record, a compaction) when the directory is first used", async () => {
+    const dir = tempDir();
+    mkdirSync(join(dir, "records"));
+    mkdirSync(join(dir, "docs"));
+    const record = `${Buffer.from("identity").toString("base64url")}.json`;
+    const log = `${Buffer.from("app/u/x").toString("base64url")}.ylog`;
+    writeFileSync(join(dir, "records", `${record}.a1b2c3.tmp`), '{"secret":"left by a crash"}');
+    writeFileSync(join(dir, "docs", `${log}.d4e5f6.tmp`), "a compacted conversation");
+    const storage = directoryStorage(dir);
+    expect(await storage.get("identity")).toBeUndefined();
+    expect(await storage.listDocs()).toEqual([]);
+    expect(readdirSync(join(dir, "records"))).toEqual([]);
     expect(readdirSync(join(dir, "docs"))).toEqual([]);
   });
 });

@@ -7,6 +7,8 @@
  *   Opening it reads the log, drops a torn tail and compacts it into one update (written to a temporary
  *   file and renamed into place); `flush()` fsyncs. The Yjs side is log-documents.ts.
  * - `deleteDoc` unlinks the log, fsyncs the directory and checks with `stat` that it is gone.
+ * - Temporary files a crash left mid-write (which may hold a whole record or document) are removed the
+ *   first time the process uses the directory, so no erased data survives in one.
  *
  * Every `directoryStorage` instance of one process given the same directory shares one queue per
  * document, so several clients of a process act as tabs of one store. One process should own a
@@ -22,8 +24,14 @@ import type { ClientStorage, StoredValue } from "./storage.js";
 const DOC_SUFFIX = ".ylog";
 const RECORD_SUFFIX = ".json";
 
-/** The documents of every directory this process has opened, by absolute path (instances share them). */
-const mediums = new Map<string, LogDocuments>();
+/** What every instance on one directory shares: its preparation and its documents' queues. */
+interface Medium {
+  ready: () => Promise<void>;
+  documents: LogDocuments;
+}
+
+/** Every directory this process has opened, by absolute path. */
+const mediums = new Map<string, Medium>();
 
 /** File-name-safe, reversible encoding of a key or document name. */
 function encodeName(name: string): string {
@@ -158,6 +166,38 @@ function directoryLog(docsDir: string, ready: () => Promise<void>): UpdateLog {
 }
 
 /**
+ * Removes what a crash in the middle of a write left in `dir`: temporary copies (`<name>.<random>.tmp`) of
+ * records and compacted documents. They may hold a whole identity or conversation, which a later `delete`
+ * or `deleteDoc` of that name must not leave behind. Run before this process writes anything there, so
+ * no temporary file is one of ours in flight.
+ */
+async function removeLeftovers(dir: string): Promise<void> {
+  for (const name of await readdir(dir)) {
+    if (name.endsWith(".tmp")) await rm(`${dir}/${name}`, { force: true });
+  }
+  await syncDirectory(dir);
+}
+
+function openMedium(root: string): Medium {
+  const recordsDir = `${root}/records`;
+  const docsDir = `${root}/docs`;
+  let made: Promise<void> | undefined;
+  const ready = () => {
+    made ??= (async () => {
+      await mkdir(recordsDir, { recursive: true });
+      await mkdir(docsDir, { recursive: true });
+      await removeLeftovers(recordsDir);
+      await removeLeftovers(docsDir);
+    })().catch((error: unknown) => {
+      made = undefined;
+      throw error;
+    });
+    return made;
+  };
+  return { ready, documents: logDocuments(directoryLog(docsDir, ready)) };
+}
+
+/**
  * Creates a store that keeps a client's data in `path` (created if missing).
  * @param path - a directory that only this process uses; instances given the same directory share it
  *   as tabs of one origin would.
@@ -168,23 +208,12 @@ export function directoryStorage(path: string): ClientStorage {
   }
   const root = resolve(path);
   const recordsDir = `${root}/records`;
-  const docsDir = `${root}/docs`;
-  let made: Promise<void> | undefined;
-  const ready = () => {
-    made ??= Promise.all([mkdir(recordsDir, { recursive: true }), mkdir(docsDir, { recursive: true })]).then(
-      () => {},
-      (error: unknown) => {
-        made = undefined;
-        throw error;
-      },
-    );
-    return made;
-  };
-  let documents = mediums.get(root);
-  if (documents === undefined) {
-    documents = logDocuments(directoryLog(docsDir, ready));
-    mediums.set(root, documents);
+  let medium = mediums.get(root);
+  if (medium === undefined) {
+    medium = openMedium(root);
+    mediums.set(root, medium);
   }
+  const { ready, documents } = medium;
   const recordPath = (key: string) => `${recordsDir}/${encodeName(key)}${RECORD_SUFFIX}`;
 
   return {
