@@ -1,12 +1,6 @@
-/**
- * The client follows the browser's `online` / `offline` events where `globalThis.addEventListener`
- * exists. Node has no such events, so this file gives `globalThis` an EventTarget's listeners (the events
- * are what a browser would fire); the relay and the sockets are real.
- */
-import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type RelayHandle, startRelay, TEST_APP } from "./support/relay.js";
+import { useClientFixture } from "./support/client.js";
 import { waitFor } from "./support/wait.js";
 
 type Listen = (type: string, listener: () => void) => void;
@@ -23,8 +17,7 @@ class CountingWebSocket extends WebSocket {
 }
 
 describe("online and offline events", () => {
-  let relay: RelayHandle | undefined;
-  const clients: ParleyClient[] = [];
+  const fixture = useClientFixture();
   beforeAll(() => {
     scope.addEventListener = network.addEventListener.bind(network);
     scope.removeEventListener = network.removeEventListener.bind(network);
@@ -33,21 +26,10 @@ describe("online and offline events", () => {
     delete scope.addEventListener;
     delete scope.removeEventListener;
   });
-  afterEach(async () => {
-    for (const client of clients.splice(0)) await client.destroy().catch(() => {});
-    await relay?.stop();
-    relay = undefined;
-  });
 
   it("drops the socket on offline and reconnects at once on online, without waiting out the backoff", async () => {
-    relay = await startRelay();
-    const client = createClient({
-      appId: TEST_APP.id,
-      relayUrl: relay.url,
-      storage: memoryStorage(),
-      WebSocket: CountingWebSocket,
-    });
-    clients.push(client);
+    const relay = await fixture.startRelay();
+    const client = fixture.client({ WebSocket: CountingWebSocket });
     await client.ready;
     await waitFor(() => client.status === "online", { what: "online" });
 
@@ -66,7 +48,6 @@ describe("online and offline events", () => {
     await waitFor(() => client.status === "online", { what: "reconnected" });
 
     await client.destroy();
-    clients.length = 0;
     const afterDestroy = sockets;
     network.dispatchEvent(new Event("online"));
     expect(sockets).toBe(afterDestroy);
