@@ -185,6 +185,8 @@ class Run {
       for (const slot of this.slots) {
         this.log.push(`  ${slot.name}: ${slot.client.status} ${JSON.stringify(this.view(slot))}`);
       }
+      const notable = this.relay.logs.filter((line) => /"level":"(warn|error)"|refused/.test(line));
+      this.log.push(...notable.slice(-20).map((line) => `  relay: ${line}`));
     }
     this.observe();
     this.problems.push(...this.model.checkSettled(this.slots.map((s) => this.view(s))));
