@@ -6,7 +6,14 @@
  *
  * One statement at a time is what keeps "when an append resolves, every earlier append to that room is
  * durable": statements on one queue never commit out of order, and a failed batch fails only its own writes.
+ * A batch stops at {@link MAX_BATCH_APPENDS} appends or {@link MAX_BATCH_BYTES} bytes (always at least one
+ * append), so a burst of large updates is several statements rather than one of unbounded size.
  */
+
+/** Most appends in one statement. */
+export const MAX_BATCH_APPENDS = 1000;
+/** Most update bytes in one statement (one update larger than this still goes, alone). */
+export const MAX_BATCH_BYTES = 4 * 1024 * 1024;
 
 /** An append waiting for its batch. */
 export interface QueuedAppend {
@@ -86,14 +93,23 @@ export class WriteQueue {
         await first.run().then(first.pending.resolve, first.pending.reject);
         continue;
       }
-      const end = this.entries.findIndex((entry) => entry.kind === "barrier");
-      const batch = this.entries.splice(0, end === -1 ? this.entries.length : end) as Array<
-        Extract<Entry, { kind: "append" }>
-      >;
-      await this.runBatch(batch);
+      await this.runBatch(this.takeBatch());
     }
     this.running = false;
     for (const resolve of this.idle.splice(0)) resolve();
+  }
+
+  /** The appends at the head of the queue, up to the first barrier or the batch limits. */
+  private takeBatch(): Array<Extract<Entry, { kind: "append" }>> {
+    let count = 0;
+    let bytes = 0;
+    for (const entry of this.entries) {
+      if (entry.kind !== "append" || count === MAX_BATCH_APPENDS) break;
+      if (count > 0 && bytes + entry.append.update.byteLength > MAX_BATCH_BYTES) break;
+      count += 1;
+      bytes += entry.append.update.byteLength;
+    }
+    return this.entries.splice(0, count) as Array<Extract<Entry, { kind: "append" }>>;
   }
 
   private async runBatch(batch: Array<Extract<Entry, { kind: "append" }>>): Promise<void> {
