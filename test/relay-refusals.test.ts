@@ -309,7 +309,8 @@ describe("relay refusals", () => {
 describe("token expiry while connected", () => {
   let relay: RelayHandle;
   beforeAll(async () => {
-    relay = await startRelay({ extraConfig: { clockToleranceS: 0 } });
+    // A year-long token needs a relay that accepts that lifetime (maxTokenLifetimeS, 24 h by default).
+    relay = await startRelay({ extraConfig: { clockToleranceS: 0, maxTokenLifetimeS: 366 * 24 * 3600 } });
   });
   afterAll(async () => {
     await relay.stop();

@@ -70,15 +70,15 @@ describe("parseConfig", () => {
     expect(problem({ apps: [{ id: "a", keys: [key] }], fsync: "always" })).toBe("config.fsync");
   });
 
-  it("refuses a kid used twice, even across apps, and duplicate apps", () => {
-    expect(
-      problem({
-        apps: [
-          { id: "a", keys: [key] },
-          { id: "b", keys: [key] },
-        ],
-      }),
-    ).toBe("config.apps[1].keys");
+  it("refuses a kid used twice within an app (kids are scoped per app), and duplicate apps", () => {
+    expect(problem({ apps: [{ id: "a", keys: [key, key] }] })).toBe("config.apps[0].keys");
+    const twins = parseConfig({
+      apps: [
+        { id: "a", keys: [key] },
+        { id: "b", keys: [key] },
+      ],
+    });
+    expect(twins.apps.map((app) => app.keys[0]?.kid)).toEqual(["k1", "k1"]);
     expect(
       problem({
         apps: [
@@ -87,5 +87,17 @@ describe("parseConfig", () => {
         ],
       }),
     ).toBe("config.apps[1].id");
+  });
+
+  it("reads per-app audience and issuer and the maximum token lifetime", () => {
+    const config = parseConfig({
+      apps: [{ id: "a", keys: [key], audience: ["relay"], issuer: "https://backend.example" }],
+      maxTokenLifetimeS: 3600,
+    });
+    expect(config.apps[0]).toMatchObject({ audience: ["relay"], issuer: "https://backend.example" });
+    expect(config.maxTokenLifetimeS).toBe(3600);
+    expect(parseConfig({ apps: [{ id: "a", keys: [key] }] }).maxTokenLifetimeS).toBe(86_400);
+    expect(problem({ apps: [{ id: "a", keys: [key], audience: "" }] })).toBe("config.apps[0].audience");
+    expect(problem({ apps: [{ id: "a", keys: [key] }], maxTokenLifetimeS: 0 })).toBe("config.maxTokenLifetimeS");
   });
 });

@@ -33,6 +33,10 @@ export interface AppConfig {
   id: string;
   keys: KeyConfig[];
   webhooks?: WebhookConfig[];
+  /** When set, user and app tokens must carry a matching `aud` claim. */
+  audience?: string | string[];
+  /** When set, user and app tokens must carry a matching `iss` claim. */
+  issuer?: string | string[];
 }
 
 /** Whether durable writes are flushed to the disk: `batch` = one fsync per group of appends. */
@@ -55,8 +59,10 @@ export interface RelayConfig {
   roomGraceMs: number;
   /** Size, rate, connection and liveness limits (see limits.ts and the README's "Limits" table). */
   limits: Limits;
-  /** Accepted clock skew for token `exp` / `nbf`, in seconds. Default 30. */
+  /** Accepted clock skew for token `exp` / `nbf` / `iat`, in seconds. Default 30. */
   clockToleranceS: number;
+  /** Longest accepted user-token lifetime (`exp − iat`, `exp − now`), in seconds. Default 86,400 (24 h). */
+  maxTokenLifetimeS: number;
   /** Default `info`. */
   logLevel: LogLevel;
   /**
@@ -122,15 +128,25 @@ function parseApp(raw: unknown, path: string): AppConfig {
   assertKnownKeys(raw, APP_KEYS, path);
   assertAppId(raw.id, `config.${path}.id`);
   if (!Array.isArray(raw.keys) || raw.keys.length === 0) fail(`${path}.keys`, "must be a non-empty array");
-  return {
+  const app: AppConfig = {
     id: raw.id as string,
     keys: raw.keys.map((key, i) => parseKey(key, `${path}.keys[${i}]`)),
     webhooks: parseWebhooks(raw.webhooks, path),
   };
+  for (const claim of ["audience", "issuer"] as const) {
+    const value = raw[claim];
+    if (value === undefined) continue;
+    const valid =
+      (typeof value === "string" && value !== "") ||
+      (Array.isArray(value) && value.length > 0 && value.every((v) => typeof v === "string" && v !== ""));
+    if (!valid) fail(`${path}.${claim}`, "must be a non-empty string or array of strings");
+    app[claim] = value as string | string[];
+  }
+  return app;
 }
 
 /** Keys of an app object. */
-const APP_KEYS = ["id", "keys", "webhooks"];
+const APP_KEYS = ["id", "keys", "webhooks", "audience", "issuer"];
 /** Top-level keys of the configuration. */
 const CONFIG_KEYS = [
   "port",
@@ -143,6 +159,7 @@ const CONFIG_KEYS = [
   "limits",
   "maxFrameBytes",
   "clockToleranceS",
+  "maxTokenLifetimeS",
   "logLevel",
   "metrics",
 ];
@@ -167,12 +184,12 @@ export function parseConfig(raw: unknown): RelayConfig {
   if (!Array.isArray(raw.apps)) fail("apps", "must be an array of apps");
   const apps = raw.apps.map((app, i) => parseApp(app, `apps[${i}]`));
   const appIds = new Set<string>();
-  const kids = new Set<string>();
   for (const [i, app] of apps.entries()) {
     if (appIds.has(app.id)) fail(`apps[${i}].id`, `duplicates app "${app.id}"`);
     appIds.add(app.id);
+    // Kids are scoped per app (apps pick their own; the room names the app), unique within one.
+    const kids = new Set<string>();
     for (const key of app.keys) {
-      // A kid names one key on the whole relay, so a token can never be read as another app's.
       if (kids.has(key.kid)) fail(`apps[${i}].keys`, `kid "${key.kid}" is used twice`);
       kids.add(key.kid);
     }
@@ -194,6 +211,7 @@ export function parseConfig(raw: unknown): RelayConfig {
     // A top-level maxFrameBytes is the spelling from before limits had their own object.
     limits: parseLimits(raw.limits, raw.maxFrameBytes),
     clockToleranceS: integer(raw, "clockToleranceS", 30, 0, 600),
+    maxTokenLifetimeS: integer(raw, "maxTokenLifetimeS", 24 * 3600, 60, 366 * 24 * 3600),
     logLevel,
     metrics: parseMetrics(raw.metrics),
   };

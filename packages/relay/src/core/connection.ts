@@ -22,7 +22,7 @@ import type { Extensions } from "./extensions.js";
 import { fullStateOf } from "./full-state-cache.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
-import { AwarenessQueries } from "./presence.js";
+import { AwarenessQueries, awarenessFrame } from "./presence.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import type { Room, RoomPeer } from "./room.js";
 
@@ -58,8 +58,7 @@ export class Connection implements RoomPeer {
   private heartbeat: Heartbeat | undefined;
   /** queryAwareness answers: coalesced, at most 10 a second. */
   private readonly queries = new AwarenessQueries(() => {
-    const present = this.room.presence.presentFrame();
-    if (present !== null && !this.closing) this.send(present);
+    if (!this.closing) this.send(this.room.presence.presentFrame() ?? awarenessFrame(this.room.awareness, []));
   });
   /**
    * Bytes of frames larger than `maxFrameBytes` (sync replies, forwarded sync steps: as big as a document)

@@ -105,7 +105,7 @@ export function createRelay(options: RelayOptions): Relay {
   const rooms = new Rooms({ storage: measured, logger, graceMs: config.roomGraceMs, extensions });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
-  const keys = KeyRing.create(config.apps, config.clockToleranceS);
+  const keys = KeyRing.create(config.apps, config.clockToleranceS, config.maxTokenLifetimeS);
   keys.catch(() => {}); // reported by listen()
   const { limits } = config;
   const perIp = new ConnectionQuota(limits.connectionsPerIp);

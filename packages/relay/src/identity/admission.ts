@@ -119,7 +119,8 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
 
   let verified: Authenticated;
   try {
-    verified = (await context.authenticate({ request, room: ref, token })) ?? (await context.keys.verify(token));
+    verified =
+      (await context.authenticate({ request, room: ref, token })) ?? (await context.keys.verify(token, ref.appId));
   } catch (error) {
     throw tokenRefusal(error);
   }

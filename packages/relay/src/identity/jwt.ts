@@ -1,7 +1,15 @@
 /**
- * Verification of user tokens with jose: the `kid` header selects one configured key, each key accepts
- * exactly its own algorithm (no `alg: none`, no HS/RS confusion), and only configured keys are ever used
- * (`jku`, `x5u` and embedded `jwk` headers are ignored). `exp` and `nbf` are checked with a clock tolerance (30 s by default).
+ * Verification of user tokens with jose. The policy, explicit:
+ *
+ * - Keys: the `kid` header selects one configured key of the room's app (kids are scoped per app: two apps may
+ *   both call their key `k1`); each key accepts exactly its own algorithm (no `alg: none`, no HS/RS confusion);
+ *   only configured keys are ever used (`jku`, `x5u` and embedded `jwk` headers are ignored).
+ * - Times, with a clock tolerance (30 s by default): `nbf` honoured; a user token must carry `exp`; its lifetime
+ *   (`exp − iat`, and `exp − now`) may not exceed `maxTokenLifetimeS` (default 24 h); an `iat` in the future is
+ *   refused.
+ * - Per app, when configured: `audience` and `issuer` must match (`aud`, `iss`).
+ * - Claims: only `scope: "appUser"` or no scope opens a user room; `sub`, `userId` and `external_id`, where more
+ *   than one is present, must agree (a token is never resolved by precedence).
  */
 import { TokenExpiredError, TokenInvalidError, TokenNotYetValidError, userIdFromClaims } from "@parley/protocol";
 import { type CryptoKey, decodeProtectedHeader, errors, importJWK, importSPKI, type JWTPayload, jwtVerify } from "jose";
@@ -29,7 +37,15 @@ interface LoadedKey {
   appId: string;
   alg: KeyConfig["alg"];
   key: CryptoKey | Uint8Array;
+  audience?: string | string[];
+  issuer?: string | string[];
 }
+
+/** Default longest accepted user-token lifetime, in seconds (24 hours). */
+export const DEFAULT_MAX_TOKEN_LIFETIME_S = 24 * 3600;
+
+/** The claims that may name a user; where several are present they must agree. */
+const USER_ID_CLAIMS = ["sub", "userId", "external_id"] as const;
 
 async function importKey(config: KeyConfig): Promise<CryptoKey | Uint8Array> {
   if (config.alg === "HS256") return new TextEncoder().encode(config.secret);
@@ -39,35 +55,58 @@ async function importKey(config: KeyConfig): Promise<CryptoKey | Uint8Array> {
   return key;
 }
 
-/** The keys of every configured app, indexed by `kid`. */
+/** The keys of every configured app, indexed by app and `kid`. */
 export class KeyRing {
   private constructor(
-    private readonly keys: ReadonlyMap<string, LoadedKey>,
-    /** Accepted clock skew in seconds, for `exp` and `nbf`. */
+    private readonly keys: ReadonlyMap<string, ReadonlyMap<string, LoadedKey>>,
+    /** Accepted clock skew in seconds, for `exp`, `nbf` and `iat`. */
     readonly clockToleranceS: number,
+    /** Longest accepted user-token lifetime in seconds. */
+    readonly maxTokenLifetimeS: number,
   ) {}
 
   /** Imports every key; throws if a PEM or JWK cannot be read. */
-  static async create(apps: readonly AppConfig[], clockToleranceS = DEFAULT_CLOCK_TOLERANCE_S): Promise<KeyRing> {
-    const keys = new Map<string, LoadedKey>();
+  static async create(
+    apps: readonly AppConfig[],
+    clockToleranceS = DEFAULT_CLOCK_TOLERANCE_S,
+    maxTokenLifetimeS = DEFAULT_MAX_TOKEN_LIFETIME_S,
+  ): Promise<KeyRing> {
+    const keys = new Map<string, Map<string, LoadedKey>>();
     for (const app of apps) {
+      const own = new Map<string, LoadedKey>();
       for (const config of app.keys) {
         try {
-          keys.set(config.kid, { appId: app.id, alg: config.alg, key: await importKey(config) });
+          const loaded: LoadedKey = { appId: app.id, alg: config.alg, key: await importKey(config) };
+          if (app.audience !== undefined) loaded.audience = app.audience;
+          if (app.issuer !== undefined) loaded.issuer = app.issuer;
+          own.set(config.kid, loaded);
         } catch (error) {
           throw new Error(`config: app ${app.id} key ${config.kid}: ${(error as Error).message}`, { cause: error });
         }
       }
+      keys.set(app.id, own);
     }
-    return new KeyRing(keys, clockToleranceS);
+    return new KeyRing(keys, clockToleranceS, maxTokenLifetimeS);
   }
 
   /**
-   * Verifies a token's signature, algorithm, `exp` and `nbf` against the configured key its `kid` names,
-   * and returns the key's app with the payload; what the claims grant is the caller's to decide.
+   * The key `kid` names: the one of `appId` when given and it has it; otherwise the one app that has it (so a
+   * token of another app is still recognized as such, and refused as another app's), or none.
+   */
+  private find(kid: string, appId: string | undefined): LoadedKey | undefined {
+    const own = appId === undefined ? undefined : this.keys.get(appId)?.get(kid);
+    if (own !== undefined) return own;
+    const matches = [...this.keys.values()].flatMap((app) => app.get(kid) ?? []);
+    return matches.length === 1 ? matches[0] : undefined;
+  }
+
+  /**
+   * Verifies a token's signature, algorithm, `exp`, `nbf`, and the app's `aud`/`iss` when configured,
+   * against the configured key its `kid` names (of `appId`, the app the request is for, when given), and
+   * returns the key's app with the payload; what the claims grant is the caller's to decide.
    * Throws {@link TokenInvalidError}, {@link TokenExpiredError} or {@link TokenNotYetValidError}.
    */
-  async verifyJwt(token: string, requiredClaims: readonly string[] = []): Promise<VerifiedJwt> {
+  async verifyJwt(token: string, requiredClaims: readonly string[] = [], appId?: string): Promise<VerifiedJwt> {
     if (token === "") throw new TokenInvalidError("missing", "no token");
     let kid: unknown;
     try {
@@ -76,13 +115,15 @@ export class KeyRing {
       throw new TokenInvalidError("malformed", "token is not a JWT");
     }
     if (typeof kid !== "string") throw new TokenInvalidError("unknown-key", "token has no kid header");
-    const entry = this.keys.get(kid);
+    const entry = this.find(kid, appId);
     if (!entry) throw new TokenInvalidError("unknown-key", "unknown kid");
     try {
       const { payload } = await jwtVerify(token, entry.key, {
         algorithms: [entry.alg],
         clockTolerance: this.clockToleranceS,
         requiredClaims: [...requiredClaims],
+        ...(entry.audience === undefined ? {} : { audience: entry.audience }),
+        ...(entry.issuer === undefined ? {} : { issuer: entry.issuer }),
       });
       return { appId: entry.appId, payload };
     } catch (error) {
@@ -90,13 +131,35 @@ export class KeyRing {
     }
   }
 
-  /** Verifies a user token: {@link verifyJwt}, and the claims must name a user. */
-  async verify(token: string): Promise<VerifiedToken> {
-    const { appId, payload } = await this.verifyJwt(token);
+  /**
+   * Verifies a user token for a room of `appId` (when given): {@link verifyJwt} with `exp` required, the
+   * lifetime and `iat` rules, and the claims must name one user with `scope: "appUser"` or no scope.
+   */
+  async verify(token: string, appId?: string): Promise<VerifiedToken> {
+    const { appId: keyAppId, payload } = await this.verifyJwt(token, ["exp"], appId);
+    const exp = payload.exp as number;
+    const now = Math.floor(Date.now() / 1000);
+    const tolerance = this.clockToleranceS;
+    if (payload.iat !== undefined) {
+      if (typeof payload.iat !== "number" || !Number.isFinite(payload.iat)) {
+        throw new TokenInvalidError("claims", "bad iat claim");
+      }
+      if (payload.iat > now + tolerance) throw new TokenInvalidError("claims", "iat is in the future");
+      if (exp - payload.iat > this.maxTokenLifetimeS) {
+        throw new TokenInvalidError("claims", "token lifetime is over the relay's maximum");
+      }
+    }
+    if (exp - now > this.maxTokenLifetimeS + tolerance) {
+      throw new TokenInvalidError("claims", "token lifetime is over the relay's maximum");
+    }
+    if (payload.scope !== undefined && payload.scope !== "appUser") {
+      throw new TokenInvalidError("claims", 'only scope "appUser" (or none) opens a user room');
+    }
+    const named = USER_ID_CLAIMS.map((claim) => payload[claim]).filter((value) => value !== undefined);
+    if (new Set(named).size > 1) throw new TokenInvalidError("claims", "conflicting user id claims");
     const userId = userIdFromClaims(payload);
     if (userId === null) throw new TokenInvalidError("claims", "token names no user (sub, or scope appUser + userId)");
-    const exp = typeof payload.exp === "number" ? payload.exp : undefined;
-    return exp === undefined ? { appId, userId } : { appId, userId, exp };
+    return { appId: keyAppId, userId, exp };
   }
 }
 
@@ -104,6 +167,7 @@ function describeFailure(error: unknown): Error {
   if (error instanceof errors.JWTExpired) return new TokenExpiredError();
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === "nbf") return new TokenNotYetValidError();
+    if (error.reason === "missing") return new TokenInvalidError("claims", `no ${error.claim} claim`);
     return new TokenInvalidError("claims", `bad ${error.claim} claim`);
   }
   if (error instanceof errors.JOSEAlgNotAllowed) return new TokenInvalidError("algorithm", "algorithm not allowed");

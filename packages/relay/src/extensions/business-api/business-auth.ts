@@ -23,7 +23,7 @@ export class AppAuthenticator {
   async authenticate(authorization: string | undefined, appId: string): Promise<void> {
     const match = /^Bearer ([^\s]+)$/.exec(authorization ?? "");
     if (match?.[1] === undefined) throw new TokenInvalidError("missing", "send Authorization: Bearer <app token>");
-    const { appId: keyAppId, payload } = await this.keys.verifyJwt(match[1], ["exp"]);
+    const { appId: keyAppId, payload } = await this.keys.verifyJwt(match[1], ["exp"], appId);
     const namesUser = payload.sub !== undefined || payload.userId !== undefined || payload.external_id !== undefined;
     if (payload.scope !== "app" || namesUser) {
       throw new ForbiddenError('the business API takes app tokens ({ scope: "app" }, no subject), not user tokens');
