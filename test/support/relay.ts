@@ -40,12 +40,17 @@ export interface RelayHandle {
 }
 
 const CLI = fileURLToPath(new URL("../../packages/relay/dist/cli.js", import.meta.url));
-const live = new Set<ChildProcess>();
-let exitHookInstalled = false;
+/**
+ * Relay processes still running, kept on the process: vitest runs many test files in one worker, each with
+ * its own copy of this module, and one exit hook per copy would pile up listeners (MaxListenersExceededWarning).
+ */
+const LIVE = Symbol.for("parley.test.liveRelays");
+const registry = globalThis as { [LIVE]?: Set<ChildProcess> };
+const live: Set<ChildProcess> = registry[LIVE] ?? new Set<ChildProcess>();
 
 function installExitHook(): void {
-  if (exitHookInstalled) return;
-  exitHookInstalled = true;
+  if (registry[LIVE] !== undefined) return;
+  registry[LIVE] = live;
   process.on("exit", () => {
     for (const child of live) child.kill("SIGKILL");
   });
