@@ -3,9 +3,14 @@ import {
   anonymousIdFromSecret,
   anonymousToken,
   CloseCode,
+  type CloseReason,
   createSecret,
+  errorCodeForClose,
+  errorForClose,
   listMessages,
   messagesOf,
+  type ParleyError,
+  parseCloseReason,
   roomName,
 } from "@parley/protocol";
 import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from "jose";
@@ -15,6 +20,20 @@ import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { connectRaw, openProvider, type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
+
+/** Waits for the close and checks its code and reason token, and the typed error a client makes of it. */
+async function expectClosed(
+  client: { closed: Promise<{ code: number; reason: string }> },
+  code: number,
+  reason: CloseReason,
+) {
+  const closed = await client.closed;
+  expect(closed).toMatchObject({ code });
+  expect(parseCloseReason(closed.code, closed.reason).reason).toBe(reason);
+  const error = errorForClose(closed.code, closed.reason) as ParleyError & { reason?: string };
+  expect(error.code).toBe(errorCodeForClose(code));
+  if ("reason" in error) expect(error.reason).toBe(reason);
+}
 
 const OTHER_APP = { id: "otherapp", kid: "other-k1", secret: "other-secret-0123456789-abcdefghijklmnopqrstu" };
 const userRoom = (userId: string, appId = TEST_APP.id) => roomName({ appId, kind: "user", subject: userId });
@@ -64,12 +83,16 @@ describe("relay refusals", () => {
    * Connects with `params` to `room`, sends a message as soon as the socket opens, expects the close code,
    * then checks with a valid client that nothing of the refused connection was stored.
    */
-  async function expectRefused(room: string, params: Record<string, string>, code: number, ownerId: string) {
+  async function expectRefused(
+    room: string,
+    params: Record<string, string>,
+    code: number,
+    ownerId: string,
+    reason: CloseReason,
+  ) {
     const client = connectRaw(relay, room, params);
     client.ws.on("open", () => client.ws.send(messageFrame("whoever-client-id-xx", `refused-${code}-msg`)));
-    const closed = await client.closed;
-    expect(closed.code).toBe(code);
-    expect(closed.reason.length).toBeGreaterThan(0);
+    await expectClosed(client, code, reason);
     await expectNothingStored(room, ownerId);
   }
 
@@ -86,21 +109,33 @@ describe("relay refusals", () => {
   const client = () => createSecret();
 
   it("no token: 4401", async () => {
-    await expectRefused(userRoom("u-notoken"), { client: client() }, CloseCode.Unauthorized, "u-notoken");
+    await expectRefused(userRoom("u-notoken"), { client: client() }, CloseCode.Unauthorized, "u-notoken", "missing");
   });
 
   it("malformed token: 4401", async () => {
-    await expectRefused(userRoom("u-malformed"), { token: "not.a.jwt", client: client() }, 4401, "u-malformed");
+    await expectRefused(
+      userRoom("u-malformed"),
+      { token: "not.a.jwt", client: client() },
+      4401,
+      "u-malformed",
+      "malformed",
+    );
   });
 
   it("bad signature: 4401", async () => {
     const token = await signUserToken("u-badsig", { secret: "some-other-secret-that-is-long-enough-12345" });
-    await expectRefused(userRoom("u-badsig"), { token, client: client() }, CloseCode.Unauthorized, "u-badsig");
+    await expectRefused(
+      userRoom("u-badsig"),
+      { token, client: client() },
+      CloseCode.Unauthorized,
+      "u-badsig",
+      "signature",
+    );
   });
 
   it("unknown key id: 4401", async () => {
     const token = await signUserToken("u-kid", { kid: "no-such-kid" });
-    await expectRefused(userRoom("u-kid"), { token, client: client() }, CloseCode.Unauthorized, "u-kid");
+    await expectRefused(userRoom("u-kid"), { token, client: client() }, CloseCode.Unauthorized, "u-kid", "unknown-key");
   });
 
   it("wrong algorithm for the key: 4401", async () => {
@@ -109,67 +144,90 @@ describe("relay refusals", () => {
       .setProtectedHeader({ alg: "HS384", kid: TEST_APP.kid })
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(TEST_APP.secret));
-    await expectRefused(userRoom("u-alg"), { token, client: client() }, CloseCode.Unauthorized, "u-alg");
+    await expectRefused(userRoom("u-alg"), { token, client: client() }, CloseCode.Unauthorized, "u-alg", "algorithm");
     // An RS256 key presented with an HS256 token signed with the PEM text as secret (key confusion).
     const pem = await exportSPKI(rsaKeys.publicKey);
     const confused = await new SignJWT({ sub: "u-alg" })
       .setProtectedHeader({ alg: "HS256", kid: "rsa-pem" })
       .setExpirationTime("1h")
       .sign(new TextEncoder().encode(pem));
-    await expectRefused(userRoom("u-alg"), { token: confused, client: client() }, CloseCode.Unauthorized, "u-alg");
+    await expectRefused(
+      userRoom("u-alg"),
+      { token: confused, client: client() },
+      CloseCode.Unauthorized,
+      "u-alg",
+      "algorithm",
+    );
   });
 
   it("expired token: 4402", async () => {
     const token = await signUserToken("u-expired", { expiresIn: -120 });
-    await expectRefused(userRoom("u-expired"), { token, client: client() }, CloseCode.TokenExpired, "u-expired");
+    await expectRefused(
+      userRoom("u-expired"),
+      { token, client: client() },
+      CloseCode.TokenExpired,
+      "u-expired",
+      "expired",
+    );
   });
 
   it("token not yet valid: 4405", async () => {
     const token = await signUserToken("u-nbf", { claims: { nbf: Math.floor(Date.now() / 1000) + 600 } });
-    await expectRefused(userRoom("u-nbf"), { token, client: client() }, CloseCode.TokenNotYetValid, "u-nbf");
+    await expectRefused(
+      userRoom("u-nbf"),
+      { token, client: client() },
+      CloseCode.TokenNotYetValid,
+      "u-nbf",
+      "not-yet-valid",
+    );
   });
 
   it("another user's room: 4403", async () => {
     const token = await signUserToken("mallory");
-    await expectRefused(userRoom("victim"), { token, client: client() }, CloseCode.Forbidden, "victim");
+    await expectRefused(userRoom("victim"), { token, client: client() }, CloseCode.Forbidden, "victim", "other-room");
   });
 
   it("another app's key: 4403", async () => {
     const token = await signUserToken("u-app", { kid: OTHER_APP.kid, secret: OTHER_APP.secret });
-    await expectRefused(userRoom("u-app"), { token, client: client() }, CloseCode.Forbidden, "u-app");
+    await expectRefused(userRoom("u-app"), { token, client: client() }, CloseCode.Forbidden, "u-app", "other-app");
   });
 
   it("unknown app: 4404", async () => {
     const token = await signUserToken("u-unknown-app");
     const client = connectRaw(relay, userRoom("u-unknown-app", "noapp"), { token, client: createSecret() });
-    expect((await client.closed).code).toBe(CloseCode.UnknownApp);
+    await expectClosed(client, CloseCode.UnknownApp, "unknown-app");
   });
 
   it("malformed room name: 4400", async () => {
     const token = await signUserToken("u-room");
     for (const room of [`${TEST_APP.id}/u/bad=`, `${TEST_APP.id}/x/abc`, `${TEST_APP.id}/u/../u/abc`, "nothing"]) {
-      const client = connectRaw(relay, room, { token, client: createSecret() });
-      expect((await client.closed).code).toBe(CloseCode.BadRequest);
+      await expectClosed(connectRaw(relay, room, { token, client: createSecret() }), CloseCode.BadRequest, "bad-room");
     }
   });
 
   it("missing or malformed client secret: 4400", async () => {
     const token = await signUserToken("u-client");
-    await expectRefused(userRoom("u-client"), { token }, CloseCode.BadRequest, "u-client");
-    await expectRefused(userRoom("u-client"), { token, client: "short" }, CloseCode.BadRequest, "u-client");
+    await expectRefused(userRoom("u-client"), { token }, CloseCode.BadRequest, "u-client", "bad-client");
+    await expectRefused(
+      userRoom("u-client"),
+      { token, client: "short" },
+      CloseCode.BadRequest,
+      "u-client",
+      "bad-client",
+    );
   });
 
   it("anonymous token for another anonymous room: 4403", async () => {
     const victim = createSecret();
     const room = roomName({ appId: TEST_APP.id, kind: "anonymous", subject: anonymousIdFromSecret(victim) });
     const attempt = connectRaw(relay, room, { token: anonymousToken(createSecret()), client: createSecret() });
-    expect((await attempt.closed).code).toBe(CloseCode.Forbidden);
+    await expectClosed(attempt, CloseCode.Forbidden, "other-room");
     // An anonymous token never opens a user room either.
     const userAttempt = connectRaw(relay, userRoom("u-anon"), {
       token: anonymousToken(victim),
       client: createSecret(),
     });
-    expect((await userAttempt.closed).code).toBe(CloseCode.Forbidden);
+    await expectClosed(userAttempt, CloseCode.Forbidden, "other-room");
   });
 
   it("accepts RS256 (PEM), ES256 (JWK) and Smooch-style appUser claims", async () => {
@@ -196,7 +254,7 @@ describe("relay refusals", () => {
       .setExpirationTime("1h")
       .sign(rsaKeys.privateKey);
     const attempt = connectRaw(relay, userRoom("u-keys"), { token: wrong, client: createSecret() });
-    expect((await attempt.closed).code).toBe(CloseCode.Unauthorized);
+    await expectClosed(attempt, CloseCode.Unauthorized, "algorithm");
   });
 
   describe("frames", () => {
@@ -210,26 +268,26 @@ describe("relay refusals", () => {
     it("unknown message type: 4408", async () => {
       const c = await openAs("f-unknown");
       c.ws.send(new Uint8Array([42, 0]));
-      expect((await c.closed).code).toBe(CloseCode.BadFrame);
+      await expectClosed(c, CloseCode.BadFrame, "message-type");
     });
 
     it("a relay-only message type from a client (auth): 4408", async () => {
       const c = await openAs("f-auth");
       c.ws.send(new Uint8Array([2, 0, 0]));
-      expect((await c.closed).code).toBe(CloseCode.BadFrame);
+      await expectClosed(c, CloseCode.BadFrame, "message-type");
     });
 
     it("truncated frame: 4408", async () => {
       const c = await openAs("f-truncated");
       c.ws.send(new Uint8Array([0, 2, 200, 1, 1]));
-      expect((await c.closed).code).toBe(CloseCode.BadFrame);
+      await expectClosed(c, CloseCode.BadFrame, "undecodable");
       await expectNothingStored(userRoom("f-truncated"), "f-truncated");
     });
 
     it("text frame: 4408", async () => {
       const c = await openAs("f-text");
       c.ws.send("hello");
-      expect((await c.closed).code).toBe(CloseCode.BadFrame);
+      await expectClosed(c, CloseCode.BadFrame, "text-frame");
     });
 
     it("frame over the size limit: 4413, and nothing of it stored", async () => {
@@ -245,14 +303,14 @@ describe("relay refusals", () => {
       const frame = encoding.toUint8Array(encoder);
       expect(frame.length).toBeGreaterThan(64 * 1024);
       c.ws.send(frame);
-      expect((await c.closed).code).toBe(CloseCode.TooLarge);
+      await expectClosed(c, CloseCode.TooLarge, "frame-size");
       await expectNothingStored(userRoom("f-large"), "f-large");
     });
 
     it("an update that breaks authorship (a business message from a user client): 4409, nothing stored", async () => {
       const c = await openAs("f-authorship");
       c.ws.send(messageFrame("whatever", "business-msg-1", "business"));
-      expect((await c.closed).code).toBe(CloseCode.Authorship);
+      await expectClosed(c, CloseCode.Authorship, "authorship");
       await expectNothingStored(userRoom("f-authorship"), "f-authorship");
     });
 
@@ -287,7 +345,7 @@ describe("relay refusals", () => {
         await waitFor(() => honest.provider.synced);
         const bad = await openAs("f-carry");
         bad.ws.send(new Uint8Array([42]));
-        expect((await bad.closed).code).toBe(CloseCode.BadFrame);
+        await expectClosed(bad, CloseCode.BadFrame, "message-type");
         messagesOf(honest.doc).push([
           { id: "after-bad-01", role: "user", client: honest.clientId, text: "still here", ts: Date.now() },
         ]);
@@ -320,8 +378,7 @@ describe("token expiry while connected", () => {
     const token = await signUserToken("u-expiring", { expiresIn: 2 });
     const c = connectRaw(relay, userRoom("u-expiring"), { token, client: createSecret() });
     await c.opened;
-    const closed = await c.closed;
-    expect(closed.code).toBe(CloseCode.TokenExpired);
+    await expectClosed(c, CloseCode.TokenExpired, "expired");
   });
 
   it("keeps a connection whose token expires far in the future (no timer overflow)", async () => {

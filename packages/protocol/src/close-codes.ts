@@ -4,9 +4,10 @@
  * They sit in the bands the stock y-websocket client (3.1+) understands: 4400–4499 are permanent (the
  * stock client stops and emits `closed`; Parley's client asks the app for a fresh token where that
  * helps) and 4500–4599 are transient (reconnect with backoff). Each code maps one-to-one to an
- * {@link ErrorCode}.
+ * {@link ErrorCode} and one error class (`errorForClose`), and carries a reason token
+ * (close-reasons.ts) that says which of its refusals it was.
  */
-import { ErrorCode } from "./errors.js";
+import { ErrorCode } from "./error-codes.js";
 
 export const CloseCode = {
   /** The URL, room name or a connection parameter is malformed. */
@@ -37,6 +38,8 @@ export const CloseCode = {
   Resync: 4531,
   /** The connection stopped answering pings, sent nothing for too long, or fell too far behind in reading. */
   Timeout: 4532,
+  /** The client logged out and the relay stored it; the relay closes normally. */
+  Normal: 1000,
   /** The relay is shutting down. Reconnect later. */
   GoingAway: 1001,
   /** Unexpected relay failure. Reconnect later. */
@@ -59,6 +62,7 @@ const errorCodeByClose: Record<number, ErrorCode> = {
   [CloseCode.RateLimited]: ErrorCode.RateLimited,
   [CloseCode.TooManyConnections]: ErrorCode.TooManyConnections,
   [CloseCode.Resync]: ErrorCode.Resync,
+  [CloseCode.Timeout]: ErrorCode.Timeout,
 };
 
 /** The error code a close code stands for, or `undefined` for ordinary and transport closes. */

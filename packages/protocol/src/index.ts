@@ -1,5 +1,7 @@
 export * from "./claims.js";
 export * from "./close-codes.js";
+export * from "./close-errors.js";
+export * from "./close-reasons.js";
 export * from "./credentials.js";
 export * from "./errors.js";
 export * from "./layout.js";

@@ -4,7 +4,7 @@
  * expires. A frame it cannot decode or does not allow ends only this connection, and so does going over a
  * limit (limits.ts): a frame budget, the heartbeat, or too many outgoing bytes waiting.
  */
-import { CloseCode, encodeStored, MessageType } from "@parley/protocol";
+import { CloseCode, type CloseReasonOf, encodeStored, MessageType } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
@@ -29,10 +29,10 @@ import type { Room, RoomPeer } from "./room.js";
 /** Longest delay a Node timer honours; longer (or NaN) ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
 
-const verdictCloseCode: Record<Exclude<Verdict, { ok: true }>["code"], number> = {
-  authorship: CloseCode.Authorship,
-  "bad-frame": CloseCode.BadFrame,
-  resync: CloseCode.Resync,
+const verdictRefusal: Record<Exclude<Verdict, { ok: true }>["code"], (detail: string) => Refusal> = {
+  authorship: (detail) => new Refusal(CloseCode.Authorship, "authorship", detail),
+  "bad-frame": (detail) => new Refusal(CloseCode.BadFrame, "undecodable", detail),
+  resync: (detail) => new Refusal(CloseCode.Resync, "missing-dependency", detail),
 };
 
 /** Options of a {@link Connection}. */
@@ -115,7 +115,7 @@ export class Connection implements RoomPeer {
     // A peer that does not read must not make the relay buffer without bound.
     if (this.ws.bufferedAmount > this.options.limits.maxBufferedBytes + this.bigBytesInFlight) {
       this.options.logger.info("slow consumer", { room: this.room.name, client: this.clientId });
-      this.close(CloseCode.Timeout, "too far behind");
+      this.close(CloseCode.Timeout, "slow-reader", "too far behind");
       written?.();
       return;
     }
@@ -130,9 +130,9 @@ export class Connection implements RoomPeer {
     });
   }
 
-  close(code: number, reason: string): void {
+  close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail = ""): void {
     this.closing = true;
-    closeSocket(this.ws, code, reason);
+    closeSocket(this.ws, code, reason, detail);
   }
 
   private onClose(code: number): void {
@@ -149,7 +149,7 @@ export class Connection implements RoomPeer {
     const deadline = (this.admission.exp + this.options.clockToleranceS) * 1000;
     const delay = deadline - Date.now();
     if (!(delay > 0)) {
-      this.close(CloseCode.TokenExpired, "token expired");
+      this.close(CloseCode.TokenExpired, "expired", "token expired");
       return;
     }
     // Far-away deadlines wait in steps: a single timer over 2^31-1 ms would fire immediately.
@@ -161,7 +161,7 @@ export class Connection implements RoomPeer {
     if (this.closing) return;
     this.heartbeat?.received();
     try {
-      if (!isBinary) throw new Refusal(CloseCode.BadFrame, "text frames are not part of the protocol");
+      if (!isBinary) throw new Refusal(CloseCode.BadFrame, "text-frame", "text frames are not part of the protocol");
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.budget.charge(frame);
       this.handle(frame);
@@ -172,12 +172,18 @@ export class Connection implements RoomPeer {
           client: this.clientId,
           code: error.code,
           reason: error.reason,
+          detail: error.detail,
         });
-        this.options.extensions.refused({ code: error.code, reason: error.reason, room: this.room.ref });
-        this.close(error.code, error.reason);
+        this.options.extensions.refused({
+          code: error.code,
+          reason: error.reason,
+          detail: error.detail,
+          room: this.room.ref,
+        });
+        this.close(error.code, error.reason, error.detail);
       } else {
         this.options.logger.warn("undecodable frame", { room: this.room.name, client: this.clientId, error });
-        this.close(CloseCode.BadFrame, "undecodable frame");
+        this.close(CloseCode.BadFrame, "undecodable", "undecodable frame");
       }
     }
   }
@@ -192,7 +198,9 @@ export class Connection implements RoomPeer {
       case MessageType.awareness: {
         const refused = this.room.presence.apply(decoding.readVarUint8Array(decoder), this);
         if (refused !== null) {
-          throw new Refusal(refused.code === "too-large" ? CloseCode.TooLarge : CloseCode.Authorship, refused.reason);
+          throw refused.code === "too-large"
+            ? new Refusal(CloseCode.TooLarge, "awareness-size", refused.reason)
+            : new Refusal(CloseCode.Authorship, "awareness", refused.reason);
         }
         return;
       }
@@ -204,7 +212,7 @@ export class Connection implements RoomPeer {
         void this.logout();
         return;
       default:
-        throw new Refusal(CloseCode.BadFrame, `unknown message type ${type}`);
+        throw new Refusal(CloseCode.BadFrame, "message-type", `unknown message type ${type}`);
     }
   }
 
@@ -215,7 +223,8 @@ export class Connection implements RoomPeer {
       Y.decodeStateVector(stateVector); // refuse a malformed state vector now, as a bad frame
       if (this.replying) {
         // At most one reply in progress per connection, and one request waiting for it.
-        if (this.deferredStep1 !== null) throw new Refusal(CloseCode.RateLimited, "sync request while one is answered");
+        if (this.deferredStep1 !== null)
+          throw new Refusal(CloseCode.RateLimited, "sync-overlap", "sync request while one is answered");
         this.deferredStep1 = stateVector;
         return;
       }
@@ -237,15 +246,16 @@ export class Connection implements RoomPeer {
         chargeSyncClientIds(this.room.doc, fresh, this.options.limits);
       }
       const verdict = this.room.applyClientUpdate(update, this);
-      if (!verdict.ok) throw new Refusal(verdictCloseCode[verdict.code], verdict.reason);
+      if (!verdict.ok) throw verdictRefusal[verdict.code](verdict.reason);
       return;
     }
-    throw new Refusal(CloseCode.BadFrame, `unknown sync message ${syncType}`);
+    throw new Refusal(CloseCode.BadFrame, "sync-type", `unknown sync message ${syncType}`);
   }
 
   /** Starts answering a sync step 1, unless the relay already holds too many large replies. */
   private beginReply(stateVector: Uint8Array): void {
-    if (this.options.replies.full) throw new Refusal(CloseCode.RateLimited, "relay busy: too many sync replies queued");
+    if (this.options.replies.full)
+      throw new Refusal(CloseCode.RateLimited, "replies-busy", "relay busy: too many sync replies queued");
     void this.answerSyncStep1(stateVector);
   }
 
@@ -258,7 +268,7 @@ export class Connection implements RoomPeer {
     try {
       this.beginReply(next);
     } catch (error) {
-      if (error instanceof Refusal) this.close(error.code, error.reason);
+      if (error instanceof Refusal) this.close(error.code, error.reason, error.detail);
     }
   }
 
@@ -270,7 +280,7 @@ export class Connection implements RoomPeer {
     } catch (error) {
       // A storage failure already closed every connection of the room; anything else closes this one.
       this.options.logger.warn("sync reply not sent", { room: this.room.name, error });
-      if (this.room.isOpen) this.close(CloseCode.InternalError, "sync failed");
+      if (this.room.isOpen) this.close(CloseCode.InternalError, "sync-failed");
       return;
     }
     if (this.closing) return;
@@ -279,13 +289,14 @@ export class Connection implements RoomPeer {
     if (reply.length > this.options.limits.maxFrameBytes) {
       if (this.replying) {
         // Prepared alongside another large reply: it waits (its state vector, not its bytes), or is refused.
-        if (this.deferredStep1 !== null) this.close(CloseCode.RateLimited, "sync request while one is answered");
+        if (this.deferredStep1 !== null)
+          this.close(CloseCode.RateLimited, "sync-overlap", "sync request while one is answered");
         else this.deferredStep1 = stateVector;
         return;
       }
       const release = this.options.replies.reserve(reply.length);
       if (release === null) {
-        this.close(CloseCode.RateLimited, "relay busy: too many sync replies queued");
+        this.close(CloseCode.RateLimited, "replies-busy", "relay busy: too many sync replies queued");
         return;
       }
       this.replying = true;
@@ -310,7 +321,7 @@ export class Connection implements RoomPeer {
    */
   private async logout(): Promise<void> {
     const anonymous = this.room.ref.kind === "anonymous";
-    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "anonymous user logged out", this);
+    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "revoked", "anonymous user logged out", this);
     this.room.leave(this, true);
     try {
       await this.room.transactAsRelay((doc) => {
@@ -319,9 +330,9 @@ export class Connection implements RoomPeer {
       });
     } catch (error) {
       this.options.logger.error("logout not stored", { room: this.room.name, error });
-      closeSocket(this.ws, CloseCode.InternalError, "logout not stored");
+      closeSocket(this.ws, CloseCode.InternalError, "logout-failed", "logout not stored");
       return;
     }
-    closeSocket(this.ws, 1000, "logged out");
+    closeSocket(this.ws, CloseCode.Normal, "logged-out");
   }
 }

@@ -17,7 +17,7 @@
  * - No hook runs before the authorship check or can make the relay accept an update it refused.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { RoomRef } from "@parley/protocol";
+import type { CloseReason, RoomRef } from "@parley/protocol";
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
 import type { RelayConfig } from "../config/config.js";
@@ -104,8 +104,10 @@ export interface DisconnectEvent extends ConnectionEvent {
 export interface RefusalEvent {
   /** The close code sent. */
   readonly code: number;
-  /** The reason sent. */
-  readonly reason: string;
+  /** The reason token sent (`@parley/protocol`'s close reasons). */
+  readonly reason: CloseReason;
+  /** What happened, for people. */
+  readonly detail: string;
   /** The room, when the refusal came after the URL named one. */
   readonly room?: RoomRef;
 }

@@ -15,7 +15,7 @@ export interface Heartbeat {
 export function startHeartbeat(
   ws: WebSocket,
   options: { pingIntervalMs: number; idleTimeoutMs: number },
-  onTimeout: (reason: string) => void,
+  onTimeout: (reason: "ping" | "idle") => void,
 ): Heartbeat {
   let answered = true;
   const onPong = () => {
@@ -28,7 +28,7 @@ export function startHeartbeat(
       // ws.ping() throws on a socket that is already closing.
       if (ws.readyState !== ws.OPEN) return;
       if (!answered) {
-        onTimeout("no answer to ping");
+        onTimeout("ping");
         return;
       }
       answered = false;

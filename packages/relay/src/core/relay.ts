@@ -166,8 +166,8 @@ export function createRelay(options: RelayOptions): Relay {
       // What a connection can make the relay hold before it is admitted is bounded.
       if (queued.length > 1024 || queuedBytes > limits.maxSyncBytes + limits.maxFrameBytes) {
         const room = roomInUrl(request.url, WS_PATH_PREFIX);
-        logger.info("connection refused", { room, code: CloseCode.TooLarge, reason: "too much data before admission" });
-        closeSocket(ws, CloseCode.TooLarge, "too much data before the session started");
+        logger.info("connection refused", { room, code: CloseCode.TooLarge, reason: "early-data" });
+        closeSocket(ws, CloseCode.TooLarge, "early-data", "too much data before the session started");
       }
     };
     ws.on("message", early);
@@ -176,11 +176,12 @@ export function createRelay(options: RelayOptions): Relay {
       const address = remoteAddress(request, limits.trustProxy);
       rates.connectFrom(address);
       const fromIp = perIp.take(address);
-      if (fromIp === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections from this address");
+      if (fromIp === null)
+        throw new Refusal(CloseCode.TooManyConnections, "per-address", "too many connections from this address");
       keep(fromIp);
       const origin = request.headers.origin;
       if (limits.allowedOrigins !== null && origin !== undefined && !limits.allowedOrigins.includes(origin)) {
-        throw new Refusal(CloseCode.OriginNotAllowed, "origin not allowed");
+        throw new Refusal(CloseCode.OriginNotAllowed, "origin", "origin not allowed");
       }
       admission = await admit(request, {
         keys: await keys,
@@ -190,14 +191,16 @@ export function createRelay(options: RelayOptions): Relay {
       });
       rates.connectTo(admission.room);
       const fromUser = perUser.take(admission.room);
-      if (fromUser === null) throw new Refusal(CloseCode.TooManyConnections, "too many connections for this user");
+      if (fromUser === null)
+        throw new Refusal(CloseCode.TooManyConnections, "per-user", "too many connections for this user");
       keep(fromUser);
       const room = await rooms.open(admission.room);
       const release = room.hold();
       try {
         if (admission.mergeFrom !== undefined) await merges.merge(room, admission.ref.subject, admission.mergeFrom);
         if (admission.ref.kind === "anonymous" && revocationOf(room.doc).revoked) {
-          throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out or merged");
+          const revoked = revocationOf(room.doc).mergedInto === undefined ? "revoked" : "merged";
+          throw new Refusal(CloseCode.Forbidden, revoked, "anonymous user was logged out or merged");
         }
         if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0) rates.newAnonymousFrom(address);
         if (ws.readyState !== ws.OPEN) return;
@@ -219,13 +222,13 @@ export function createRelay(options: RelayOptions): Relay {
     } catch (error) {
       if (error instanceof Refusal) {
         const room = admission?.room ?? roomInUrl(request.url, WS_PATH_PREFIX);
-        logger.info("connection refused", { room, code: error.code, reason: error.reason });
-        const refusal = { code: error.code, reason: error.reason };
+        logger.info("connection refused", { room, code: error.code, reason: error.reason, detail: error.detail });
+        const refusal = { code: error.code, reason: error.reason, detail: error.detail };
         extensions.refused(admission === undefined ? refusal : { ...refusal, room: admission.ref });
-        closeSocket(ws, error.code, error.reason);
+        closeSocket(ws, error.code, error.reason, error.detail);
       } else {
         logger.error("connection failed", { room: admission?.room, error });
-        closeSocket(ws, CloseCode.InternalError, "internal error");
+        closeSocket(ws, CloseCode.InternalError, "internal", "internal error");
       }
     }
   }
@@ -250,8 +253,8 @@ export function createRelay(options: RelayOptions): Relay {
     async close() {
       closing = true;
       const stopped = new Promise<void>((resolve) => server.close(() => resolve()));
-      for (const ws of sockets) closeSocket(ws, CloseCode.GoingAway, "relay shutting down");
-      await rooms.close(CloseCode.GoingAway, "relay shutting down");
+      for (const ws of sockets) closeSocket(ws, CloseCode.GoingAway, "shutdown", "relay shutting down");
+      await rooms.close(CloseCode.GoingAway, "shutdown", "relay shutting down");
       await extensions.stop();
       await storage.close();
       for (const ws of sockets) ws.terminate();

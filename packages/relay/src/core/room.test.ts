@@ -107,7 +107,7 @@ describe("Room", () => {
     expect(ownersOf(room.doc).get(String(clientDoc.clientID))).toBe(peer.clientId);
     expect(ownersOf(room.doc).get(String(room.doc.clientID))).toBe(RELAY_OWNER);
     storage.gated = false;
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 
   it("hands out a sync reply only once everything in it is durable", async () => {
@@ -140,7 +140,7 @@ describe("Room", () => {
     ).toEqual(["message-0001"]);
     storage.gated = false;
     storage.releaseAll();
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 
   it("transactAsRelay resolves only once the change is stored", async () => {
@@ -158,7 +158,7 @@ describe("Room", () => {
     storage.releaseAll();
     await write;
     expect(await storage.load(ROOM)).not.toEqual([]);
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 
   it("on a storage failure closes its peers with 1011, rejects the writer, and reloads from storage", async () => {
@@ -179,7 +179,7 @@ describe("Room", () => {
     expect(reloaded).not.toBe(room);
     expect(reloaded.doc.getMap("meta").get("lost")).toBeUndefined();
     expect(clientsOf(reloaded.doc).get(peer.clientId)).toBeDefined();
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 
   it("compacts the log into a snapshot after 500 records, and loads the same document", async () => {
@@ -193,6 +193,6 @@ describe("Room", () => {
     const copy = new Y.Doc();
     for (const update of await storage.load(ROOM)) Y.applyUpdate(copy, update);
     expect(copy.getArray("log").length).toBe(520);
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 });

@@ -11,6 +11,7 @@
 import {
   type ClientInfo,
   CloseCode,
+  type CloseReasonOf,
   encodeRecent,
   encodeStored,
   FencedError,
@@ -44,7 +45,7 @@ export interface RoomPeer {
   /** Whether the relay has answered its sync step 1 (acks start after that). */
   readonly synced: boolean;
   send(frame: Uint8Array): void;
-  close(code: number, reason: string): void;
+  close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail?: string): void;
 }
 
 /** What the relay stamps on a client's record when it joins. */
@@ -247,10 +248,10 @@ export class Room implements RoomHandle {
   }
 
   /** Closes every peer (optionally except one) with a code, and records them as gone at once. */
-  closePeers(code: number, reason: string, except?: RoomPeer): void {
+  closePeers<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail = "", except?: RoomPeer): void {
     for (const peer of [...this.peers]) {
       if (peer === except) continue;
-      peer.close(code, reason);
+      peer.close(code, reason, detail);
       // Not waiting for the close handshake: a shutdown stores `lastSeen` before storage closes.
       this.leave(peer);
     }
@@ -385,10 +386,10 @@ export class Room implements RoomHandle {
     // relay that now holds the room, if another one claimed it).
     if (error instanceof FencedError) {
       this.logger.warn("room claimed by another writer; closing room", { room: this.name });
-      this.closePeers(CloseCode.GoingAway, "room moved");
+      this.closePeers(CloseCode.GoingAway, "room-moved", "room claimed by another writer");
     } else {
       this.logger.error("storage write failed; closing room", { room: this.name, error });
-      this.closePeers(CloseCode.InternalError, "storage failure");
+      this.closePeers(CloseCode.InternalError, "storage", "storage failure");
     }
     this.hooks.failed(this);
   }

@@ -2,7 +2,7 @@
  * The registry of loaded rooms: loads a room on demand (once, however many connections ask at the same
  * time) and unloads it when nothing has used it for the grace period.
  */
-import { InvalidArgumentError, parseRoomName } from "@parley/protocol";
+import { type CloseCode, type CloseReasonOf, InvalidArgumentError, parseRoomName } from "@parley/protocol";
 import type { RelayStorage } from "../storage/storage.js";
 import type { RoomOpener } from "./extension.js";
 import { Extensions } from "./extensions.js";
@@ -72,9 +72,9 @@ export class Rooms implements RoomOpener {
   }
 
   /** Closes every peer with `code`, waits for pending writes and unloads every room. */
-  async close(code: number, reason: string): Promise<void> {
+  async close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail = ""): Promise<void> {
     const rooms = await Promise.allSettled([...this.loading.values()]);
-    for (const result of rooms) if (result.status === "fulfilled") result.value.closePeers(code, reason);
+    for (const result of rooms) if (result.status === "fulfilled") result.value.closePeers(code, reason, detail);
     for (const result of rooms) {
       if (result.status !== "fulfilled") continue;
       await result.value.settled();

@@ -62,11 +62,13 @@ export interface AdmissionContext {
 }
 
 function tokenRefusal(error: unknown): Refusal {
-  if (error instanceof TokenExpiredError) return new Refusal(CloseCode.TokenExpired, "token expired");
-  if (error instanceof TokenNotYetValidError) return new Refusal(CloseCode.TokenNotYetValid, "token not yet valid");
-  if (error instanceof TokenInvalidError) return new Refusal(CloseCode.Unauthorized, `token refused: ${error.message}`);
-  if (error instanceof ForbiddenError) return new Refusal(CloseCode.Forbidden, error.message);
-  return new Refusal(CloseCode.Unauthorized, "token refused");
+  if (error instanceof TokenExpiredError) return new Refusal(CloseCode.TokenExpired, "expired", "token expired");
+  if (error instanceof TokenNotYetValidError)
+    return new Refusal(CloseCode.TokenNotYetValid, "not-yet-valid", "token not yet valid");
+  if (error instanceof TokenInvalidError)
+    return new Refusal(CloseCode.Unauthorized, error.reason ?? "malformed", error.message);
+  if (error instanceof ForbiddenError) return new Refusal(CloseCode.Forbidden, error.reason ?? "denied", error.message);
+  return new Refusal(CloseCode.Unauthorized, "malformed", "token cannot be verified");
 }
 
 /** Decides what an upgrade request may open; throws a {@link Refusal} otherwise. */
@@ -75,17 +77,19 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
   const queryStart = url.indexOf("?");
   const path = queryStart === -1 ? url : url.slice(0, queryStart);
   const params = new URLSearchParams(queryStart === -1 ? "" : url.slice(queryStart + 1));
-  if (!path.startsWith(WS_PATH_PREFIX)) throw new Refusal(CloseCode.BadRequest, `path must be ${WS_PATH_PREFIX}<room>`);
+  if (!path.startsWith(WS_PATH_PREFIX))
+    throw new Refusal(CloseCode.BadRequest, "bad-path", `path must be ${WS_PATH_PREFIX}<room>`);
   const room = path.slice(WS_PATH_PREFIX.length);
   const ref = parseRoomName(room);
-  if (ref === null) throw new Refusal(CloseCode.BadRequest, "malformed room name");
-  if (!context.appIds.has(ref.appId)) throw new Refusal(CloseCode.UnknownApp, "unknown app");
+  if (ref === null) throw new Refusal(CloseCode.BadRequest, "bad-room", "malformed room name");
+  if (!context.appIds.has(ref.appId)) throw new Refusal(CloseCode.UnknownApp, "unknown-app");
 
   const clientSecret = params.get(ConnectParam.client);
-  if (!isSecret(clientSecret)) throw new Refusal(CloseCode.BadRequest, "client secret missing or malformed");
+  if (!isSecret(clientSecret))
+    throw new Refusal(CloseCode.BadRequest, "bad-client", "client secret missing or malformed");
   const infoParam = params.get(ConnectParam.info);
   const info = infoParam === null ? {} : decodeClientInfo(infoParam);
-  if (info === null) throw new Refusal(CloseCode.BadRequest, "malformed info parameter");
+  if (info === null) throw new Refusal(CloseCode.BadRequest, "bad-info", "malformed info parameter");
   const admission: Admission = {
     room,
     ref,
@@ -98,22 +102,23 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
   const tailParam = params.get(ConnectParam.tail);
   if (tailParam !== null) {
     const tail = parseTail(tailParam);
-    if (tail === null) throw new Refusal(CloseCode.BadRequest, "tail must be an integer from 1 to 200");
+    if (tail === null) throw new Refusal(CloseCode.BadRequest, "bad-tail", "tail must be an integer from 1 to 200");
     admission.tail = tail;
   }
 
   const token = params.get(ConnectParam.token) ?? "";
-  if (token === "") throw new Refusal(CloseCode.Unauthorized, "no token");
-  if (Buffer.byteLength(token) > context.maxTokenBytes) throw new Refusal(CloseCode.Unauthorized, "token too large");
+  if (token === "") throw new Refusal(CloseCode.Unauthorized, "missing", "no token");
+  if (Buffer.byteLength(token) > context.maxTokenBytes)
+    throw new Refusal(CloseCode.Unauthorized, "too-large", "token too large");
   const mergeParam = params.get(ConnectParam.merge);
 
   if (token.startsWith("anon.")) {
     const secret = parseAnonymousToken(token);
-    if (secret === null) throw new Refusal(CloseCode.Unauthorized, "malformed anonymous token");
+    if (secret === null) throw new Refusal(CloseCode.Unauthorized, "malformed", "malformed anonymous token");
     if (ref.kind !== "anonymous" || ref.subject !== anonymousIdFromSecret(secret)) {
-      throw new Refusal(CloseCode.Forbidden, "this anonymous token does not open this room");
+      throw new Refusal(CloseCode.Forbidden, "other-room", "this anonymous token does not open this room");
     }
-    if (mergeParam !== null) throw new Refusal(CloseCode.BadRequest, "merge is for user rooms only");
+    if (mergeParam !== null) throw new Refusal(CloseCode.BadRequest, "merge-anonymous", "merge is for user rooms only");
     return admission;
   }
 
@@ -124,14 +129,14 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
   } catch (error) {
     throw tokenRefusal(error);
   }
-  if (verified.appId !== ref.appId) throw new Refusal(CloseCode.Forbidden, "token is for another app");
+  if (verified.appId !== ref.appId) throw new Refusal(CloseCode.Forbidden, "other-app", "token is for another app");
   if (ref.kind !== "user" || ref.subject !== verified.userId) {
-    throw new Refusal(CloseCode.Forbidden, "token does not open this room");
+    throw new Refusal(CloseCode.Forbidden, "other-room", "token does not open this room");
   }
   if (verified.exp !== undefined) admission.exp = verified.exp;
   if (mergeParam !== null) {
     const secret = parseAnonymousToken(mergeParam);
-    if (secret === null) throw new Refusal(CloseCode.BadRequest, "merge must be anon.<secret>");
+    if (secret === null) throw new Refusal(CloseCode.BadRequest, "bad-merge", "merge must be anon.<secret>");
     admission.mergeFrom = roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousIdFromSecret(secret) });
   }
   return admission;

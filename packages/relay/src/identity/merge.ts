@@ -51,11 +51,11 @@ export class AnonymousMerges {
       const revocation = revocationOf(anonymous.doc);
       if (revocation.mergedInto === userId) return;
       if (revocation.mergedInto !== undefined) {
-        throw new Refusal(CloseCode.Forbidden, "anonymous user already merged into another user");
+        throw new Refusal(CloseCode.Forbidden, "merged", "anonymous user already merged into another user");
       }
-      if (revocation.revoked) throw new Refusal(CloseCode.Forbidden, "anonymous user was logged out");
+      if (revocation.revoked) throw new Refusal(CloseCode.Forbidden, "revoked", "anonymous user was logged out");
       const verdict = checkMerge(anonymous.doc, userRoom.doc, Date.now());
-      if (!verdict.ok) throw new Refusal(CloseCode.Authorship, `merge refused: ${verdict.reason}`);
+      if (!verdict.ok) throw new Refusal(CloseCode.Authorship, "merge", `merge refused: ${verdict.reason}`);
       const anonymousId = anonymous.ref.subject;
       // Checked and applied in the same tick, so no update lands in between. The owners are bound first
       // (stored no later than the structs they cover); applying is its own transaction, because one that
@@ -74,9 +74,9 @@ export class AnonymousMerges {
       });
       // Close the anonymous clients before writing the revocation, so none of them holds it (their local
       // anonymous document may be merged into a user document later, where relay-only data is refused).
-      anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
+      anonymous.closePeers(CloseCode.Forbidden, "merged", "anonymous user merged into a user");
       await anonymous.transactAsRelay((doc) => revoke(doc, userId));
-      anonymous.closePeers(CloseCode.Forbidden, "anonymous user merged into a user");
+      anonymous.closePeers(CloseCode.Forbidden, "merged", "anonymous user merged into a user");
     } finally {
       release();
     }

@@ -28,19 +28,20 @@ export class AdmissionRates {
   /** A new connection from `address`; throws a {@link Refusal} (4529) over the rate. */
   connectFrom(address: string): void {
     if (!this.perAddress.take(address)) {
-      throw new Refusal(CloseCode.RateLimited, "too many new connections from this address");
+      throw new Refusal(CloseCode.RateLimited, "connect-rate", "too many new connections from this address");
     }
   }
 
   /** A new connection to `room`; throws a {@link Refusal} (4529) over the rate. */
   connectTo(room: string): void {
-    if (!this.perRoom.take(room)) throw new Refusal(CloseCode.RateLimited, "too many new connections to this room");
+    if (!this.perRoom.take(room))
+      throw new Refusal(CloseCode.RateLimited, "room-connect-rate", "too many new connections to this room");
   }
 
   /** A new anonymous identity (its room holds nothing yet) from `address`; throws (4529) over the rate. */
   newAnonymousFrom(address: string): void {
     if (!this.anonymousPerAddress.take(address)) {
-      throw new Refusal(CloseCode.RateLimited, "too many new anonymous users from this address");
+      throw new Refusal(CloseCode.RateLimited, "anonymous-rate", "too many new anonymous users from this address");
     }
   }
 }

@@ -42,7 +42,7 @@ export function countNewClientIds(doc: Y.Doc, update: Uint8Array, cap = Number.P
 export function chargeSyncClientIds(doc: Y.Doc, count: number, limits: Limits): void {
   if (count === 0) return;
   if (count > limits.maxNewClientIdsPerSync) {
-    throw new Refusal(CloseCode.RateLimited, "too many new Yjs clientIDs in one sync step 2");
+    throw new Refusal(CloseCode.RateLimited, "sync-client-ids", "too many new Yjs clientIDs in one sync step 2");
   }
   chargeDocument(doc, count, limits);
 }
@@ -50,6 +50,6 @@ export function chargeSyncClientIds(doc: Y.Doc, count: number, limits: Limits): 
 /** Charges `count` new clientIDs to the document's budget; throws a {@link Refusal} (4529) over it. */
 export function chargeDocument(doc: Y.Doc, count: number, limits: Limits): void {
   if (count > 0 && !documentBudget(doc, limits).take(count)) {
-    throw new Refusal(CloseCode.RateLimited, "too many new Yjs clientIDs in this document");
+    throw new Refusal(CloseCode.RateLimited, "document-client-ids", "too many new Yjs clientIDs in this document");
   }
 }

@@ -54,21 +54,23 @@ export class FrameBudget {
     const kind = frameKind(frame);
     const size = frame.length;
     if (kind === "sync") {
-      if (size > this.limits.maxSyncBytes) throw new Refusal(CloseCode.TooLarge, "sync frame too large");
-      if (!this.syncs.take()) throw new Refusal(CloseCode.RateLimited, "too many sync requests");
+      if (size > this.limits.maxSyncBytes) throw new Refusal(CloseCode.TooLarge, "sync-size", "sync frame too large");
+      if (!this.syncs.take()) throw new Refusal(CloseCode.RateLimited, "sync-rate", "too many sync requests");
     } else if (kind === "awareness") {
-      if (size > this.limits.maxAwarenessBytes) throw new Refusal(CloseCode.TooLarge, "awareness frame too large");
-      if (!this.awareness.take()) throw new Refusal(CloseCode.RateLimited, "too many awareness updates");
+      if (size > this.limits.maxAwarenessBytes)
+        throw new Refusal(CloseCode.TooLarge, "awareness-size", "awareness frame too large");
+      if (!this.awareness.take())
+        throw new Refusal(CloseCode.RateLimited, "awareness-rate", "too many awareness updates");
     } else {
-      if (size > this.limits.maxFrameBytes) throw new Refusal(CloseCode.TooLarge, "frame too large");
-      if (!this.messages.take()) throw new Refusal(CloseCode.RateLimited, "too many messages");
-      if (!this.bytes.take(size)) throw new Refusal(CloseCode.RateLimited, "too many bytes");
+      if (size > this.limits.maxFrameBytes) throw new Refusal(CloseCode.TooLarge, "frame-size", "frame too large");
+      if (!this.messages.take()) throw new Refusal(CloseCode.RateLimited, "message-rate", "too many messages");
+      if (!this.bytes.take(size)) throw new Refusal(CloseCode.RateLimited, "byte-rate", "too many bytes");
     }
   }
 
   /** Charges `count` new Yjs clientIDs; throws a {@link Refusal} (4529) if that is over the budget. */
   chargeNewClientIds(count: number): void {
     if (count > 0 && !this.clientIds.take(count))
-      throw new Refusal(CloseCode.RateLimited, "too many new Yjs clientIDs");
+      throw new Refusal(CloseCode.RateLimited, "client-id-rate", "too many new Yjs clientIDs");
   }
 }

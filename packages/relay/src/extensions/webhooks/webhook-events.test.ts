@@ -71,7 +71,7 @@ describe("webhook events", () => {
     expect(await changeState(rooms, change)).toBe("stored");
     expect(await changeState(rooms, { room: ROOM, client: item.id.client, clock: item.id.clock + 1_000 })).toBe("lost");
     expect(await changeState(rooms, { room: ROOM, client: 4242, clock: 0 })).toBe("lost");
-    await rooms.close(1001, "done");
+    await rooms.close(1001, "shutdown");
   });
 
   it("reports messages written by clients, not by the relay, each with the Yjs id of its item", async () => {
@@ -100,6 +100,6 @@ describe("webhook events", () => {
     expect(
       queued.filter((e) => e.event.type === "client.added").map((e) => (e.event.data.client as { id: string }).id),
     ).toEqual([clientId]);
-    await rooms.close(1001, "done");
+    await rooms.close(1001, "shutdown");
   });
 });
