@@ -55,7 +55,7 @@ export class AnonymousMerges {
       }
       if (revocation.revoked) throw new Refusal(CloseCode.Forbidden, "revoked", "anonymous user was logged out");
       const verdict = checkMerge(anonymous.doc, userRoom.doc, Date.now());
-      if (!verdict.ok) throw new Refusal(CloseCode.Authorship, "merge", `merge refused: ${verdict.reason}`);
+      if (!verdict.ok) throw new Refusal(CloseCode.Authorship, "merge", verdict.reason);
       const anonymousId = anonymous.ref.subject;
       // Checked and applied in the same tick, so no update lands in between. The owners are bound first
       // (stored no later than the structs they cover); applying is its own transaction, because one that
