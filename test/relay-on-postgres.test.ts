@@ -88,10 +88,16 @@ it("keeps everything acknowledged in PostgreSQL across a SIGKILL of the relay", 
   const tablet = client();
   await tablet.login(userId, await signUserToken(userId));
   expect(tablet.messages().map((m) => m.id)).toEqual(acknowledged);
-  // The restarted relay claimed the room again and writes with its new fence.
-  await tablet.send("after the restart");
-  await waitFor(() => tablet.messages().every((m) => m.status === "sent"), { what: "acknowledged after restart" });
-  expect(await storedMessageIds(userId)).toHaveLength(21);
+  // The restarted relay claimed the room again and writes with its new fence; a device that was connected
+  // before the kill reconnects and syncs through it.
+  await tablet.send("from the tablet");
+  await laptop.send("from the laptop after the restart");
+  for (const device of [tablet, laptop]) {
+    await waitFor(() => device.messages().length === 22 && device.messages().every((m) => m.status === "sent"), {
+      what: "both messages after the restart seen and acknowledged",
+    });
+  }
+  expect(await storedMessageIds(userId)).toHaveLength(22);
 });
 
 it("leaves messages pending while PostgreSQL cannot commit them, and acknowledges them once it can", async () => {
