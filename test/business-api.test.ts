@@ -164,7 +164,8 @@ describe("business API authentication", () => {
     expect((missing as NotFoundError).code).toBe("ERR_NOT_FOUND");
     expect((await api(relay, "POST", "users/nobody/messages", { body: { text: "hi" } })).status).toBe(404);
     expect((await api(relay, "GET", "anonymous/short")).status).toBe(400);
-    expect((await api(relay, "DELETE", "users/bob")).status).toBe(404);
+    expect((await api(relay, "PATCH", "users/bob")).status).toBe(404);
+    expect((await api(relay, "DELETE", "users/bob/messages")).status).toBe(404);
   });
 });
 

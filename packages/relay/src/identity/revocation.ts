@@ -27,3 +27,11 @@ export function revoke(doc: Y.Doc, mergedInto?: string): void {
   if (meta.get("revoked") !== true) meta.set("revoked", true);
   if (mergedInto !== undefined && meta.get("mergedInto") !== mergedInto) meta.set("mergedInto", mergedInto);
 }
+
+/** Key of the mark an erased conversation's tombstone carries (erasure.ts): it holds no subject any more. */
+export const ERASED_KEY = "erased";
+
+/** Whether the document is the tombstone of an erased conversation. */
+export function isErased(doc: Y.Doc): boolean {
+  return metaOf(doc).get(ERASED_KEY) === true;
+}

@@ -13,6 +13,7 @@
  * | POST   | `users/<userId>/messages:import`       | history `{ messages: [{ id, role, text, ts, author?, metadata? }] }` |
  * | POST   | `<subject>/read`                       | business read position `{ ts? }` (default: newest)     |
  * | POST   | `<subject>/typing`                     | `{ typing?: boolean }`: relay presence for 5 s, never stored |
+ * | DELETE | `<subject>`                            | erases the conversation (a user's also erases the anonymous ones merged into it), 204 |
  *
  * Every write goes through `room.transactAsRelay`, so it reaches connected clients live and is durable
  * before the answer. Errors are `{ error: { code, message } }` with the protocol's error codes.
@@ -32,6 +33,7 @@ import {
 } from "@parley/protocol";
 import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
+import { Erasure } from "../../identity/erasure.js";
 import { revocationOf } from "../../identity/revocation.js";
 import type { RelayStorage } from "../../storage/storage.js";
 import type { WebhooksExtension } from "../webhooks/webhooks.js";
@@ -121,9 +123,11 @@ function integerParam(params: URLSearchParams, name: string, fallback: number, m
 export class BusinessApi {
   private readonly typing = new Map<string, { timer: NodeJS.Timeout; release: () => void }>();
   private readonly index: ConversationIndex;
+  private readonly erasure: Erasure;
 
   constructor(private readonly context: BusinessApiContext) {
     this.index = new ConversationIndex(context.rooms, context.storage);
+    this.erasure = new Erasure(context.rooms, context.storage);
   }
 
   /** Keeps the conversation list current with `room`'s changes. Call once for every room loaded. */
@@ -189,6 +193,13 @@ export class BusinessApi {
     }
     if (endpoint === "GET ") {
       return this.withRoom(ref, true, async (room) => sendJson(response, 200, describe(ref, room.doc, room.awareness)));
+    }
+    if (endpoint === "DELETE ") {
+      // 404 for what was never stored or is already erased; an anonymous tombstone holds no subject.
+      await this.withRoom(ref, true, async () => {});
+      await this.erasure.erase(ref);
+      response.writeHead(204).end();
+      return;
     }
     if (endpoint === "GET messages") {
       const limit = integerParam(params, "limit", 50, 200);

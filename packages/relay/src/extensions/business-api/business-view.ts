@@ -20,7 +20,7 @@ import {
 } from "@parley/protocol";
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
-import { revocationOf } from "../../identity/revocation.js";
+import { isErased, revocationOf } from "../../identity/revocation.js";
 
 /** A message as the API shows it. */
 export interface ApiMessage {
@@ -90,9 +90,9 @@ function clientRecords(doc: Y.Doc): ClientRecord[] {
   );
 }
 
-/** Whether anything was ever stored for the subject. */
+/** Whether anything is stored for the subject (an erased conversation's tombstone holds no subject). */
 export function subjectExists(doc: Y.Doc): boolean {
-  return doc.store.clients.size > 0;
+  return doc.store.clients.size > 0 && !isErased(doc);
 }
 
 /** Summarizes a conversation. */

@@ -1,0 +1,86 @@
+/**
+ * Erasure: a user's conversation, or an anonymous one, taken out of storage (the business API's
+ * `DELETE users/<userId>` and `DELETE anonymous/<anonymousId>`).
+ *
+ * - A user room is removed (`storage.remove`): the userId may come back, and then starts empty.
+ * - An anonymous room is replaced by a tombstone: a snapshot of a document holding only `meta.revoked` and
+ *   `meta.erased` (revocation.ts), written with `storage.compact`, which replaces the whole document atomically (a crash
+ *   leaves the old document or the tombstone). The anonymous secret lives on in its client, so the
+ *   revocation has to outlive the content or that client could open an empty room again; kept in the
+ *   room's own document, the tombstone is a few dozen bytes that any storage backend keeps as it keeps
+ *   documents, with no second table to move to PostgreSQL. Erasing a user also turns the anonymous rooms
+ *   merged into it into tombstones (without `mergedInto`, which would name the erased user).
+ *
+ * The eraser claims the room's fence, so the loaded room (if any) can write no more, erases with that
+ * fence, then makes the loaded room notice: it writes once, is refused as fenced, closes its clients
+ * (1001, they reconnect and load what is stored now) and is dropped. A client that reconnects in between
+ * claims the room again and fences the eraser out: the erasure is then tried again.
+ */
+import { FencedError, metaOf, type RoomRef, roomName } from "@parley/protocol";
+import * as Y from "yjs";
+import type { RoomOpener } from "../core/extension.js";
+import type { RelayStorage } from "../storage/storage.js";
+import { MERGED_KEY } from "./merge.js";
+import { ERASED_KEY, revoke } from "./revocation.js";
+
+const ATTEMPTS = 3;
+
+/** The stored form of an erased anonymous subject: a document with nothing but the revocation. */
+export function anonymousTombstone(): Uint8Array {
+  const doc = new Y.Doc();
+  doc.transact(() => {
+    revoke(doc);
+    metaOf(doc).set(ERASED_KEY, true);
+  });
+  return Y.encodeStateAsUpdate(doc);
+}
+
+/** Erases conversations; see the module comment. */
+export class Erasure {
+  constructor(
+    private readonly rooms: RoomOpener,
+    private readonly storage: RelayStorage,
+  ) {}
+
+  /** Erases the subject's conversation (and, for a user, the anonymous ones merged into it). */
+  async erase(ref: RoomRef): Promise<void> {
+    if (ref.kind === "anonymous") return this.eraseRoom(roomName(ref), "tombstone");
+    const name = roomName(ref);
+    const merged = await this.mergedInto(name);
+    await this.eraseRoom(name, "remove");
+    for (const anonymousId of merged) {
+      await this.eraseRoom(roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }), "tombstone");
+    }
+  }
+
+  private async mergedInto(name: string): Promise<string[]> {
+    const room = await this.rooms.open(name);
+    const release = room.hold();
+    try {
+      const merged = metaOf(room.doc).get(MERGED_KEY);
+      return Array.isArray(merged) ? merged.filter((id): id is string => typeof id === "string") : [];
+    } finally {
+      release();
+    }
+  }
+
+  private async eraseRoom(name: string, how: "remove" | "tombstone"): Promise<void> {
+    for (let attempt = 1; ; attempt++) {
+      // Loaded and held first, so that the registry keeps this instance (the one clients see) until it fails.
+      const room = await this.rooms.open(name);
+      const release = room.hold();
+      try {
+        const fence = await this.storage.claim(name);
+        if (how === "remove") await this.storage.remove(name, fence);
+        else await this.storage.compact(name, anonymousTombstone(), fence);
+        // Refused as fenced: the room closes its clients and is dropped; the next load reads the erasure.
+        await room.transactAsRelay((doc) => metaOf(doc).set(ERASED_KEY, true)).catch(() => {});
+        return;
+      } catch (error) {
+        if (!(error instanceof FencedError) || attempt >= ATTEMPTS) throw error;
+      } finally {
+        release();
+      }
+    }
+  }
+}
