@@ -3,14 +3,15 @@
  * `pnpm demo`: the relay on its embedded file store, the example app backend, and the web chat, on this
  * machine. Prints the URL to open; Ctrl-C stops everything. Data stays in .data/demo between runs.
  *
- * `pnpm demo` builds the packages first; this script builds the two examples it runs (the web chat with
- * Vite, the app backend with tsup). Environment: PORT (the page, default 3000), PARLEY_DEMO_RELAY_PORT
- * (default 8787), PARLEY_DEMO_DIR (default .data/demo).
+ * `pnpm demo` builds the packages first; this script builds the examples (the web pages with Vite, the app
+ * backend and the terminal client with tsup). Environment: PORT (the page, default 3000),
+ * PARLEY_DEMO_RELAY_PORT (default 8787), PARLEY_DEMO_DIR (default .data/demo).
  */
 import { spawn } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { relative } from "node:path";
 import { createInterface } from "node:readline";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { build as buildBundle } from "tsup";
@@ -36,8 +37,10 @@ async function appKey() {
   return key;
 }
 
+const TERMINAL_CLIENT = "examples/node-client/dist/main.js";
+
 async function buildExamples() {
-  process.stdout.write("demo: building the web chat and the app backend… ");
+  process.stdout.write("demo: building the web pages, the app backend and the terminal client… ");
   await buildPage({
     root: at("examples/web-chat"),
     configFile: at("examples/web-chat/vite.config.ts"),
@@ -47,6 +50,17 @@ async function buildExamples() {
   await buildBundle({
     entry: [at("examples/app-backend/src/index.ts")],
     outDir: at("examples/app-backend/dist"),
+    format: ["esm"],
+    target: "es2022",
+    clean: true,
+    silent: true,
+    config: false,
+  });
+  await buildBundle({
+    entry: [at("examples/node-client/src/main.ts")],
+    outDir: at("examples/node-client/dist"),
+    // Its dependencies load from examples/node-client/node_modules; bundling ws into ESM would break it.
+    external: ["@parley/client", "@parley/protocol", "ws"],
     format: ["esm"],
     target: "es2022",
     clean: true,
@@ -97,7 +111,9 @@ async function listenBackend(createAppBackend, options) {
 }
 
 async function main() {
-  if (!existsSync(relayCli)) fail("the relay is not built: run `pnpm demo` (it builds first) or `pnpm build`");
+  if (!existsSync(relayCli)) {
+    fail("the relay is not built: run `npx -y pnpm@10.34.8 demo` (it builds first) or `npx -y pnpm@10.34.8 build`");
+  }
   await mkdir(dataDir, { recursive: true });
   const key = await appKey();
   const configFile = `${dataDir}/relay.json`;
@@ -132,12 +148,15 @@ async function main() {
   console.log(`
   Parley demo is running.
 
-    Web chat:  ${url}
-    Relay:     ${relayUrl}   (data in ${config.dataDir})
+    Shop with the support widget:  ${url}
+    Agent inbox:                   ${url}inbox
+    Relay:                         ${relayUrl}   (data in ${config.dataDir})
 
-  Try it: open the chat in two windows, one of them private. Chat anonymously in each (two separate
-  conversations), log in as the same userId in both (one thread, live), then log out.
-  Terminal client:  PARLEY_BACKEND_URL=${url} pnpm --filter @parley/example-node-client start
+  Try it: open the shop, click the chat bubble and write as a guest. Answer it in the agent inbox (the
+  guest sees "Read", the typing dots, then the reply). Sign in as the same user in a private window too
+  (one thread, live on both), then sign out.
+  Terminal client:
+    PARLEY_BACKEND_URL=${url} node ${relative(process.cwd(), at(TERMINAL_CLIENT)) || TERMINAL_CLIENT}
 
   Press Ctrl-C to stop.
 `);

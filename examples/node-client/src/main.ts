@@ -6,6 +6,9 @@
  *   PARLEY_BACKEND_URL   the example app backend (default http://127.0.0.1:3000): it tells the relay URL
  *                        and app id, and signs the tokens for /login
  *   PARLEY_DATA_DIR      where this client keeps its data (default ./.data/node-client)
+ *
+ * Works with piped input too (`printf 'hi\n/quit\n' | node dist/main.js`): every line is read, and unsent
+ * messages are flushed before it exits.
  */
 import { createInterface } from "node:readline/promises";
 import { type ConversationMessage, createClient, UnsentChangesError } from "@parley/client";
@@ -47,11 +50,25 @@ const client = createClient({
   onTokenExpired: fetchToken,
 });
 const rl = createInterface({ input: process.stdin, output: process.stdout });
+// Taken at once: lines that arrive while the client loads (piped input) wait in the iterator, not lost.
+const lines = rl[Symbol.asyncIterator]();
+
+/** A person at a terminal, rather than piped input or output: only then is there a prompt to redraw. */
+const interactive = process.stdin.isTTY === true && process.stdout.isTTY === true;
 
 /** Prints above the prompt without mangling what the user is typing. */
 function print(line: string): void {
+  if (!interactive) {
+    process.stdout.write(`${line}\n`);
+    return;
+  }
   process.stdout.write(`\r\x1b[K${line}\n`);
   rl.prompt(true);
+}
+
+function showPrompt(): void {
+  rl.setPrompt(prompt());
+  if (interactive) rl.prompt(true);
 }
 
 function who(): string {
@@ -59,28 +76,36 @@ function who(): string {
   return identity.kind === "anonymous" ? "anonymous" : identity.userId;
 }
 
+/** The prompt names the user and how many of their messages the relay has not stored yet. */
+function prompt(): string {
+  const unsent = client.messages().filter((message) => message.status === "pending").length;
+  return `${who()}${unsent > 0 ? ` (${unsent} unsent)` : ""}> `;
+}
+
 function format(message: ConversationMessage): string {
   const time = new Date(message.ts).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" });
   const from =
     message.role === "business" ? (message.author?.name ?? "support") : message.mine ? "you" : "you (other device)";
-  const status = message.role === "user" && message.status === "pending" ? " …" : "";
-  return `[${time}] ${from}: ${message.text}${status}`;
+  return `[${time}] ${from}: ${message.text}`;
 }
 
-// Print each message once; a "sent" confirmation needs no new line.
+// Each message is printed once, when it first appears; whether it is sent shows in the prompt, which
+// changes in place. A new identity (login, logout, another tab) starts a new thread with a heading.
 const printed = new Set<string>();
+let shownSubject = "";
 function printNewMessages(): void {
+  const identity = client.identity;
+  const subject = identity.kind === "anonymous" ? `a:${identity.anonymousId}` : `u:${identity.userId}`;
+  if (subject !== shownSubject) {
+    shownSubject = subject;
+    printed.clear();
+    print(`— conversation of ${who()} (${client.status}) —`);
+  }
   for (const message of client.messages()) {
     if (printed.has(message.id)) continue;
     printed.add(message.id);
     print(format(message));
   }
-}
-
-function printThread(): void {
-  printed.clear();
-  print(`— conversation of ${who()} (${client.status}) —`);
-  printNewMessages();
 }
 
 async function withUnsentCheck(run: (discardUnsent: boolean) => Promise<unknown>): Promise<void> {
@@ -104,12 +129,12 @@ async function command(line: string): Promise<boolean> {
       }
       const jwt = await fetchToken(argument);
       await withUnsentCheck((discardUnsent) => client.login(argument, jwt, { discardUnsent }));
-      printThread();
+      printNewMessages();
       return true;
     }
     case "logout":
       await withUnsentCheck((discardUnsent) => client.logout({ discardUnsent }));
-      printThread();
+      printNewMessages();
       return true;
     case "name":
       await client.setProfile({ givenName: argument || null });
@@ -130,15 +155,17 @@ async function command(line: string): Promise<boolean> {
 }
 
 await client.ready;
-client.on("messages", printNewMessages);
+client.on("messages", () => {
+  printNewMessages();
+  showPrompt();
+});
 client.on("status", (status) => print(`(${status})`));
 client.on("error", (error) => print(`error: ${error.message}`));
-rl.setPrompt(`${who()}> `);
-printThread();
-client.on("identity", () => rl.setPrompt(`${who()}> `));
+printNewMessages();
+showPrompt();
 
-for await (const line of rl) {
-  const text = line.trim();
+for (let next = await lines.next(); !next.done; next = await lines.next()) {
+  const text = next.value.trim();
   try {
     if (text.startsWith("/")) {
       if (!(await command(text))) break;
@@ -148,8 +175,13 @@ for await (const line of rl) {
   } catch (error) {
     print(`error: ${error instanceof Error ? error.message : String(error)}`);
   }
-  rl.setPrompt(`${who()}> `);
-  rl.prompt();
+  showPrompt();
 }
 rl.close();
+try {
+  await client.flush();
+} catch (error) {
+  if (!(error instanceof UnsentChangesError)) throw error;
+  console.log(`${error.messageIds.length} message(s) not sent yet: they stay in ${dataDir} and go out next time.`);
+}
 await client.destroy();
