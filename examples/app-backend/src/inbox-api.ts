@@ -10,7 +10,7 @@
  *
  * DEMO ONLY: there is no agent login. A real inbox sits behind the company's staff authentication.
  */
-import { type BusinessClient, NotFoundError, type SubjectRef } from "@parley/business";
+import { type BusinessClient, NotFoundError, RelayUnavailableError, type SubjectRef } from "@parley/business";
 
 /** The agent who answers in the demo. */
 export const DEMO_AGENT = { id: "agent-ada", name: "Ada Lindqvist", avatarUrl: "/agent-avatar.svg" };
@@ -31,6 +31,21 @@ export async function handleInbox(
   path: string,
   readBody: () => Promise<unknown>,
 ): Promise<InboxAnswer | undefined> {
+  try {
+    return await answer(business, method, path, readBody);
+  } catch (error) {
+    if (error instanceof NotFoundError) return { status: 404, body: { error: "no such conversation" } };
+    if (error instanceof RelayUnavailableError) return { status: 503, body: { error: "the relay is unreachable" } };
+    throw error;
+  }
+}
+
+async function answer(
+  business: BusinessClient,
+  method: string,
+  path: string,
+  readBody: () => Promise<unknown>,
+): Promise<InboxAnswer | undefined> {
   if (path === "/api/inbox/conversations") {
     if (method !== "GET") return { status: 405, body: { error: "use GET" } };
     const page = await business.listConversations({ limit: 100 });
@@ -41,32 +56,27 @@ export async function handleInbox(
   if (match === null) return undefined;
   const subject: SubjectRef = { kind: match[1] as SubjectRef["kind"], id: decodeURIComponent(match[2] ?? "") };
   const action = match[3];
-  try {
-    if (action === undefined) {
-      if (method !== "GET") return { status: 405, body: { error: "use GET" } };
-      const [details, page] = await Promise.all([
-        business.getSubject(subject),
-        business.listMessages(subject, { limit: MESSAGES_SHOWN }),
-      ]);
-      return { status: 200, body: { subject: details, messages: page.messages } };
-    }
-    if (method !== "POST") return { status: 405, body: { error: "use POST" } };
-    const input = (await readBody()) as Record<string, unknown> | null;
-    if (action === "messages") {
-      const text = typeof input?.text === "string" ? input.text.trim() : "";
-      if (text === "" || text.length > MAX_REPLY_LENGTH) {
-        return { status: 400, body: { error: `text must be 1-${MAX_REPLY_LENGTH} characters` } };
-      }
-      const { message } = await business.postMessage(subject, { text, author: DEMO_AGENT });
-      await business.setTyping(subject, false);
-      return { status: 201, body: { message } };
-    }
-    if (action === "typing") {
-      return { status: 200, body: await business.setTyping(subject, input?.typing !== false) };
-    }
-    return { status: 200, body: await business.markRead(subject) };
-  } catch (error) {
-    if (error instanceof NotFoundError) return { status: 404, body: { error: "no such conversation" } };
-    throw error;
+  if (action === undefined) {
+    if (method !== "GET") return { status: 405, body: { error: "use GET" } };
+    const [details, page] = await Promise.all([
+      business.getSubject(subject),
+      business.listMessages(subject, { limit: MESSAGES_SHOWN }),
+    ]);
+    return { status: 200, body: { subject: details, messages: page.messages } };
   }
+  if (method !== "POST") return { status: 405, body: { error: "use POST" } };
+  const input = (await readBody()) as Record<string, unknown> | null;
+  if (action === "messages") {
+    const text = typeof input?.text === "string" ? input.text.trim() : "";
+    if (text === "" || text.length > MAX_REPLY_LENGTH) {
+      return { status: 400, body: { error: `text must be 1-${MAX_REPLY_LENGTH} characters` } };
+    }
+    const { message } = await business.postMessage(subject, { text, author: DEMO_AGENT });
+    await business.setTyping(subject, false);
+    return { status: 201, body: { message } };
+  }
+  if (action === "typing") {
+    return { status: 200, body: await business.setTyping(subject, input?.typing !== false) };
+  }
+  return { status: 200, body: await business.markRead(subject) };
 }

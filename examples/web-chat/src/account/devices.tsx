@@ -16,7 +16,7 @@ export function Devices() {
   return (
     <section className="devices" aria-label="Your devices">
       <h3>Devices in this conversation</h3>
-      <ul className="clients" data-testid="clients">
+      <ul className="clients" data-testid="clients" data-own={own}>
         {sorted.length === 0 ? (
           <li className="detail">This device appears here once it has reached the server.</li>
         ) : (

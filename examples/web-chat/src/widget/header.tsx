@@ -7,7 +7,7 @@ import { type ConnectionState, useConnectionStatus, useMessages, useTyping, useU
 const TEAM = { name: "Acme Support", avatarUrl: "/agent-avatar.svg" };
 
 const LINE: Record<ConnectionState, string> = {
-  online: "Online · we usually reply in a few minutes",
+  online: "Online · replies in a few minutes",
   connecting: "Connecting…",
   reconnecting: "Reconnecting…",
   offline: "Offline · no internet connection",
