@@ -310,6 +310,8 @@ export class Connection implements RoomPeer {
     if (!this.synced) {
       this.synced = true;
       if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));
+      // The client record is written after the reply, so the join never waits for it (Room.join).
+      this.room.recordJoin(this);
     }
   }
 
@@ -322,6 +324,8 @@ export class Connection implements RoomPeer {
   private async logout(): Promise<void> {
     const anonymous = this.room.ref.kind === "anonymous";
     if (anonymous) this.room.closePeers(CloseCode.Forbidden, "revoked", "anonymous user logged out", this);
+    // A client that logs out before its first sync (a delivered logout notice) still gets its record.
+    this.room.recordJoin(this);
     this.room.leave(this, true);
     try {
       await this.room.transactAsRelay((doc) => {

@@ -110,6 +110,33 @@ describe("Room", () => {
     await rooms.close(1001, "shutdown");
   });
 
+  it("answers a joining peer's first sync without waiting for the disk, then stamps its client record", async () => {
+    const storage = new GatedStorage();
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    const peer = new FakePeer("client-ffffffffffffffff");
+    room.join(peer, { info: { platform: "web" } });
+    expect(storage.appends).toBe(0);
+    let replied = false;
+    const reply = room.durableUpdateSince(new Uint8Array([0])).then(() => {
+      replied = true;
+    });
+    await settle();
+    // Every append is held by the gate, and the reply went out anyway: the join wrote nothing.
+    expect(replied).toBe(true);
+    await reply;
+    room.recordJoin(peer);
+    expect(storage.appends).toBeGreaterThan(0);
+    expect(clientsOf(room.doc).get(peer.clientId)).toMatchObject({ platform: "web", active: true });
+    room.recordJoin(peer);
+    const appends = storage.appends;
+    await settle();
+    expect(storage.appends).toBe(appends); // stamped once
+    storage.releaseAll();
+    storage.gated = false;
+    await rooms.close(1001, "test over");
+  });
+
   it("hands out a sync reply only once everything in it is durable", async () => {
     const storage = new GatedStorage();
     storage.gated = false;
@@ -168,6 +195,7 @@ describe("Room", () => {
     const room = await rooms.open(ROOM);
     const peer = new FakePeer("client-bbbbbbbbbbbbbbbb");
     room.join(peer, { info: {} });
+    room.recordJoin(peer); // what the connection does once the first sync is answered
     await settle();
     storage.gated = true;
     const write = room.transactAsRelay((doc) => doc.getMap("meta").set("lost", true));

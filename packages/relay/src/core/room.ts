@@ -95,6 +95,8 @@ export class Room implements RoomHandle {
   /** Presence of the connected clients (not stored): presence.ts. */
   readonly presence: Presence;
   private readonly peers = new Set<RoomPeer>();
+  /** Client records still to stamp: peers whose first sync has not been answered yet. */
+  private readonly joinStamps = new Map<RoomPeer, JoinStamp>();
   private holds = 0;
   private pendingWrites = 0;
   private lastWrite: Promise<void> = Promise.resolve();
@@ -225,11 +227,24 @@ export class Room implements RoomHandle {
     return this.presence.awareness;
   }
 
-  /** Adds a peer and stamps its client record. */
+  /**
+   * Adds a peer. Its client record is stamped by {@link Room.recordJoin} once its first sync is answered:
+   * written now, the record would be part of that reply, and the reply waits for what it carries to be
+   * durable — every join would wait for a disk write (and change the document the cached full state of
+   * full-state-cache.ts is shared from).
+   */
   join(peer: RoomPeer, stamp: JoinStamp): void {
     this.peers.add(peer);
+    this.joinStamps.set(peer, stamp);
     this.presence.join(peer);
     this.hooks.active(this);
+  }
+
+  /** Stamps the client record of a peer that joined (once; after its first sync reply went out). */
+  recordJoin(peer: RoomPeer): void {
+    const stamp = this.joinStamps.get(peer);
+    if (stamp === undefined || this.state !== "open") return;
+    this.joinStamps.delete(peer);
     this.transactAsRelay((doc) => recordConnect(doc, { clientId: peer.clientId, ...stamp }, Date.now())).catch(
       (error) => this.logger.warn("client record not stored", { room: this.name, error }),
     );
@@ -238,6 +253,7 @@ export class Room implements RoomHandle {
   /** Removes a peer, its presence, and stamps `lastSeen` (and `active: false` after a logout). */
   leave(peer: RoomPeer, loggedOut = false): void {
     if (!this.peers.delete(peer)) return;
+    this.joinStamps.delete(peer);
     this.presence.leave(peer);
     if (this.state === "open") {
       this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
