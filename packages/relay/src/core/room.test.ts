@@ -134,7 +134,7 @@ describe("Room", () => {
     expect(storage.appends).toBe(appends); // stamped once
     storage.releaseAll();
     storage.gated = false;
-    await rooms.close(1001, "test over");
+    await rooms.close(1001, "shutdown");
   });
 
   it("hands out a sync reply only once everything in it is durable", async () => {
