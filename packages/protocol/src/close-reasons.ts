@@ -47,6 +47,8 @@ const reasons = {
   "bad-merge": CloseCode.BadRequest,
   /** `merge=` on an anonymous room (only a user room merges an anonymous one). */
   "merge-anonymous": CloseCode.BadRequest,
+  /** A credential offered twice as a subprotocol, or both in the URL and as a subprotocol. */
+  "bad-credentials": CloseCode.BadRequest,
 
   // 4401: the token problems of {@link TokenInvalidError}.
   /** No token. */

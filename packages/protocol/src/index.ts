@@ -9,4 +9,5 @@ export * from "./merge-update.js";
 export * from "./presence.js";
 export * from "./records.js";
 export * from "./rooms.js";
+export * from "./subprotocol.js";
 export * from "./wire.js";

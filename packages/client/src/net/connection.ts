@@ -12,7 +12,16 @@
  * close stops the connection and is reported once, so the owner can fetch a fresh token and `start()`
  * again. Parameters are read at every connect, so a refreshed token is used by the next socket.
  */
-import { isTransientClose, MessageType, type RecentPreview, readRecent, readStored } from "@parley/protocol";
+import {
+  CREDENTIAL_PARAMS,
+  type CredentialParam,
+  credentialSubprotocols,
+  isTransientClose,
+  MessageType,
+  type RecentPreview,
+  readRecent,
+  readStored,
+} from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
@@ -31,8 +40,11 @@ export interface WebSocketLike {
   onerror: ((event: never) => void) | null;
 }
 
-/** A WebSocket constructor such as `globalThis.WebSocket` or the `ws` package's default export. */
-export type WebSocketConstructor = new (url: string) => WebSocketLike;
+/**
+ * A WebSocket constructor such as `globalThis.WebSocket` or the `ws` package's default export. The client passes
+ * subprotocols: its credentials travel there, never in the URL (see `credentialSubprotocols`).
+ */
+export type WebSocketConstructor = new (url: string, protocols?: string[]) => WebSocketLike;
 
 /** State of a connection as the application sees it. */
 export type ConnectionStatus = "offline" | "connecting" | "online";
@@ -181,10 +193,18 @@ export class Connection {
   }
 
   private openSocket(): void {
-    const query = new URLSearchParams(this.options.params()).toString();
+    // Credentials go in the handshake's Sec-WebSocket-Protocol header: URLs are printed by browser consoles on
+    // every failed reconnect and logged by proxies.
+    const query = new URLSearchParams();
+    const credentials: Partial<Record<CredentialParam, string>> = {};
+    for (const [name, value] of Object.entries(this.options.params())) {
+      if ((CREDENTIAL_PARAMS as readonly string[]).includes(name)) credentials[name as CredentialParam] = value;
+      else query.set(name, value);
+    }
     let socket: WebSocketLike;
     try {
-      socket = new this.options.WebSocket(`${this.options.relayUrl}/${this.options.room}?${query}`);
+      const url = `${this.options.relayUrl}/${this.options.room}?${query.toString()}`;
+      socket = new this.options.WebSocket(url, credentialSubprotocols(credentials));
     } catch {
       this.scheduleRetry();
       return;

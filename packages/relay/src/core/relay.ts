@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { CloseCode, InvalidArgumentError } from "@parley/protocol";
+import { CloseCode, InvalidArgumentError, PARLEY_SUBPROTOCOL } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
@@ -120,6 +120,9 @@ export function createRelay(options: RelayOptions): Relay {
     // Frames somewhat over a limit are read and refused with 4413; far beyond it ws cuts them off with 1009.
     maxPayload: limits.maxSyncBytes + limits.maxFrameBytes,
     perMessageDeflate: false,
+    // Only Parley's own subprotocol is ever selected: the other entries a client offers carry its credentials
+    // (see `credentialSubprotocols`), and ws's default would echo the first one back in the 101 response.
+    handleProtocols: (offered) => (offered.has(PARLEY_SUBPROTOCOL) ? PARLEY_SUBPROTOCOL : false),
   });
 
   // Node's 16 KiB default would refuse a long token with HTTP 431 before the upgrade, which a browser cannot

@@ -15,6 +15,7 @@ import {
   CloseCode,
   ConnectParam,
   clientIdFromSecret,
+  credentialsFromSubprotocols,
   decodeClientInfo,
   ForbiddenError,
   isSecret,
@@ -71,6 +72,22 @@ function tokenRefusal(error: unknown): Refusal {
   return new Refusal(CloseCode.Unauthorized, "malformed", "token cannot be verified");
 }
 
+/**
+ * Moves the credentials a client sent as `Sec-WebSocket-Protocol` entries (see `credentialSubprotocols` in
+ * `@parley/protocol`) into `params`, where the rest of admission reads them. A credential given twice is refused.
+ */
+function takeSubprotocolCredentials(request: IncomingMessage, params: URLSearchParams): void {
+  const header = request.headers["sec-websocket-protocol"];
+  if (header === undefined) return;
+  const offered = header.split(",").map((entry) => entry.trim());
+  const credentials = credentialsFromSubprotocols(offered);
+  if (credentials === null) throw new Refusal(CloseCode.BadRequest, "bad-credentials", "a credential offered twice as a subprotocol");
+  for (const [name, value] of Object.entries(credentials)) {
+    if (params.has(name)) throw new Refusal(CloseCode.BadRequest, "bad-credentials", `${name} given both in the URL and as a subprotocol`);
+    params.set(name, value);
+  }
+}
+
 /** Decides what an upgrade request may open; throws a {@link Refusal} otherwise. */
 export async function admit(request: IncomingMessage, context: AdmissionContext): Promise<Admission> {
   const url = request.url ?? "";
@@ -83,6 +100,7 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
   const ref = parseRoomName(room);
   if (ref === null) throw new Refusal(CloseCode.BadRequest, "bad-room", "malformed room name");
   if (!context.appIds.has(ref.appId)) throw new Refusal(CloseCode.UnknownApp, "unknown-app");
+  takeSubprotocolCredentials(request, params);
 
   const clientSecret = params.get(ConnectParam.client);
   if (!isSecret(clientSecret))
