@@ -81,9 +81,11 @@ function takeSubprotocolCredentials(request: IncomingMessage, params: URLSearchP
   if (header === undefined) return;
   const offered = header.split(",").map((entry) => entry.trim());
   const credentials = credentialsFromSubprotocols(offered);
-  if (credentials === null) throw new Refusal(CloseCode.BadRequest, "bad-credentials", "a credential offered twice as a subprotocol");
+  if (credentials === null)
+    throw new Refusal(CloseCode.BadRequest, "bad-credentials", "a credential offered twice as a subprotocol");
   for (const [name, value] of Object.entries(credentials)) {
-    if (params.has(name)) throw new Refusal(CloseCode.BadRequest, "bad-credentials", `${name} given both in the URL and as a subprotocol`);
+    if (params.has(name))
+      throw new Refusal(CloseCode.BadRequest, "bad-credentials", `${name} given both in the URL and as a subprotocol`);
     params.set(name, value);
   }
 }
