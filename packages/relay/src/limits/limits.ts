@@ -70,6 +70,11 @@ export interface Limits {
    * also the burst. Default 100.
    */
   newAnonymousPerHourPerIp: number;
+  /**
+   * Webhook deliveries one app may have outstanding (waiting or in flight, all its endpoints); events beyond
+   * it are dropped and logged, so one app's dead endpoint cannot grow the outbox without bound. Default 10,000.
+   */
+  maxWebhookDeliveriesPerApp: number;
   /** Open connections per user or anonymous user (4530). Default 100. */
   connectionsPerUser: number;
   /** Open connections per remote address (4530). Default 10,000. */
@@ -119,6 +124,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   connectsPerMinutePerIp: 600,
   connectsPerMinutePerRoom: 120,
   newAnonymousPerHourPerIp: 100,
+  maxWebhookDeliveriesPerApp: 10_000,
   connectionsPerUser: 100,
   connectionsPerIp: 10_000,
   trustProxy: false,
@@ -150,6 +156,7 @@ const CEILING: Record<Exclude<keyof Limits, "trustProxy" | "allowedOrigins">, [m
   connectsPerMinutePerIp: [1, 10_000_000],
   connectsPerMinutePerRoom: [1, 10_000_000],
   newAnonymousPerHourPerIp: [1, 10_000_000],
+  maxWebhookDeliveriesPerApp: [1, 100_000_000],
   connectionsPerUser: [1, 1_000_000],
   connectionsPerIp: [1, 10_000_000],
   pingIntervalMs: [0, 24 * 3_600_000],

@@ -25,6 +25,7 @@ describe("webhook config", () => {
         secret: "w".repeat(32),
         events: ["message.created"],
         timeoutMs: 10_000,
+        concurrency: 2,
         retry: { initialDelayMs: 1_000, maxDelayMs: 3_600_000, maxAttempts: 20 },
       },
     ]);

@@ -43,6 +43,8 @@ export interface WebhookConfig {
   events: WebhookEventType[];
   /** How long one attempt may take before it counts as failed, in ms. Default 10,000. */
   timeoutMs: number;
+  /** Deliveries to this endpoint sent at the same time. Default 2. */
+  concurrency: number;
   retry: WebhookRetryConfig;
 }
 
@@ -64,7 +66,7 @@ function integer(raw: Record<string, unknown>, key: string, fallback: number, mi
 
 function parseWebhook(raw: unknown, path: string): WebhookConfig {
   if (!isObject(raw)) fail(path, "must be an object");
-  assertKnownKeys(raw, ["url", "secret", "events", "timeoutMs", "retry"], path);
+  assertKnownKeys(raw, ["url", "secret", "events", "timeoutMs", "concurrency", "retry"], path);
   let url: URL;
   try {
     url = new URL(String(raw.url));
@@ -91,6 +93,7 @@ function parseWebhook(raw: unknown, path: string): WebhookConfig {
     secret: raw.secret,
     events: [...new Set(events)],
     timeoutMs: integer(raw, "timeoutMs", 10_000, 100, 120_000, path),
+    concurrency: integer(raw, "concurrency", 2, 1, 64, path),
     retry: {
       initialDelayMs: integer(retry, "initialDelayMs", 1_000, 10, 3_600_000, retryPath),
       maxDelayMs: integer(retry, "maxDelayMs", 3_600_000, 10, 86_400_000, retryPath),

@@ -9,6 +9,11 @@
  * loaded and sent, so a restart (even SIGKILL) loses no pending delivery; a delivery that was in flight
  * when the process died is sent again — receivers deduplicate on the event `id`.
  *
+ * Scheduling keeps one app from delaying another: deliveries wait in a queue per endpoint, endpoints take
+ * turns (round-robin, one delivery per turn), each endpoint has at most its `concurrency` deliveries in flight
+ * (default 2), and the relay at most `concurrency` in all (default 32). An app may have at most
+ * `maxQueuedPerApp` deliveries outstanding; events beyond that are dropped and logged.
+ *
  * An event about a change is queued while the change is applied, so its file exists before the change's
  * own append is issued: no crash can leave a stored change without its event. Such a delivery carries the Yjs id of the change (`after`) and is held until the
  * room's stored state covers it; if a restarted relay finds the change was never stored (it crashed
@@ -16,12 +21,13 @@
  * resends it, it is a new change with a new event.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, renameSync, writeFileSync } from "node:fs";
-import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppConfig, FsyncPolicy } from "../../config/config.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebhookConfig, WebhookEventType } from "./webhook-config.js";
+import { flushDelivery, persistDelivery, writeDeliveryNow } from "./webhook-files.js";
 import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
 
 /** The body of every delivery. */
@@ -45,7 +51,8 @@ export interface ChangeRef {
 /** Whether a change is durably stored: `pending` while it is applied but not yet stored. */
 export type ChangeState = "stored" | "pending" | "lost";
 
-interface Delivery {
+/** One event to one endpoint, as stored in its outbox file. */
+export interface Delivery {
   id: string;
   appId: string;
   url: string;
@@ -64,9 +71,14 @@ export interface WebhookQueueOptions {
   logger: Logger;
   /** Tells whether the change an event reports is stored yet. */
   changeState(change: ChangeRef): Promise<ChangeState>;
-  /** Deliveries sent at the same time. Default 8. */
+  /** Deliveries sent at the same time, over all endpoints. Default 32. */
   concurrency?: number;
+  /** Deliveries one app may have outstanding; events beyond it are dropped. Default 10,000. */
+  maxQueuedPerApp?: number;
 }
+
+/** Deliveries queue per endpoint: an app and one of its URLs. */
+const endpointKey = (delivery: { appId: string; url: string }): string => `${delivery.appId}\n${delivery.url}`;
 
 /** How often a delivery waiting for its change to be stored looks again, in ms. */
 const STORE_POLL_MS = 25;
@@ -87,6 +99,13 @@ export class WebhookQueue {
   private started = false;
   private failedAttempts = 0;
   private givenUp = 0;
+  private dropped = 0;
+  /** Deliveries in flight per endpoint. */
+  private readonly busy = new Map<string, number>();
+  /** Deliveries outstanding per app (waiting or in flight). */
+  private readonly outstanding = new Map<string, number>();
+  /** The endpoint served last, so the next pump starts after it (round-robin across pumps). */
+  private lastServed: string | undefined;
 
   constructor(private readonly options: WebhookQueueOptions) {
     this.dir = join(options.dataDir, "webhooks");
@@ -114,7 +133,7 @@ export class WebhookQueue {
       }
       try {
         const delivery = JSON.parse(await readFile(join(this.dir, name), "utf8")) as Delivery;
-        this.waiting.set(delivery.id, delivery);
+        this.add(delivery);
       } catch (error) {
         this.options.logger.error("unreadable webhook delivery kept aside", { file: name, error });
         await rename(join(this.dir, name), join(this.deadDir, name)).catch(() => {});
@@ -136,6 +155,16 @@ export class WebhookQueue {
   enqueue(event: Omit<WebhookEvent, "id" | "createdAt">, after?: ChangeRef): Promise<void> {
     const endpoints = this.endpoints(event.appId, event.type);
     if (endpoints.length === 0 || this.closed) return Promise.resolve();
+    const limit = this.options.maxQueuedPerApp ?? 10_000;
+    if ((this.outstanding.get(event.appId) ?? 0) + endpoints.length > limit) {
+      this.dropped += endpoints.length;
+      this.options.logger.error("webhook outbox full for this app; event dropped", {
+        app: event.appId,
+        type: event.type,
+        outstanding: this.outstanding.get(event.appId),
+      });
+      return Promise.resolve();
+    }
     const full: WebhookEvent = { id: newId("evt"), createdAt: Date.now(), ...event };
     const body = JSON.stringify(full);
     const deliveries = endpoints.map((endpoint) => {
@@ -152,12 +181,12 @@ export class WebhookQueue {
       return delivery;
     });
     for (const delivery of deliveries) {
-      this.writeNow(delivery);
-      this.waiting.set(delivery.id, delivery);
+      writeDeliveryNow(this.dir, delivery);
+      this.add(delivery);
     }
     this.pump();
     if (this.options.fsync !== "batch") return Promise.resolve();
-    return this.track(Promise.all(deliveries.map((delivery) => this.flushToDisk(delivery)))).then(() => {});
+    return this.track(Promise.all(deliveries.map((delivery) => flushDelivery(this.dir, delivery.id)))).then(() => {});
   }
 
   /** Deliveries queued (waiting or in flight), attempts failed and deliveries given up since the start. */
@@ -167,6 +196,23 @@ export class WebhookQueue {
       failedAttempts: this.failedAttempts,
       givenUp: this.givenUp,
     };
+  }
+
+  /** Deliveries dropped because their app's outbox was full, since the start. */
+  get droppedDeliveries(): number {
+    return this.dropped;
+  }
+
+  private add(delivery: Delivery): void {
+    this.waiting.set(delivery.id, delivery);
+    this.outstanding.set(delivery.appId, (this.outstanding.get(delivery.appId) ?? 0) + 1);
+  }
+
+  private forget(delivery: Delivery): void {
+    if (!this.waiting.delete(delivery.id)) return;
+    const left = (this.outstanding.get(delivery.appId) ?? 1) - 1;
+    if (left === 0) this.outstanding.delete(delivery.appId);
+    else this.outstanding.set(delivery.appId, left);
   }
 
   /** Stops sending (in-flight attempts are aborted and stay queued) and waits for pending file writes. */
@@ -188,78 +234,67 @@ export class WebhookQueue {
     return work;
   }
 
-  /** Writes a new delivery's file (temp file, rename) without waiting for the disk. */
-  private writeNow(delivery: Delivery): void {
-    const file = join(this.dir, `${delivery.id}.json`);
-    writeFileSync(`${file}.tmp`, JSON.stringify(delivery));
-    renameSync(`${file}.tmp`, file);
-  }
-
-  /** Flushes a file {@link WebhookQueue.writeNow} wrote, and its directory entry; a no-op once it is delivered. */
-  private async flushToDisk(delivery: Delivery): Promise<void> {
-    let handle: FileHandle;
-    try {
-      handle = await open(join(this.dir, `${delivery.id}.json`), "r");
-    } catch {
-      return; // delivered and removed already
-    }
-    try {
-      await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await this.syncDir();
-  }
-
-  private async syncDir(): Promise<void> {
-    const dir = await open(this.dir, "r");
-    try {
-      await dir.sync();
-    } finally {
-      await dir.close();
-    }
-  }
-
-  /** Rewrites a delivery's file (its retry state) durably. */
-  private async persist(delivery: Delivery): Promise<void> {
-    const file = join(this.dir, `${delivery.id}.json`);
-    const temp = `${file}.tmp`;
-    const handle = await open(temp, "w");
-    try {
-      await handle.writeFile(JSON.stringify(delivery));
-      if (this.options.fsync === "batch") await handle.datasync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, file);
-    if (this.options.fsync === "batch") await this.syncDir();
-  }
-
-  /** Starts every due delivery the concurrency allows and sets a timer for the next one. */
+  /**
+   * Starts due deliveries, endpoints taking turns (one delivery each per turn, starting after the endpoint
+   * served last) within each endpoint's and the relay's concurrency, and sets a timer for the next one due.
+   */
   private pump(): void {
     if (this.closed || !this.started) return;
     clearTimeout(this.timer);
-    const limit = this.options.concurrency ?? 8;
+    const limit = this.options.concurrency ?? 32;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
+    const due = new Map<string, Delivery[]>();
     for (const delivery of this.waiting.values()) {
       if (this.inFlight.has(delivery.id)) continue;
       if (delivery.nextAttemptAt > now) {
         next = Math.min(next, delivery.nextAttemptAt);
         continue;
       }
-      if (this.inFlight.size >= limit) break;
-      const controller = new AbortController();
-      this.inFlight.set(delivery.id, controller);
-      void this.attempt(delivery, controller).finally(() => {
-        this.inFlight.delete(delivery.id);
-        this.pump();
-      });
+      const key = endpointKey(delivery);
+      const queue = due.get(key);
+      if (queue === undefined) due.set(key, [delivery]);
+      else queue.push(delivery);
+    }
+    const keys = [...due.keys()];
+    const after = this.lastServed === undefined ? -1 : keys.indexOf(this.lastServed);
+    const turns = [...keys.slice(after + 1), ...keys.slice(0, after + 1)];
+    let started = true;
+    while (started && this.inFlight.size < limit) {
+      started = false;
+      for (const key of turns) {
+        if (this.inFlight.size >= limit) break;
+        const queue = due.get(key) as Delivery[];
+        const delivery = queue[0];
+        if (delivery === undefined || (this.busy.get(key) ?? 0) >= this.endpointConcurrency(delivery)) continue;
+        queue.shift();
+        this.launch(delivery, key);
+        this.lastServed = key;
+        started = true;
+      }
     }
     if (Number.isFinite(next)) {
       this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
       this.timer.unref();
     }
+  }
+
+  private endpointConcurrency(delivery: Delivery): number {
+    const app = this.options.apps.find((candidate) => candidate.id === delivery.appId);
+    return app?.webhooks?.find((candidate) => candidate.url === delivery.url)?.concurrency ?? 1;
+  }
+
+  private launch(delivery: Delivery, key: string): void {
+    const controller = new AbortController();
+    this.inFlight.set(delivery.id, controller);
+    this.busy.set(key, (this.busy.get(key) ?? 0) + 1);
+    void this.attempt(delivery, controller).finally(() => {
+      this.inFlight.delete(delivery.id);
+      const left = (this.busy.get(key) ?? 1) - 1;
+      if (left === 0) this.busy.delete(key);
+      else this.busy.set(key, left);
+      this.pump();
+    });
   }
 
   private async attempt(delivery: Delivery, controller: AbortController): Promise<void> {
@@ -335,7 +370,7 @@ export class WebhookQueue {
     this.failedAttempts++;
     if (delivery.attempts >= endpoint.retry.maxAttempts) {
       this.givenUp++;
-      this.waiting.delete(delivery.id);
+      this.forget(delivery);
       await this.track(
         rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),
       );
@@ -350,13 +385,13 @@ export class WebhookQueue {
       failure,
       retryInMs: delivery.nextAttemptAt - Date.now(),
     });
-    await this.track(this.persist(delivery)).catch((error: unknown) =>
+    await this.track(persistDelivery(this.dir, delivery, this.options.fsync)).catch((error: unknown) =>
       this.options.logger.warn("webhook retry state not stored", { delivery: delivery.id, error }),
     );
   }
 
   private async remove(delivery: Delivery): Promise<void> {
-    this.waiting.delete(delivery.id);
+    this.forget(delivery);
     await this.track(rm(join(this.dir, `${delivery.id}.json`), { force: true }));
   }
 }

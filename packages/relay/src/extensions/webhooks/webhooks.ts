@@ -37,6 +37,7 @@ export function webhooks(): WebhooksExtension {
         apps: config.apps,
         logger,
         changeState: (change) => changeState(rooms, change),
+        maxQueuedPerApp: config.limits.maxWebhookDeliveriesPerApp,
       });
       await queue.start();
     },
