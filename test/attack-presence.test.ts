@@ -113,7 +113,7 @@ describe("presence cannot be spoofed or used to grow memory", () => {
       s.attacker.ws.send(awarenessFrame([[6_000, 1, state]]));
       expect(await s.attacker.closed).toEqual({
         code: CloseCode.Authorship,
-        reason: "presence may not claim the business",
+        reason: "awareness presence may not claim the business",
       });
       expect(s.seen()).toEqual([]);
       await expectHonestSync(relay, "presence-business");
@@ -125,7 +125,7 @@ describe("presence cannot be spoofed or used to grow memory", () => {
     s.attacker.ws.send(awarenessFrame(Array.from({ length: 513 }, (_, i) => [20_000 + i, 1, null])));
     expect(await s.attacker.closed).toEqual({
       code: CloseCode.TooLarge,
-      reason: "too many presence entries in one frame",
+      reason: "awareness-size too many presence entries in one frame",
     });
     expect(s.seen()).toEqual([]);
     await expectHonestSync(relay, "presence-entries");

@@ -112,7 +112,7 @@ describe("new Yjs clientIDs in a sync step 2", () => {
     s.ws.send(offlineSessions(s.clientId, LIMITS.maxNewClientIdsPerSync + 1, "over"));
     expect(await s.closed).toEqual({
       code: CloseCode.RateLimited,
-      reason: "too many new Yjs clientIDs in one sync step 2",
+      reason: "sync-client-ids too many new Yjs clientIDs in one sync step 2",
     });
     const owners = await ownerCount("flood-step2");
     expect(owners).toBeLessThanOrEqual(1); // the relay's own clientID at most
@@ -130,7 +130,7 @@ describe("new Yjs clientIDs in a sync step 2", () => {
     b.ws.send(offlineSessions(b.clientId, LIMITS.maxNewClientIdsPerSync, "second"));
     expect(await b.closed).toEqual({
       code: CloseCode.RateLimited,
-      reason: "too many new Yjs clientIDs in this document",
+      reason: "document-client-ids too many new Yjs clientIDs in this document",
     });
     expect(await ownerCount("flood-document")).toBe(before);
     expect(a.ws.readyState).toBe(WebSocket.OPEN);
@@ -155,7 +155,10 @@ describe("large sync replies", () => {
     socket.cork();
     for (let i = 0; i < 3; i++) s.ws.send(emptyStep1());
     socket.uncork();
-    expect(await s.closed).toEqual({ code: CloseCode.RateLimited, reason: "sync request while one is answered" });
+    expect(await s.closed).toEqual({
+      code: CloseCode.RateLimited,
+      reason: "sync-overlap sync request while one is answered",
+    });
     expect(replies()).toBeLessThanOrEqual(2);
     expect(writer.ws.readyState).toBe(WebSocket.OPEN);
     await expectHonestSync(relay, "flood-replies");
@@ -174,7 +177,10 @@ describe("connection rates", () => {
       opened.push(s);
     }
     const over = await session("flood-room", "10.3.1.1");
-    expect(await over.closed).toEqual({ code: CloseCode.RateLimited, reason: "too many new connections to this room" });
+    expect(await over.closed).toEqual({
+      code: CloseCode.RateLimited,
+      reason: "room-connect-rate too many new connections to this room",
+    });
     for (const s of opened) expect(s.ws.readyState).toBe(WebSocket.OPEN);
     for (const s of opened) s.ws.close();
     await expectHonestSync(relay, "flood-room-neighbour");
@@ -189,7 +195,7 @@ describe("connection rates", () => {
     const over = await session("flood-address-over", "10.4.0.1");
     expect(await over.closed).toEqual({
       code: CloseCode.RateLimited,
-      reason: "too many new connections from this address",
+      reason: "connect-rate too many new connections from this address",
     });
     const other = await session("flood-address-over", "10.4.0.2");
     await waitFor(() => other.frames.length > 0, { what: "a connection from another address" });
@@ -213,7 +219,7 @@ describe("connection rates", () => {
     const refused = anonymous(refusedSecret);
     expect(await refused.closed).toEqual({
       code: CloseCode.RateLimited,
-      reason: "too many new anonymous users from this address",
+      reason: "anonymous-rate too many new anonymous users from this address",
     });
     // Nothing of the refused identity was stored; a known identity still connects, and so do other addresses.
     const again = anonymous(known[0] as string);
