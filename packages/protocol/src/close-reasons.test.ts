@@ -1,3 +1,4 @@
+import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CloseCode, errorCodeForClose } from "./close-codes.js";
 import { errorForClose } from "./close-errors.js";
@@ -26,6 +27,11 @@ describe("close reasons", () => {
       const other = codes.find((c) => c !== code) as number;
       expect(parseCloseReason(other, token).reason).toBeUndefined();
     }
+  });
+
+  it("every token is documented in PROTOCOL.md with its close code", () => {
+    const doc = readFileSync(new URL("../PROTOCOL.md", import.meta.url), "utf8");
+    for (const [token, code] of closeReasons()) expect(doc).toContain(`| ${code} | \`${token}\` |`);
   });
 
   it("does not guess: prose, an unknown word or an empty reason read as no token", () => {
