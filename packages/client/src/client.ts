@@ -1,13 +1,8 @@
 /**
- * `createClient`: the facade of a Parley client. It validates arguments and hands each call to the
- * module that implements it:
- *
- * - state.ts — what an instance holds, the operation queue, opening a conversation;
- * - identity/start.ts — loading or creating the identity; identity/login.ts — login from anonymous with
- *   the merge; identity/switch-user.ts — switching users with the probe connection; identity/logout.ts —
- *   logout with its durable notice; identity/token-refresh.ts — keeping the token fresh;
- *   identity/follow-tabs.ts — following other instances on the store; identity/garbage-collection.ts;
- * - conversation/ — reading and writing the conversation document; net/ — the relay connection.
+ * `createClient`: the facade of a Parley client. It checks arguments and hands each call to the module
+ * that implements it: state.ts (what an instance holds, opening a conversation), queue.ts, identity/ (one
+ * file per lifecycle step: start, login, switch-user, logout, token-refresh, authentication, follow-tabs,
+ * garbage-collection), conversation/ and net/. The README's "Source layout" maps behaviours to files.
  */
 import {
   assertUserId,
