@@ -73,7 +73,8 @@ describe("business client", () => {
     const subject = { kind: "user", id: "x" } as const;
     const notFound = await client.getSubject(subject).catch((e: unknown) => e);
     expect(notFound).toBeInstanceOf(NotFoundError);
-    expect(notFound).toMatchObject({ code: "ERR_NOT_FOUND", status: 404, message: 'no user "x"' });
+    expect(notFound).toMatchObject({ code: "ERR_NOT_FOUND", message: 'no user "x"' });
+    expect((notFound as NotFoundError).cause).toMatchObject({ code: "ERR_NOT_FOUND", status: 404 });
     const forbidden = await client.getSubject(subject).catch((e: unknown) => e);
     expect(forbidden).toBeInstanceOf(BusinessApiError);
     expect(forbidden).toMatchObject({ code: "ERR_FORBIDDEN", status: 403 });

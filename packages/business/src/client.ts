@@ -91,8 +91,9 @@ function errorFrom(status: number, body: unknown): Error {
     return new RelayUnavailableError(`relay answered HTTP ${status} without an API error`);
   }
   const message = typeof error.message === "string" ? error.message : error.code;
-  if (error.code === ErrorCode.NotFound) return new NotFoundError(message);
-  return new BusinessApiError(error.code as ErrorCode, status, message);
+  const answer = new BusinessApiError(error.code as ErrorCode, status, message);
+  if (error.code === ErrorCode.NotFound) return new NotFoundError(message, { cause: answer });
+  return answer;
 }
 
 /** Creates a client of the business API. Throws {@link InvalidArgumentError} on bad options. */

@@ -14,6 +14,7 @@ import {
   ConnectParam,
   clientIdFromSecret,
   encodeClientInfo,
+  InvalidStateError,
   type ParleyError,
   roomName,
   StorageError,
@@ -129,13 +130,13 @@ export class ClientState {
   }
 
   currentRecord(): IdentityRecord {
-    if (this.record === undefined) throw new StorageError("the identity is not loaded");
+    if (this.record === undefined) throw new InvalidStateError("the identity is not loaded");
     return this.record;
   }
 
   currentSession(): Session {
     this.assertAlive();
-    if (this.session === undefined) throw new StorageError("no conversation is open");
+    if (this.session === undefined) throw new InvalidStateError("no conversation is open");
     return this.session;
   }
 

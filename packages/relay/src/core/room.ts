@@ -15,6 +15,7 @@ import {
   encodeRecent,
   encodeStored,
   FencedError,
+  InvalidStateError,
   MAX_TAIL,
   MessageType,
   messagesOf,
@@ -185,7 +186,7 @@ export class Room implements RoomHandle {
    * if it could not be). Resolves at once, after earlier writes are durable, if `change` changes nothing.
    */
   async transactAsRelay(change: (doc: Y.Doc) => void): Promise<void> {
-    if (this.state !== "open") throw new StorageError(`room ${this.name} is closed`);
+    if (this.state !== "open") throw new InvalidStateError(`room ${this.name} is closed`);
     const release = this.hold();
     try {
       this.bindRelay([]);
@@ -304,7 +305,7 @@ export class Room implements RoomHandle {
     } catch (error) {
       throw new StorageError(`room ${this.name}: write failed`, { cause: error });
     }
-    if (!this.isOpen) throw new StorageError(`room ${this.name} is closed`);
+    if (!this.isOpen) throw new InvalidStateError(`room ${this.name} is closed`);
     return update;
   }
 

@@ -20,6 +20,8 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.TooLarge]: 413,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Storage]: 503,
+  // A room that closed under the request (a storage failure, a shutdown): retry.
+  [ErrorCode.InvalidState]: 503,
 };
 
 /** Sends `body` as JSON with `status`. */
