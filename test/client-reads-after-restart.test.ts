@@ -51,9 +51,12 @@ describe("a read made offline, after a relay restart", () => {
 
   async function expectReadEverywhere(relay: RelayHandle, devices: ParleyClient[], laptop: ParleyClient) {
     for (const device of devices) {
-      await waitFor(() => device.unreadCount() === 0, {
-        what: `the laptop's read on another device (relay refusals: ${refusals(relay).join("; ") || "none"})`,
-      });
+      try {
+        await waitFor(() => device.unreadCount() === 0, { what: "the laptop's read on another device" });
+      } catch (error) {
+        // Name what the relay refused: that is where a stranded read mark shows.
+        throw new Error(`${String(error)}; relay refusals: ${refusals(relay).join("; ") || "none"}`);
+      }
       expect(device.readBy().user).toBe(laptop.readBy().user);
     }
     expect(refusals(relay)).toEqual([]);

@@ -111,7 +111,13 @@ describe("typing indicators and read receipts", () => {
     expect(phone.unreadCount()).toBe(1);
     await relay.restart();
     for (const device of [phone, phoneTab]) {
-      await waitFor(() => device.unreadCount() === 0, { what: "read on the laptop counts everywhere" });
+      try {
+        await waitFor(() => device.unreadCount() === 0, { what: "read on the laptop counts everywhere" });
+      } catch (error) {
+        // Name what the relay refused after the restart: a refused step 2 strands the read on the laptop.
+        const refused = relay.logs.filter((line) => line.includes('"connection refused'));
+        throw new Error(`${String(error)}; relay refusals: ${refused.join("; ") || "none"}`);
+      }
     }
     expect(phone.readBy().user).toBe(laptop.readBy().user);
   });
