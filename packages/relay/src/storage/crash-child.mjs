@@ -8,6 +8,8 @@ const [dataDir, name, snapshot, stopAt] = process.argv.slice(2);
 class StoppingStorage extends FileStorage {
   async compactStep(step) {
     if (step !== stopAt) return;
+    // A timer keeps the process alive (an empty event loop would end it) until the test's SIGKILL.
+    setInterval(() => {}, 60_000);
     process.stdout.write(`stopped at ${step}\n`);
     await new Promise(() => {});
   }

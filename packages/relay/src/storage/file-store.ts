@@ -11,7 +11,7 @@
  * each write the writer checks that its fence is still the newest (one directory listing); a record torn
  * by a crash mid-write fails its length or checksum and is left out on load; it was never acknowledged.
  */
-import { constants, readdirSync } from "node:fs";
+import { constants, statSync } from "node:fs";
 import { access, type FileHandle, mkdir, open, readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { FencedError, StorageError } from "@parley/protocol";
@@ -310,17 +310,16 @@ export class FileStorage implements RelayStorage {
     return doc.writer;
   }
 
-  /** Throws {@link FencedError} unless `fence` is still the newest claim (checked after each write). */
+  /**
+   * Throws {@link FencedError} unless `fence` is still the newest claim (checked after each write): its own
+   * fence file is there and the next one is not. Claims create epochs one after another and delete older
+   * fences oldest first, so `fence.<E+1>` can only be gone while a newer claim exists if `fence.<E>` is gone too.
+   */
   private checkNewest(doc: DocumentState, fence: Fence): void {
-    let entries: string[];
-    try {
-      // Synchronous: a small directory, listed in microseconds, once per group commit.
-      entries = readdirSync(doc.files.dir);
-    } catch (error) {
-      if (!isErrno(error, "ENOENT")) throw error;
-      entries = [];
-    }
-    if (newestFence(entries) !== fence) {
+    // Two synchronous stat() calls, microseconds each, once per group commit.
+    const own = statSync(doc.files.path(`fence.${fence}`), { throwIfNoEntry: false });
+    const next = statSync(doc.files.path(`fence.${fence + 1}`), { throwIfNoEntry: false });
+    if (own === undefined || next !== undefined) {
       doc.staleBelow = Math.max(doc.staleBelow, fence + 1);
       throw new FencedError(doc.files.name);
     }
