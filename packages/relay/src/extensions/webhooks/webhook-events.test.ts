@@ -94,8 +94,11 @@ describe("webhook events", () => {
     });
     const owned = [...ownersOf(room.doc).entries()].find(([, owner]) => owner === clientId)?.[0];
     expect(created[0]?.after).toEqual({ room: ROOM, client: Number(owned), clock: 0 });
-    // Joining stamped a client record in a relay transaction: that is a client.added.
-    room.join(peer(clientId), { info: { platform: "test" } });
+    // A joined client's record is stamped in a relay transaction (once its first sync is answered): that is a
+    // client.added.
+    const joined = peer(clientId);
+    room.join(joined, { info: { platform: "test" } });
+    room.recordJoin(joined);
     await room.settled();
     expect(
       queued.filter((e) => e.event.type === "client.added").map((e) => (e.event.data.client as { id: string }).id),
