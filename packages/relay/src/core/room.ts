@@ -2,11 +2,9 @@
  * A room: one loaded conversation document, the connections on it, and its write path.
  *
  * Every change to the document — a checked client update or a relay-authored change — goes through one
- * Yjs `update` handler that appends it to storage and, once the append is durable, forwards it to the
- * other connections (see `persist` for why forwarding waits). Appends are issued in the order changes
- * were applied, so when the append of change *k* resolves, the document's state vector as it was right
- * after change *k* is durably stored: that state vector is what `stored` frames acknowledge. Acks are
- * coalesced: one frame per connection per batch.
+ * Yjs `update` handler that appends it to storage (write-path.ts) and, once the append is durable, forwards
+ * it to the other connections (see `onUpdate` for why forwarding waits) and acknowledges it with the
+ * durable state vector. Acks are coalesced: one frame per connection per batch.
  */
 import {
   type ClientInfo,
@@ -37,6 +35,7 @@ import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
 import type { Logger } from "./logger.js";
 import { Presence } from "./presence.js";
+import { WritePath } from "./write-path.js";
 
 /** A connection as its room sees it. */
 export interface RoomPeer {
@@ -69,16 +68,6 @@ export interface RoomHooks {
   stored(room: Room): void;
 }
 
-/**
- * When to compact: after more than 500 records once the log is also at least half the snapshot's size (so a
- * big document is not re-encoded every 500 small updates), or once the log is 4× the snapshot (at least
- * 64 KiB) whatever its record count. Encoding a snapshot costs O(document); this keeps it O(1) per byte written.
- */
-const COMPACT_RECORDS = 500;
-const COMPACT_RECORDS_MIN_RATIO = 0.5;
-const COMPACT_RATIO = 4;
-const COMPACT_MIN_BYTES = 64 * 1024;
-
 /** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
 const RELAY_ORIGIN = Symbol("parley-relay");
 
@@ -99,16 +88,10 @@ export class Room implements RoomHandle {
   /** Client records still to stamp: peers whose first sync has not been answered yet. */
   private readonly joinStamps = new Map<RoomPeer, JoinStamp>();
   private holds = 0;
-  private pendingWrites = 0;
-  private lastWrite: Promise<void> = Promise.resolve();
-  /** State vector of what is durably stored (Yjs's `afterState` of the last stored transaction). */
-  private durable: Map<number, number>;
+  private readonly writes: WritePath;
   private ackScheduled = false;
   /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
   private relayId: number | null = null;
-  private logRecords = 0;
-  private logBytes = 0;
-  private snapshotBytes = 0;
   private state: "open" | "failed" | "closed" = "open";
   /** The newest {@link MAX_TAIL} messages, kept until a message changes (see {@link Room.recentFrame}). */
   private recent: ReturnType<typeof newestMessages> | undefined;
@@ -116,20 +99,24 @@ export class Room implements RoomHandle {
   private constructor(
     readonly name: string,
     readonly ref: RoomRef,
-    private readonly storage: RelayStorage,
+    storage: RelayStorage,
     private readonly hooks: RoomHooks,
     private readonly logger: Logger,
-    /** This load's write fence: another relay that claims the room after it makes every write here fail. */
-    private readonly fence: Fence,
+    fence: Fence,
     stored: Uint8Array[],
   ) {
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update);
     });
-    this.snapshotBytes = stored[0]?.length ?? 0;
-    this.logRecords = Math.max(0, stored.length - 1);
-    for (const update of stored.slice(1)) this.logBytes += update.length;
-    this.durable = Y.decodeStateVector(Y.encodeStateVector(this.doc));
+    this.writes = new WritePath(
+      name,
+      this.doc,
+      storage,
+      fence,
+      logger,
+      { failed: (error) => this.fail(error), idle: () => this.hooks.idle(this) },
+      stored,
+    );
     this.doc.on("update", (update: Uint8Array, origin: unknown, _doc: Y.Doc, transaction: Y.Transaction) =>
       this.onUpdate(update, origin, transaction.afterState),
     );
@@ -177,7 +164,7 @@ export class Room implements RoomHandle {
 
   /** The state vector of what is durably stored. */
   storedStateVector(): Uint8Array {
-    return Y.encodeStateVector(this.durable);
+    return Y.encodeStateVector(this.writes.durableStateVector);
   }
 
   /**
@@ -191,13 +178,7 @@ export class Room implements RoomHandle {
     try {
       this.bindRelay([]);
       this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
-      try {
-        await this.lastWrite;
-      } catch (error) {
-        throw error instanceof StorageError
-          ? error
-          : new StorageError(`room ${this.name}: write failed`, { cause: error });
-      }
+      await this.writes.durableSoFar();
       if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
     } finally {
       release();
@@ -289,29 +270,25 @@ export class Room implements RoomHandle {
 
   /** Whether nothing uses the room: no peers, no holds, no writes in flight. */
   isIdle(): boolean {
-    return this.peers.size === 0 && this.holds === 0 && this.pendingWrites === 0;
+    return this.peers.size === 0 && this.holds === 0 && !this.writes.busy;
   }
 
   /**
    * The update a peer with `stateVector` lacks, resolved once all of it is durable: it is taken now and
    * handed out after the appends issued so far have landed, so a sync reply never carries what the relay
-   * could still lose (see `persist`). Later changes reach the peer as forwarded updates. Rejects with a
+   * could still lose (see `onUpdate`). Later changes reach the peer as forwarded updates. Rejects with a
    * StorageError if those appends fail.
    */
   async durableUpdateSince(stateVector: Uint8Array): Promise<Uint8Array> {
     const update = fullStateOf(this.doc).updateSince(stateVector);
-    try {
-      await this.lastWrite;
-    } catch (error) {
-      throw new StorageError(`room ${this.name}: write failed`, { cause: error });
-    }
+    await this.writes.durableSoFar();
     if (!this.isOpen) throw new InvalidStateError(`room ${this.name} is closed`);
     return update;
   }
 
   /** Waits until every write issued so far has settled. */
   async settled(): Promise<void> {
-    await this.lastWrite.catch(() => {});
+    await this.writes.settled();
   }
 
   /** Frees the document. The registry calls this when it unloads the room. */
@@ -321,67 +298,21 @@ export class Room implements RoomHandle {
     this.doc.destroy();
   }
 
+  /**
+   * Appends a change and forwards it once it is durable. Forwarding waits for the disk on purpose: a relay
+   * restarted after a crash cannot take back, from a client that is not their author, structs it had
+   * forwarded but lost (they would fail the authorship check and that client could never sync again). So no
+   * client ever holds what the relay could lose, except the author of it, who re-sends it.
+   */
   private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
     const frame = syncUpdateFrame(update);
     this.hooks.changed(this, update, origin === RELAY_ORIGIN ? null : ((origin as RoomPeer | null)?.clientId ?? null));
-    this.persist(update, stateVector, () => {
+    this.writes.append(update, stateVector, () => {
+      if (this.state !== "open") return;
       for (const peer of this.peers) if (peer !== origin) peer.send(frame);
-    });
-  }
-
-  /**
-   * Appends `update`; once it is durable, acks it and calls `forward`. Forwarding waits for the disk
-   * on purpose: a relay restarted after a crash cannot take back, from a client that is not their author,
-   * structs it had forwarded but lost (they would fail the authorship check and that client could never
-   * sync again). So no client ever holds what the relay could lose, except the author of it, who re-sends it.
-   */
-  private persist(update: Uint8Array, stateVector: Map<number, number>, forward: () => void): void {
-    const write = this.storage.append(this.name, update, this.fence);
-    this.lastWrite = write;
-    this.track(
-      write.then(
-        () => {
-          this.durable = stateVector;
-          if (this.state !== "open") return;
-          forward();
-          this.hooks.stored(this);
-          this.scheduleAcks();
-        },
-        (error: unknown) => this.fail(error),
-      ),
-    );
-    this.logRecords++;
-    this.logBytes += update.length;
-    if (
-      (this.logRecords > COMPACT_RECORDS && this.logBytes >= COMPACT_RECORDS_MIN_RATIO * this.snapshotBytes) ||
-      this.logBytes > Math.max(COMPACT_RATIO * this.snapshotBytes, COMPACT_MIN_BYTES)
-    ) {
-      this.compact();
-    }
-  }
-
-  private compact(): void {
-    const snapshot = Y.encodeStateAsUpdate(this.doc);
-    this.snapshotBytes = snapshot.length;
-    this.logRecords = 0;
-    this.logBytes = 0;
-    this.track(
-      this.storage
-        .compact(this.name, snapshot, this.fence)
-        .catch((error: unknown) =>
-          error instanceof FencedError
-            ? this.fail(error)
-            : this.logger.warn("compaction failed", { room: this.name, error }),
-        ),
-    );
-  }
-
-  private track(work: Promise<void>): void {
-    this.pendingWrites++;
-    void work.finally(() => {
-      this.pendingWrites--;
-      if (this.pendingWrites === 0) this.hooks.idle(this);
+      this.hooks.stored(this);
+      this.scheduleAcks();
     });
   }
 
