@@ -10,8 +10,8 @@ const network = new EventTarget();
 let sockets = 0;
 /** A `ws` WebSocket that counts how many were opened. */
 class CountingWebSocket extends WebSocket {
-  constructor(url: string) {
-    super(url);
+  constructor(url: string, protocols?: string[]) {
+    super(url, protocols);
     sockets += 1;
   }
 }

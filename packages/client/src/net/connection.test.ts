@@ -1,4 +1,4 @@
-import { encodeStored, MessageType } from "@parley/protocol";
+import { credentialSubprotocols, encodeStored, MessageType } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { describe, expect, it, vi } from "vitest";
@@ -16,7 +16,10 @@ class FakeSocket implements WebSocketLike {
   onmessage: ((event: never) => void) | null = null;
   onclose: ((event: never) => void) | null = null;
   onerror: ((event: never) => void) | null = null;
-  constructor(readonly url: string) {
+  constructor(
+    readonly url: string,
+    readonly protocols?: string[],
+  ) {
     FakeSocket.instances.push(this);
   }
   send(data: Uint8Array): void {
@@ -89,7 +92,9 @@ describe("Connection", () => {
     connection.start();
     const socket = FakeSocket.instances[0];
     if (socket === undefined) throw new Error("no socket");
-    expect(socket.url).toBe("ws://relay/v1/app/a/room?token=anon.x&client=secret");
+    // Credentials travel as subprotocols, never in the URL.
+    expect(socket.url).toBe("ws://relay/v1/app/a/room?");
+    expect(socket.protocols).toEqual(credentialSubprotocols({ token: "anon.x", client: "secret" }));
     socket.open();
     doc.getArray("messages").push(["while handshaking"]);
     expect(socket.sentSyncTypes()).toEqual(["step1"]);
