@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { memoryStorage } from "@parley/client";
@@ -8,6 +8,13 @@ import { describe, expect, it } from "vitest";
 import { connectRaw, readRelayDoc, storedAnonymousToken, useClientFixture } from "./support/client.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
+
+/** Every file under `dir`, recursively. */
+function filesUnder(dir: string): string[] {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
 
@@ -32,6 +39,7 @@ describe("logout", () => {
     await client.setProfile({ email: "user@example.com" });
     await client.flush();
     const clientId = client.clientId;
+    const oldSecret = ((await storage.get(`identity/${TEST_APP.id}`)) as { clientSecret: string }).clientSecret;
     const statuses: string[] = [];
     client.on("status", (status) => statuses.push(status));
 
@@ -42,7 +50,8 @@ describe("logout", () => {
     expect(client.identity).not.toEqual(firstAnonymous);
     expect(client.messages()).toEqual([]);
     expect(client.profile()).toEqual({ properties: {} });
-    expect(client.clientId).toBe(clientId);
+    // A new device id: nothing links the next anonymous visitor to the user who left.
+    expect(client.clientId).not.toBe(clientId);
     const identity = client.identity;
     if (identity.kind !== "anonymous") throw new Error("expected anonymous");
     const anonymousRoom = roomName({ appId: TEST_APP.id, kind: "anonymous", subject: identity.anonymousId });
@@ -55,6 +64,7 @@ describe("logout", () => {
       );
       expect(record).not.toContain(userId);
     }
+    for (const file of filesUnder(dir)) expect(readFileSync(file, "latin1")).not.toContain(oldSecret);
 
     const onRelay = await readRelayDoc(relay, userRoom(userId), await signUserToken(userId));
     expect(clientsOf(onRelay).get(clientId)?.active).toBe(false);
@@ -67,6 +77,19 @@ describe("logout", () => {
     await client.send("hello again, anonymously");
     await client.flush();
     expect(client.messages().map((m) => [m.text, m.status])).toEqual([["hello again, anonymously", "sent"]]);
+    const anonymousOnRelay = await readRelayDoc(relay, anonymousRoom, await storedAnonymousToken(storage));
+    expect([...clientsOf(anonymousOnRelay).keys()]).toEqual([client.clientId]);
+  });
+
+  it("keeps the client id across a logout when the app opts in with stableDeviceId", async () => {
+    await fixture.startRelay();
+    const client = fixture.client({ storage: memoryStorage(), stableDeviceId: true });
+    await client.ready;
+    const clientId = client.clientId;
+    await client.login("stable-device-user", await signUserToken("stable-device-user"));
+    await client.logout();
+    expect(client.identity.kind).toBe("anonymous");
+    expect(client.clientId).toBe(clientId);
   });
 
   it("logs out an anonymous user: its room is revoked on the relay and a fresh anonymous thread starts", async () => {

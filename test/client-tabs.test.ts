@@ -67,6 +67,16 @@ describe("tabs: instances sharing one store share one identity", () => {
     expect((await storage.listDocs()).filter((name) => name !== anonymousRoom)).toEqual([]);
     await first.send("new anonymous, tab one");
     await waitFor(() => third.messages().length === 1, { what: "new identity shared" });
+    // The logout drew a new client id; every tab uses it, and a tab opened afterwards joins them.
+    expect(first.clientId).toBe(second.clientId);
+    expect(third.clientId).toBe(second.clientId);
+    const fourth = open();
+    await fourth.ready;
+    expect(fourth.clientId).toBe(second.clientId);
+    await fourth.logout();
+    for (const tab of [first, second, third]) {
+      await waitFor(() => tab.clientId === fourth.clientId, { what: "tab follows the late tab's logout" });
+    }
   });
 
   it("follows a switch to another user made in another tab, and never shows the previous user's messages", async () => {

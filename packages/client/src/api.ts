@@ -58,7 +58,10 @@ export interface ParleyClient {
    * {@link ClientNotReadyError}.
    */
   readonly identity: Identity;
-  /** This store's client id (survives logouts); throws {@link ClientNotReadyError} before `ready`. */
+  /**
+   * This store's client id; throws {@link ClientNotReadyError} before `ready`. A logout replaces it (unless
+   * the `stableDeviceId` option is set); logins and user switches keep it.
+   */
   readonly clientId: string;
   /** The relay connection. */
   readonly status: ConnectionStatus;

@@ -191,7 +191,7 @@ class Client implements ParleyClient {
     this.state.assertAlive();
     const discardUnsent = checkDiscardOption(options);
     await this.readyAndAlive();
-    await this.state.queue.enqueue(() => logout(this.state, discardUnsent));
+    await this.state.queue.enqueue(() => logout(this.state, this.tokens, discardUnsent));
   }
 
   async flush(options?: { timeoutMs?: number }): Promise<void> {

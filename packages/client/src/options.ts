@@ -37,6 +37,12 @@ export interface ClientOptions {
    * yet, shown before the full history has arrived (0–200, `0` turns it off). Default 50.
    */
   recentPreview?: number;
+  /**
+   * Keep this store's client id across logouts. Default `false`: a logout draws a new client secret, so
+   * nothing the relay or the business sees links the next anonymous visitor on this device to the user who
+   * logged out. Opt in only if the app tells its users it keeps a stable device id.
+   */
+  stableDeviceId?: boolean;
 }
 
 /** {@link ClientOptions} after validation and defaults. */
@@ -52,6 +58,7 @@ export interface ResolvedOptions {
   loginTimeoutMs: number;
   flushTimeoutMs: number;
   recentPreview: number;
+  stableDeviceId: boolean;
 }
 
 const STORAGE_METHODS = ["get", "set", "delete", "openDoc", "deleteDoc", "listDocs"] as const;
@@ -135,6 +142,7 @@ export function resolveOptions(options: unknown): ResolvedOptions {
     clientInfo,
     onTokenExpired: o.onTokenExpired as ((userId: string) => Promise<string>) | undefined,
     tabSync: optionalBoolean(o.tabSync, "options.tabSync", true),
+    stableDeviceId: optionalBoolean(o.stableDeviceId, "options.stableDeviceId", false),
     connect,
     loginTimeoutMs: optionalDuration(o.loginTimeoutMs, "options.loginTimeoutMs", 5_000),
     flushTimeoutMs: optionalDuration(o.flushTimeoutMs, "options.flushTimeoutMs", 5_000),

@@ -13,6 +13,7 @@ import {
   ClientDestroyedError,
   ConnectParam,
   clientIdFromSecret,
+  createSecret,
   encodeClientInfo,
   InvalidStateError,
   type ParleyError,
@@ -222,12 +223,16 @@ export class ClientState {
     await session?.close();
   }
 
-  /** Writes a new current subject under the lock and tells the other instances. */
-  async replaceSubject(subject: Subject): Promise<void> {
+  /**
+   * Writes a new current subject under the lock and tells the other instances. `newDevice` also draws a
+   * new client secret (a logout: nothing may link the next subject on this store to the previous one).
+   */
+  async replaceSubject(subject: Subject, newDevice = false): Promise<void> {
     await this.notices?.forget(this.roomOf(subject));
     const record = await withIdentityLock(this.storage, this.options.appId, async () => {
       const stored = (await readIdentity(this.storage, this.options.appId)) ?? this.currentRecord();
-      const next: IdentityRecord = { clientSecret: stored.clientSecret, current: subject };
+      const clientSecret = newDevice ? createSecret() : stored.clientSecret;
+      const next: IdentityRecord = { clientSecret, current: subject };
       await writeIdentity(this.storage, this.options.appId, next);
       return next;
     });

@@ -20,6 +20,17 @@ export function followTabs(state: ClientState, tokens: TokenRefresh): void {
   });
 }
 
+/**
+ * Moves this instance to the tabs channel of the store's current client id (a logout drew a new one): the
+ * channel is named for it, so instances started after the logout find this one.
+ */
+export function rejoinTabs(state: ClientState, tokens: TokenRefresh): void {
+  if (state.tabs === undefined) return;
+  state.tabs.close();
+  state.tabs = undefined;
+  followTabs(state, tokens);
+}
+
 /** Another instance changed the identity record: adopt it. */
 async function follow(state: ClientState, tokens: TokenRefresh): Promise<void> {
   if (state.destroyed) return;
@@ -38,8 +49,10 @@ async function follow(state: ClientState, tokens: TokenRefresh): Promise<void> {
     return;
   }
   await state.dropSession();
+  const newDevice = stored.clientSecret !== state.record?.clientSecret;
   state.record = stored;
   state.authenticated = false;
+  if (newDevice) rejoinTabs(state, tokens);
   await state.openSession();
 }
 

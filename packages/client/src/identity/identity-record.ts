@@ -1,7 +1,8 @@
 /**
  * The identity record a client keeps in its store, and the lock around changing it.
  *
- * `clientSecret` names this store as a device (its client id survives logouts). `current` is who the
+ * `clientSecret` names this store as a device until the next logout, which draws a new one (unless the app
+ * opts in to `stableDeviceId`). `current` is who the
  * device speaks for: an anonymous user (by secret) or a userId with its latest JWT and, until the relay
  * has merged it, the secret of the anonymous user it logged in from. `nonce` names the channel on which
  * tabs of the same identity exchange document updates; it is drawn anew for every identity so two users

@@ -5,20 +5,25 @@
  */
 import { anonymousToken } from "@parley/protocol";
 import type { ClientState } from "../state.js";
+import { rejoinTabs } from "./follow-tabs.js";
 import { newAnonymousSubject, type Subject } from "./identity-record.js";
+import type { TokenRefresh } from "./token-refresh.js";
 
 /** How long the `logout` frame may take before the logout is remembered as a notice instead. */
 export const LOGOUT_FRAME_TIMEOUT_MS = 2_000;
 
 /** Logs the current subject out (runs inside the operation queue). */
-export async function logout(state: ClientState, discardUnsent: boolean): Promise<void> {
+export async function logout(state: ClientState, tokens: TokenRefresh, discardUnsent: boolean): Promise<void> {
   const session = state.currentSession();
   const previous = state.currentRecord().current;
   if (!discardUnsent) await session.flush(state.options.flushTimeoutMs);
   await leaveRelay(state, previous);
   await state.closeSession();
-  await state.replaceSubject(newAnonymousSubject());
+  // A new client secret too: the next anonymous subject must not be linkable to the one leaving.
+  const newDevice = !state.options.stableDeviceId;
+  await state.replaceSubject(newAnonymousSubject(), newDevice);
   for (const room of state.roomsOf(previous)) await state.eraseRoom(room);
+  if (newDevice) rejoinTabs(state, tokens);
   await state.openSession();
 }
 
