@@ -8,6 +8,7 @@ const ANALYSIS_END = "<!-- analysis:end -->";
 const PARLEY = "parley";
 const STOCK = "y-websocket";
 const STOCK_DURABLE = "y-websocket+leveldb";
+const FLOOR = "ws-forward";
 
 /** @param {number | null | undefined} ms */
 function ms(ms) {
@@ -142,6 +143,28 @@ export function renderReport(report, previousPath) {
       `${num(best / 1024, 1)} KB`,
       ratio(p, best),
       verdict(p <= 0.5 * best),
+    ]);
+  }
+  if (lastStep(PARLEY) && lastStep(FLOOR)) {
+    const p = lastStep(PARLEY).bytesPerConnection;
+    const f = lastStep(FLOOR).bytesPerConnection;
+    goals.push([
+      `memory per idle connection (${num(lastStep(PARLEY).connections)} open) ≤ 1.5× the bare-WebSocket floor`,
+      `${num(p / 1024, 1)} KB`,
+      `${num(f / 1024, 1)} KB`,
+      ratio(p, f),
+      verdict(p <= 1.5 * f),
+    ]);
+  }
+  if (lastStep(PARLEY) && lastStep(STOCK)) {
+    const p = lastStep(PARLEY).openSeconds;
+    const s = lastStep(STOCK).openSeconds;
+    goals.push([
+      `time to open ${num(lastStep(PARLEY).connections)} connections ≤ 1.0× the stock server`,
+      ms(p * 1000),
+      ms(s * 1000),
+      ratio(p, s),
+      verdict(p <= s),
     ]);
   }
   if (large[PARLEY]?.warm && large[STOCK]?.warm) {

@@ -99,7 +99,8 @@ export const TARGETS = [
     name: "bare WebSocket forward (the floor)",
     persistence: "none; no Yjs, no auth: every frame forwarded as it came",
     durable: false,
-    only: ["latency", "throughput"],
+    // In capacity too: memory per idle connection is judged against what a bare `ws` connection costs.
+    only: ["latency", "throughput", "capacity"],
     floor: true,
     async start() {
       const server = await startServer({ name: this.id, args: [join(here, "servers/forward-server.mjs")] });
