@@ -1,7 +1,7 @@
 /**
  * The JSON the business API answers with, as typed results. The relay's README documents the same shapes.
  */
-import type { ClientRecord, JsonValue, Profile } from "@parley/protocol";
+import type { ClientRecord, JsonValue, Profile, WebhookEventType } from "@parley/protocol";
 
 export type { ClientRecord, JsonValue, Profile };
 
@@ -123,13 +123,8 @@ export interface ImportResult {
   skipped: number;
 }
 
-/** Event types a webhook can receive. */
-export type WebhookEventType =
-  | "message.created"
-  | "user.merged"
-  | "client.added"
-  | "client.loggedOut"
-  | "conversation.imported";
+/** Event types a webhook can receive (`@parley/protocol`'s `WEBHOOK_EVENTS`). */
+export type { WebhookEventType };
 
 interface EventBase<T extends WebhookEventType, D> {
   /** Unique per event and the same on every retry: deduplicate on it (delivery is at least once). */

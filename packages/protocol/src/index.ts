@@ -10,4 +10,5 @@ export * from "./presence.js";
 export * from "./records.js";
 export * from "./rooms.js";
 export * from "./subprotocol.js";
+export * from "./webhooks.js";
 export * from "./wire.js";

@@ -13,6 +13,9 @@
  * y-websocket app might set) counts as the user typing until the state changes.
  */
 
+/** How long one typing signal lasts (`until` = now + this), for users (`setTyping`) and the business alike. */
+export const TYPING_INDICATOR_MS = 5_000;
+
 /** The `typing` field of an awareness state. */
 export interface TypingIndicator {
   role: "user" | "business";

@@ -3,10 +3,10 @@
  * few seconds after the last call) and the business's (from the relay's presence, ended at its `until`
  * even if the relay's clearing update is lost). The wire side is presence.ts.
  */
+import { TYPING_INDICATOR_MS } from "@parley/protocol";
 import type { Session } from "./session.js";
 
-/** How long one `setTyping(true)` shows the user typing. */
-export const TYPING_INDICATOR_MS = 5_000;
+export { TYPING_INDICATOR_MS };
 
 /** Who is typing, as far as this client shows it. */
 export interface TypingState {

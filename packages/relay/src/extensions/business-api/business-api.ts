@@ -29,6 +29,7 @@ import {
   ParleyError,
   type RoomRef,
   roomName,
+  TYPING_INDICATOR_MS,
   type TypingIndicator,
 } from "@parley/protocol";
 import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
@@ -61,8 +62,6 @@ import {
 
 /** URL prefix of the business API. */
 export const BUSINESS_PATH_PREFIX = "/v1/apps/";
-/** How long one typing call shows the business as typing, in ms. */
-export const TYPING_MS = 5_000;
 
 /** What the business API works with. */
 export interface BusinessApiContext {
@@ -302,7 +301,7 @@ export class BusinessApi {
       room.awareness.setLocalState(null);
       return null;
     }
-    const until = Date.now() + TYPING_MS;
+    const until = Date.now() + TYPING_INDICATOR_MS;
     const indicator: TypingIndicator = { role: "business", until };
     room.awareness.setLocalState({ typing: indicator });
     // Held so the room, and its presence, stay loaded until the indicator ends.
@@ -311,7 +310,7 @@ export class BusinessApi {
       this.typing.delete(room.name);
       if (room.isOpen) room.awareness.setLocalState(null);
       release();
-    }, TYPING_MS);
+    }, TYPING_INDICATOR_MS);
     timer.unref();
     this.typing.set(room.name, { timer, release });
     return until;

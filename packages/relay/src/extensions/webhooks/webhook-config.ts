@@ -8,20 +8,10 @@
  *   "retry": { "initialDelayMs": 1000, "maxDelayMs": 3600000, "maxAttempts": 20 } }
  * ```
  */
-import { InvalidArgumentError } from "@parley/protocol";
+import { InvalidArgumentError, WEBHOOK_EVENTS, type WebhookEventType } from "@parley/protocol";
 import { assertKnownKeys } from "../../config/known-keys.js";
 
-/** Every event type a webhook can ask for. */
-export const WEBHOOK_EVENTS = [
-  "message.created",
-  "user.merged",
-  "client.added",
-  "client.loggedOut",
-  "conversation.imported",
-] as const;
-
-/** One of {@link WEBHOOK_EVENTS}. */
-export type WebhookEventType = (typeof WEBHOOK_EVENTS)[number];
+export { WEBHOOK_EVENTS, type WebhookEventType };
 
 /** How a failed delivery is retried: after `initialDelayMs`, doubling up to `maxDelayMs`, `maxAttempts` in all. */
 export interface WebhookRetryConfig {

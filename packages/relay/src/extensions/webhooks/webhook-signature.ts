@@ -1,19 +1,15 @@
 /**
- * The signature of a webhook delivery:
- *
- *   Parley-Signature: t=<unix seconds>,v1=<hex HMAC-SHA256(secret, t + "." + rawBody)>
- *
- * The timestamp is inside the signed text, so a receiver that also refuses old timestamps (five minutes
- * is the usual tolerance) cannot be fed a recorded delivery later. Each attempt is signed afresh; the
- * body, and so the event id inside it, stays the same across retries.
+ * Signs a webhook delivery (the format is `@parley/protocol`'s webhooks.ts). Each attempt is signed afresh;
+ * the body, and so the event id inside it, stays the same across retries.
  */
 import { createHmac } from "node:crypto";
+import { formatWebhookSignature, WEBHOOK_SIGNATURE_HEADER, webhookSignedPrefix } from "@parley/protocol";
 
-/** Name of the signature header. */
-export const SIGNATURE_HEADER = "Parley-Signature";
+/** Name of the signature header (`@parley/protocol`'s `WEBHOOK_SIGNATURE_HEADER`). */
+export const SIGNATURE_HEADER = WEBHOOK_SIGNATURE_HEADER;
 
 /** The `Parley-Signature` value for `rawBody` sent at `unixSeconds`. */
 export function signWebhook(secret: string, rawBody: string, unixSeconds: number): string {
-  const mac = createHmac("sha256", secret).update(`${unixSeconds}.${rawBody}`).digest("hex");
-  return `t=${unixSeconds},v1=${mac}`;
+  const mac = createHmac("sha256", secret).update(webhookSignedPrefix(unixSeconds)).update(rawBody).digest("hex");
+  return formatWebhookSignature(unixSeconds, mac);
 }
