@@ -15,7 +15,10 @@ import {
   messagesOf,
   roomName,
 } from "@parley/protocol";
+import * as encoding from "lib0/encoding";
 import { afterEach, describe, expect, it } from "vitest";
+import * as syncProtocol from "y-protocols/sync";
+import * as Y from "yjs";
 import {
   type ReceivedDelivery,
   startBusinessRelay,
@@ -184,9 +187,14 @@ describe("webhooks", () => {
     providers.push(merged);
     await waitFor(() => events().some((e) => e.type === "user.merged"), { what: "merge event" });
 
-    // A second device logs in and then logs out.
+    // A second device logs in, syncs (a connection becomes a device of the user once the relay answered its
+    // sync step 1), and then logs out.
     const tablet = connectRaw(relay, userRoom("jack"), { token: await signUserToken("jack"), client: createSecret() });
     await tablet.opened;
+    const step1 = encoding.createEncoder();
+    encoding.writeVarUint(step1, MessageType.sync);
+    syncProtocol.writeSyncStep1(step1, new Y.Doc());
+    tablet.ws.send(encoding.toUint8Array(step1));
     await waitFor(() => events().filter((e) => e.type === "client.added").length >= 3, { what: "client events" });
     tablet.ws.send(new Uint8Array([MessageType.logout]));
     expect((await tablet.closed).code).toBe(1000);
