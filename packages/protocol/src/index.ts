@@ -1,3 +1,4 @@
+export * from "./business-api.js";
 export * from "./claims.js";
 export * from "./close-codes.js";
 export * from "./close-errors.js";

@@ -4,64 +4,28 @@
  * reads of a `Y.Doc`; nothing here writes.
  */
 import {
+  type Message as ApiMessage,
   type ClientRecord,
+  type ConversationSummary,
   clientsOf,
   InvalidArgumentError,
-  type JsonValue,
   listMessages,
+  type MessagePage,
   type MessageRecord,
   metaOf,
-  type Profile,
   profileLogOf,
   type RoomRef,
   readPositions,
   readProfile,
+  type SubjectDetails,
   typingOf,
 } from "@parley/protocol";
+
+export type { ApiMessage, ConversationSummary, MessagePage, SubjectDetails };
+
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
 import { isErased, revocationOf } from "../../identity/revocation.js";
-
-/** A message as the API shows it. */
-export interface ApiMessage {
-  id: string;
-  role: "user" | "business";
-  text: string;
-  /** Milliseconds since the epoch (hybrid logical clock); display order is `(ts, id)`. */
-  ts: number;
-  /** The client a user message was sent from (`imported` for imported history). */
-  clientId?: string;
-  author?: { id?: string; name?: string; avatarUrl?: string };
-  metadata?: { [key: string]: JsonValue };
-}
-
-/** The list entry of a conversation. */
-export interface ConversationSummary {
-  kind: RoomRef["kind"];
-  /** The userId, or the anonymous id. */
-  id: string;
-  /** `merged` (anonymous, continued in `mergedInto`) and `loggedOut` (anonymous) take no replies. */
-  state: "active" | "loggedOut" | "merged";
-  mergedInto?: string;
-  /** Newest message, profile write or client activity, ms since the epoch. */
-  lastActivity: number;
-  messageCount: number;
-  lastMessage: ApiMessage | null;
-  /** Read positions (`ts` of the last message read; 0 = none): the user's is the furthest of its clients. */
-  reads: { user: number; business: number };
-  /** `business`: user messages after the business's position; `user`: business messages after the user's. */
-  unread: { user: number; business: number };
-}
-
-/** A subject with its profile and clients. */
-export interface SubjectDetails extends ConversationSummary {
-  profile: Profile;
-  clients: ClientRecord[];
-  /** Anonymous ids merged into this user. */
-  merged: string[];
-  /** Whether a connected client of the user shows the user typing (presence `typing`, see protocol presence.ts). */
-  userTyping: boolean;
-}
 
 /** The API form of a stored record. */
 export function toApiMessage(record: MessageRecord): ApiMessage {
@@ -146,12 +110,6 @@ export function describe(ref: RoomRef, doc: Y.Doc, awareness: Awareness): Subjec
     merged: Array.isArray(merged) ? merged.filter((id): id is string => typeof id === "string") : [],
     userTyping,
   };
-}
-
-/** One page of messages, newest last, and the cursor of the page before it (`null` at the start). */
-export interface MessagePage {
-  messages: ApiMessage[];
-  nextBefore: string | null;
 }
 
 function encodeCursor(record: MessageRecord): string {
