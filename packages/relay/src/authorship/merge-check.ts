@@ -16,8 +16,7 @@
  *
  * The whole merge is judged before anything is applied; a refusal stores nothing.
  */
-import { BUSINESS_READ_KEY, ownersOf, RELAY_OWNER, Root } from "@parley/protocol";
-import * as encoding from "lib0/encoding";
+import { encodeMergeUpdate, ownersOf, RELAY_OWNER } from "@parley/protocol";
 import * as Y from "yjs";
 import { runCheck } from "./authorship.js";
 import { type FailureCode, refuse } from "./check-failure.js";
@@ -33,14 +32,6 @@ function rootOf(item: Y.Item): string | null {
   const parent = item.parent;
   if (!(parent instanceof Y.AbstractType) || parent._item !== null) return null;
   return Y.findRootTypeKey(parent);
-}
-
-/** Whether a relay-written item of the anonymous document is business data a merge carries over. */
-function carriedOver(item: Y.Item): boolean {
-  const root = rootOf(item);
-  return (
-    (root === Root.messages && item.parentSub === null) || (root === Root.reads && item.parentSub === BUSINESS_READ_KEY)
-  );
 }
 
 const sameId = (a: Y.ID | null, b: Y.ID | null): boolean =>
@@ -87,36 +78,6 @@ function sameHistory(anonymous: Y.Doc, user: Y.Doc, client: number): boolean {
   return true;
 }
 
-/** Encodes the anonymous document as one v1 update, with relay-only structs as GC placeholders. */
-function encodeMerge(anonymous: Y.Doc, owners: Map<number, string>): Uint8Array {
-  const encoder = new Y.UpdateEncoderV1();
-  const clients = [...anonymous.store.clients.entries()].filter(([, structs]) => structs.length > 0);
-  encoding.writeVarUint(encoder.restEncoder, clients.length);
-  for (const [client, structs] of clients) {
-    encoding.writeVarUint(encoder.restEncoder, structs.length);
-    encoder.writeClient(client);
-    encoding.writeVarUint(encoder.restEncoder, (structs[0] as Y.Item | Y.GC).id.clock);
-    const relay = owners.get(client) === RELAY_OWNER;
-    for (const struct of structs) {
-      if (relay && struct instanceof Y.Item && !carriedOver(struct))
-        new Y.GC(struct.id, struct.length).write(encoder, 0);
-      else struct.write(encoder, 0);
-    }
-  }
-  // The delete set, as Yjs writes it (v1: client count, then per client its ranges).
-  const deletes = Y.createDeleteSetFromStructStore(anonymous.store).clients;
-  encoding.writeVarUint(encoder.restEncoder, deletes.size);
-  for (const [client, ranges] of deletes) {
-    encoding.writeVarUint(encoder.restEncoder, client);
-    encoding.writeVarUint(encoder.restEncoder, ranges.length);
-    for (const range of ranges) {
-      encoding.writeVarUint(encoder.restEncoder, range.clock);
-      encoding.writeVarUint(encoder.restEncoder, range.len);
-    }
-  }
-  return encoder.toUint8Array();
-}
-
 /**
  * Judges the merge of `anonymous` into `user` and, if it passes, returns the update to apply and the
  * `owners` entries to record before it. Reads both documents and changes neither.
@@ -137,7 +98,8 @@ export function checkMerge(anonymous: Y.Doc, user: Y.Doc, now: number): MergeVer
     owners.set(client, owner);
     if (current === undefined) newOwners.set(client, owner);
   }
-  const update = encodeMerge(anonymous, owners);
+  // The same encoding the client merges its local copy with, so both arrive at the same structs.
+  const update = encodeMergeUpdate(anonymous, owners);
   const policy: AuthorPolicy = {
     authorOf: (client) => owners.get(client) ?? refuse(`clientID ${client} is not part of the merge`),
     // The relay's deletes in the anonymous document are its own map overwrites there: they may not reach
