@@ -2,7 +2,7 @@ import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { CloseCode, errorCodeForClose } from "./close-codes.js";
 import { errorForClose } from "./close-errors.js";
-import { closeCodeOfReason, closeReasons, formatCloseReason, parseCloseReason } from "./close-reasons.js";
+import { closeCodeOfReason, closeReasons, formatCloseReason, isLogoutAck, parseCloseReason } from "./close-reasons.js";
 import { ErrorCode } from "./error-codes.js";
 import { RelayError, TokenExpiredError, TokenInvalidError } from "./errors.js";
 
@@ -15,6 +15,15 @@ describe("close reasons", () => {
       expect(codes).toContain(code);
     }
     for (const code of codes) expect(closeReasons().some(([, owner]) => owner === code)).toBe(true);
+  });
+
+  it("a logout is acknowledged only by 1000 logged-out", () => {
+    expect(isLogoutAck(1000, "logged-out")).toBe(true);
+    expect(isLogoutAck(1000, "logged-out stored")).toBe(true);
+    expect(isLogoutAck(1000, "")).toBe(false);
+    expect(isLogoutAck(1000, "client stopped")).toBe(false);
+    expect(isLogoutAck(1006, "logged-out")).toBe(false);
+    expect(isLogoutAck(1011, "logout-failed")).toBe(false);
   });
 
   it("reads back the token it wrote, only with its own close code", () => {

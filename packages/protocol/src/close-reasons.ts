@@ -203,3 +203,12 @@ export function parseCloseReason(code: number, text: string): { reason: CloseRea
   if (closeCodeOfReason(first) !== code) return { reason: undefined, detail: text };
   return { reason: first as CloseReason, detail: space === -1 ? "" : text.slice(space + 1) };
 }
+
+/**
+ * Whether a close is the relay's acknowledgement of a `logout` frame: code 1000 with the token
+ * `logged-out`. The relay sends it only once the logout is durable (the client record marked inactive, an
+ * anonymous subject's secret revoked); until a client sees it, the logout is not delivered.
+ */
+export function isLogoutAck(code: number, reason: string): boolean {
+  return code === CloseCode.Normal && parseCloseReason(code, reason).reason === "logged-out";
+}

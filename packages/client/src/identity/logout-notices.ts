@@ -3,9 +3,11 @@
  * cannot send the `logout` frame, so the client's record would stay active and an anonymous secret would
  * never be revoked. The client keeps a small durable list of such notices — the room, the credential that
  * opens it and the client secret; nothing of the conversation — and delivers each one (connect, send
- * `logout`, wait for the relay to close) once the relay is reachable again, also after a restart.
+ * `logout`, wait for the relay's ack: close 1000 `logged-out`, sent once the logout is durable) once the
+ * relay is reachable again, also after a restart. A logout whose frame went out but whose ack never came
+ * (the relay died) is kept as a notice too.
  */
-import { ConnectParam, isTransientClose, MessageType } from "@parley/protocol";
+import { ConnectParam, isLogoutAck, isTransientClose, MessageType } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import type { WebSocketConstructor } from "../net/connection.js";
 import type { ClientStorage, StoredValue } from "../storage/storage.js";
@@ -176,9 +178,12 @@ export class LogoutNotices {
       }) as (event: never) => void;
       socket.onmessage = null;
       socket.onerror = (() => {}) as (event: never) => void;
-      socket.onclose = ((event: { code: number }) => {
+      socket.onclose = ((event: { code: number; reason: string }) => {
         clearTimeout(timer);
-        resolve(event.code === 1000 || !isTransientClose(event.code) ? "done" : "retry");
+        // Delivered only on the relay's ack; a permanent refusal (an expired JWT, an anonymous subject already
+        // revoked) ends the notice too. Anything else (a relay that died after the frame) is tried again.
+        const reason = String(event.reason ?? "");
+        resolve(isLogoutAck(event.code, reason) || !isTransientClose(event.code) ? "done" : "retry");
       }) as (event: never) => void;
     });
   }

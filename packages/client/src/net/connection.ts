@@ -16,6 +16,7 @@ import {
   CREDENTIAL_PARAMS,
   type CredentialParam,
   credentialSubprotocols,
+  isLogoutAck,
   isTransientClose,
   MessageType,
   type RecentPreview,
@@ -157,8 +158,10 @@ export class Connection {
   }
 
   /**
-   * Sends the `logout` frame if a synced socket is open, then waits (bounded) for the relay to close.
-   * Stops the connection either way. Resolves `true` if the relay received the frame and closed.
+   * Sends the `logout` frame if a synced socket is open, then waits (bounded) for the relay's ack: a close
+   * 1000 with the reason token `logged-out`, which the relay sends only once the logout is durable. Stops
+   * the connection either way. Resolves `true` only on that ack: any other close (a relay that died just
+   * after the frame) leaves the logout undelivered, for the caller to keep as a notice.
    */
   async logout(timeoutMs: number): Promise<boolean> {
     const socket = this.socket;
@@ -171,9 +174,9 @@ export class Connection {
     clearTimeout(this.retryTimer);
     const closed = new Promise<boolean>((resolve) => {
       const timer = setTimeout(() => resolve(false), timeoutMs);
-      socket.onclose = (() => {
+      socket.onclose = ((event: { code: number; reason: string }) => {
         clearTimeout(timer);
-        resolve(true);
+        resolve(isLogoutAck(event.code, String(event.reason ?? "")));
       }) as (event: never) => void;
     });
     const encoder = encoding.createEncoder();
