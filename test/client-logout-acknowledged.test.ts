@@ -24,7 +24,11 @@ const NOTICES_KEY = `logout-notices/${TEST_APP.id}`;
  * might still answer reaches the client: the client sees the socket die instead of an ack.
  */
 async function startLogoutKillingProxy(relay: RelayHandle) {
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (offered) => [...offered][0] ?? false });
+  const server = new WebSocketServer({
+    host: "127.0.0.1",
+    port: 0,
+    handleProtocols: (offered) => [...offered][0] ?? false,
+  });
   await new Promise<void>((resolve) => server.once("listening", () => resolve()));
   const port = (server.address() as { port: number }).port;
   let armed = false;
