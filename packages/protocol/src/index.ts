@@ -11,5 +11,6 @@ export * from "./presence.js";
 export * from "./records.js";
 export * from "./rooms.js";
 export * from "./subprotocol.js";
+export * from "./token-refresh.js";
 export * from "./webhooks.js";
 export * from "./wire.js";

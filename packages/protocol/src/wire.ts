@@ -13,6 +13,8 @@
  * | 101  | logout          | client → relay  | empty: this client leaves the subject (marked inactive;  |
  * |      |                 |                 | an anonymous subject's secret is revoked); relay closes 1000 |
  * | 102  | recent          | relay → client  | varString: JSON {@link RecentPreview}, sent before sync  |
+ * | 103  | refresh         | client → relay  | varString: a new user JWT for this connection (token-refresh.ts) |
+ * | 104  | refreshed       | relay → client  | the answer to `refresh` (token-refresh.ts)              |
  *
  * `stored` is sent only to connections that asked for it with the URL parameter `acks=1` (a stock
  * y-websocket client logs and ignores unknown types, but never needs to see one). The relay sends it after
@@ -42,6 +44,8 @@ export const MessageType = {
   stored: 100,
   logout: 101,
   recent: 102,
+  refresh: 103,
+  refreshed: 104,
 } as const;
 
 /** URL query parameters a Parley connection uses. */

@@ -4,7 +4,7 @@
  * expires. A frame it cannot decode or does not allow ends only this connection, and so does going over a
  * limit (limits.ts): a frame budget, the heartbeat, or too many outgoing bytes waiting.
  */
-import { CloseCode, type CloseReasonOf, encodeStored, MessageType } from "@parley/protocol";
+import { CloseCode, type CloseReasonOf, encodeRefreshed, encodeStored, MessageType } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
@@ -12,7 +12,9 @@ import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import type { Verdict } from "../authorship/authorship.js";
 import type { Admission } from "../identity/admission.js";
+import type { KeyRing } from "../identity/jwt.js";
 import { revoke } from "../identity/revocation.js";
+import { verifyRefresh } from "../identity/token-refresh.js";
 import { chargeDocument, chargeSyncClientIds, countNewClientIds } from "../limits/client-id-budget.js";
 import { FrameBudget } from "../limits/frame-budget.js";
 import type { Limits } from "../limits/limits.js";
@@ -45,6 +47,8 @@ export interface ConnectionOptions {
   extensions: Extensions;
   /** The relay-wide bound on large sync replies waiting to be written. */
   replies: ReplyQueue;
+  /** Verifies `refresh` tokens (identity/token-refresh.ts). */
+  keys: KeyRing;
 }
 
 /** An admitted connection, joined to its room by {@link Connection.start}. */
@@ -144,6 +148,24 @@ export class Connection implements RoomPeer {
     this.room.leave(this);
   }
 
+  /** A `refresh` frame: on success the connection ends at the new token's `exp` instead of the old one's. */
+  private async refresh(token: string): Promise<void> {
+    try {
+      const answer = await verifyRefresh(this.options.keys, this.room.ref, token);
+      if (this.closing) return;
+      if (answer.accepted) {
+        this.admission.exp = answer.exp;
+        clearTimeout(this.expiryTimer);
+        this.armExpiry();
+      }
+      this.send(encodeRefreshed(answer));
+    } catch (error) {
+      if (!(error instanceof Refusal)) throw error;
+      this.options.logger.info("connection refused a refresh", { room: this.room.name, reason: error.reason });
+      this.close(error.code, error.reason, error.detail);
+    }
+  }
+
   private armExpiry(): void {
     if (this.admission.exp === undefined) return;
     const deadline = (this.admission.exp + this.options.clockToleranceS) * 1000;
@@ -206,6 +228,9 @@ export class Connection implements RoomPeer {
       }
       case MessageType.queryAwareness:
         this.queries.ask();
+        return;
+      case MessageType.refresh:
+        void this.refresh(decoding.readVarString(decoder));
         return;
       case MessageType.logout:
         this.closing = true;

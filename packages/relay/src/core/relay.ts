@@ -206,6 +206,7 @@ export function createRelay(options: RelayOptions): Relay {
           throw new Refusal(CloseCode.Forbidden, revoked, "anonymous user was logged out or merged");
         }
         if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0) rates.newAnonymousFrom(address);
+        const ring = await keys;
         if (ws.readyState !== ws.OPEN) return;
         ws.off("message", early);
         new Connection(ws, admission, room, {
@@ -214,6 +215,7 @@ export function createRelay(options: RelayOptions): Relay {
           clockToleranceS: config.clockToleranceS,
           extensions,
           replies,
+          keys: ring,
         }).start(queued);
         const clientId = admission.clientId;
         extensions.connected({ room, clientId });
