@@ -160,7 +160,12 @@ export class Connection implements RoomPeer {
       }
       this.send(encodeRefreshed(answer));
     } catch (error) {
-      if (!(error instanceof Refusal)) throw error;
+      // Nothing may escape this un-awaited task: an unhandled rejection would end the relay.
+      if (!(error instanceof Refusal)) {
+        this.options.logger.warn("refresh failed", { room: this.room.name, error });
+        this.close(CloseCode.InternalError, "internal");
+        return;
+      }
       this.options.logger.info("connection refused a refresh", { room: this.room.name, reason: error.reason });
       this.close(error.code, error.reason, error.detail);
     }
