@@ -239,6 +239,11 @@ export class Session {
   }
 
   /** Sends the `logout` frame if connected and stops the connection. */
+  /** Gives the open connection a fresh token in band; `false` if there is no synced connection to give it to. */
+  refreshToken(token: string): boolean {
+    return this.connection?.refreshToken(token) ?? false;
+  }
+
   async logoutFromRelay(timeoutMs: number): Promise<boolean> {
     if (this.connection === undefined) return false;
     return this.connection.logout(timeoutMs);

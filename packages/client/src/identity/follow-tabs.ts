@@ -45,6 +45,8 @@ async function follow(state: ClientState, tokens: TokenRefresh): Promise<void> {
       tokens.followed();
       const session = state.session;
       if (session !== undefined && session.status === "offline" && state.connectionWanted) session.connect();
+      // An open connection takes the new token in band, so it is not closed at the old one's exp.
+      else if (session !== undefined && stored.current.kind === "user") session.refreshToken(stored.current.token);
     }
     return;
   }

@@ -1,5 +1,6 @@
 /**
- * Keeping the user's token fresh: ask the app (`onTokenExpired`) for a new one shortly before `exp`, and
+ * Keeping the user's token fresh: ask the app (`onTokenExpired`) for a new one shortly before `exp` and hand
+ * it to the open connection in band (the `refresh` frame: no reconnect), and
  * once after the relay refuses the current one as expired or invalid (a second refusal in a row is
  * final); store it under the identity lock so other instances use it too; and renew it on `login` with
  * the same userId.
@@ -35,7 +36,11 @@ export class TokenRefresh {
       this.cancelTimer = undefined;
       this.refresh(subject).then(
         (fresh) => {
-          if (fresh) state.session?.reconnect();
+          if (!fresh) return;
+          // In band on the open connection (no reconnect blip); a closed one connects with the new token.
+          const current = state.record?.current;
+          const token = current?.kind === "user" ? current.token : undefined;
+          if (token === undefined || state.session?.refreshToken(token) !== true) state.session?.reconnect();
         },
         (error: unknown) => state.report(error),
       );

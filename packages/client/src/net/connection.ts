@@ -10,17 +10,20 @@
  *
  * Transient closes (see `isTransientClose`) reconnect with capped exponential backoff; a permanent
  * close stops the connection and is reported once, so the owner can fetch a fresh token and `start()`
- * again. Parameters are read at every connect, so a refreshed token is used by the next socket.
+ * again. Parameters are read at every connect, so a refreshed token is used by the next socket; an open
+ * socket gets it in band (`refreshToken`), without a reconnect.
  */
 import {
   CREDENTIAL_PARAMS,
   type CredentialParam,
   credentialSubprotocols,
+  encodeRefresh,
   isLogoutAck,
   isTransientClose,
   MessageType,
   type RecentPreview,
   readRecent,
+  readRefreshed,
   readStored,
 } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
@@ -149,6 +152,19 @@ export class Connection {
     this.forgetSocket();
     socket.close(1000, "network changed");
     this.scheduleRetry();
+  }
+
+  /**
+   * Hands the relay a fresh user token on the open, synced socket (the `refresh` frame), so the connection
+   * lives on to the new token's `exp` without a reconnect. Returns `false` if there is no such socket: the
+   * next socket carries the token anyway. A refusal changes nothing on the relay; the socket then closes at
+   * the old `exp` (4402) and the owner's refusal handling takes over.
+   */
+  refreshToken(token: string): boolean {
+    const socket = this.socket;
+    if (!this.running || socket === null || !this.synced || socket.readyState !== OPEN) return false;
+    socket.send(encodeRefresh(token));
+    return true;
   }
 
   /** Drops the current socket and connects again at once with fresh parameters. */
@@ -295,6 +311,9 @@ export class Connection {
       }
     } else if (type === MessageType.stored) {
       this.options.onStored(readStored(decoder));
+    } else if (type === MessageType.refreshed) {
+      // A refused refresh needs no action here: the relay closes 4402 at the old exp, handled as any expiry.
+      readRefreshed(decoder);
     } else if (type === MessageType.recent) {
       this.options.onRecent?.(readRecent(decoder));
     } else if (type === MessageType.awareness && this.options.presence !== undefined) {
