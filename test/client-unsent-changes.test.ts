@@ -1,7 +1,7 @@
 /**
  * A refused logout or switch names exactly what is unsent (messages, profile fields, read position), and
- * refuses only for the user's own content: what the relay wrote (client records) or already stored in the
- * anonymous room a login merged never holds a logout back.
+ * refuses only for the user's own content: what the relay wrote (client records) never holds a logout back,
+ * while what a login merged from the anonymous room does until the relay has merged it into the user's room.
  */
 import { UnsentChangesError } from "@parley/client";
 import { describe, expect, it } from "vitest";
@@ -21,25 +21,43 @@ async function refusal(run: Promise<unknown>): Promise<UnsentChangesError> {
 describe("unsent changes on logout and switch", () => {
   const fixture = useClientFixture({ flushTimeoutMs: 1_000, loginTimeoutMs: 300 });
 
-  it("logs out after an offline login when everything the user wrote was stored in the anonymous room", async () => {
+  it("refuses a logout after an offline login until the relay has merged the anonymous thread", async () => {
     const relay = await fixture.startRelay();
     const client = fixture.client();
     await client.ready;
-    await client.send("sent while anonymous");
-    await client.setProfile({ givenName: "Ada" });
+    const first = await client.send("sent while anonymous");
+    const second = await client.send("also sent while anonymous");
     await client.flush();
-    // The relay has written this client's record into the anonymous room; the client holds it.
-    await waitFor(() => client.clients().length === 1, { what: "the relay's client record" });
+    expect(client.messages().map((m) => m.status)).toEqual(["sent", "sent"]);
     await relay.stop();
     await waitFor(() => client.status === "offline", { what: "the client notices the relay is gone" });
 
     const userId = "unsent-offline-login";
     expect(await client.login(userId, await signUserToken(userId))).toEqual({ authenticated: false });
-    // Stored in the anonymous room, which the relay merges: not pending after the local merge either.
-    expect(client.messages().map((m) => [m.text, m.status])).toEqual([["sent while anonymous", "sent"]]);
+    // Stored in the anonymous room only: the relay has not merged them into the user's room yet.
+    expect(client.messages().map((m) => [m.text, m.status])).toEqual([
+      ["sent while anonymous", "pending"],
+      ["also sent while anonymous", "pending"],
+    ]);
+    const logoutError = await refusal(client.logout());
+    expect([...logoutError.messageIds].sort()).toEqual([first.id, second.id].sort());
+    const switchError = await refusal(client.login("unsent-other", await signUserToken("unsent-other")));
+    expect([...switchError.messageIds].sort()).toEqual([first.id, second.id].sort());
+    expect(client.identity).toMatchObject({ kind: "user", userId });
+
+    await relay.restart();
+    await waitFor(() => client.messages().every((m) => m.status === "sent"), { what: "the relay merged" });
     await client.logout();
     expect(client.identity.kind).toBe("anonymous");
     expect(client.messages()).toEqual([]);
+
+    const other = fixture.client();
+    expect(await other.login(userId, await signUserToken(userId))).toEqual({ authenticated: true });
+    await waitFor(() => other.messages().length === 2, { what: "the merged messages on another client of the user" });
+    expect(other.messages().map((m) => [m.id, m.text])).toEqual([
+      [first.id, "sent while anonymous"],
+      [second.id, "also sent while anonymous"],
+    ]);
   });
 
   it("holds a switch after an offline login only for the token check, not for items the relay wrote", async () => {

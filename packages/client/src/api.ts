@@ -91,7 +91,9 @@ export interface ParleyClient {
    * Logs in as `userId` with a JWT from the app's backend.
    *
    * From anonymous: the anonymous thread and profile are merged into the user's at once (usable offline),
-   * and the relay merges them on the first connection. Resolves `{ authenticated: true }` once the relay
+   * and the relay merges them on the first connection. Until the relay has merged them, the merged messages
+   * show `pending` and count as unsent changes of the user (a logout or switch refuses naming them in
+   * `messageIds`, unless `discardUnsent`). Resolves `{ authenticated: true }` once the relay
    * accepted the token, `{ authenticated: false }` if it could not be reached within `loginTimeoutMs`
    * (the client keeps trying; a later refusal is an `error` event). If the relay refuses the token, the
    * anonymous identity and thread are restored untouched and the promise rejects with the typed error.

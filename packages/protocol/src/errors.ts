@@ -232,7 +232,7 @@ export class ConnectionTimeoutError extends ParleyError {
 export class UnsentChangesError extends ParleyError {
   override name = "UnsentChangesError";
   static readonly code = ErrorCode.UnsentChanges;
-  /** Ids of the user's messages that would be lost. */
+  /** Ids of the user's messages that would be lost (with those a login merged that the relay has not yet merged). */
   readonly messageIds: readonly string[];
   /** Profile fields whose newest value would be lost (`givenName`, `properties.plan`, ...). */
   readonly profileFields: readonly string[];

@@ -184,14 +184,6 @@ export class Session {
     return state;
   }
 
-  /**
-   * Counts what the relay stored in another room as stored here: what a login merged from the anonymous
-   * room, which the relay merges into this one from its own copy.
-   */
-  adoptStored(state: Map<number, number>): void {
-    this.onStored(state);
-  }
-
   /** The user's own content the relay has not stored yet. */
   unsent(): UnsentChanges {
     return unsentChanges(this.doc, this.index, this.storedState, this.options.clientId);

@@ -2,8 +2,9 @@
  * What of the user's own writes on this device the relay has not durably stored yet: the content a
  * logout or a user switch would lose. Only items this store's client wrote count — messages, profile
  * entries and its read mark. What the relay wrote (client records, owners) or forwarded from elsewhere is
- * stored by definition, and what a login merged from an anonymous thread counts as stored once the relay
- * stored it in the anonymous room (the relay merges from its own copy).
+ * stored by definition. What a login merged from an anonymous thread counts as stored only once the
+ * relay's stored state of the user's room covers it, i.e. once the relay has performed the merge: stored
+ * in the anonymous room is not enough, since a logout revokes that room and the relay then never merges.
  */
 import { profileLogOf, readsOf } from "@parley/protocol";
 import type * as Y from "yjs";
@@ -11,7 +12,10 @@ import type { MessageIndex } from "./message-index.js";
 
 /** The user's own unsent content. */
 export interface UnsentChanges {
-  /** Ids of the user's messages written on this store. */
+  /**
+   * Ids of the user's messages written on this store, including those a login merged from the anonymous
+   * thread that the relay has not merged into the user's room yet.
+   */
   messageIds: string[];
   /** Profile fields written on this store (`givenName`, `properties.plan`, ...). */
   profileFields: string[];

@@ -4,13 +4,15 @@
  * The anonymous thread and profile are merged into the user's conversation locally at once (usable
  * offline, idempotent), and the identity record keeps the anonymous secret as `pendingMerge` until the
  * relay has merged its own copy on the first synced connection (the `merge` parameter); then the
- * anonymous thread is erased from the store. A refused token puts the anonymous identity back with
+ * anonymous thread is erased from the store. Until then the merged content is not stored in the user's
+ * room: it shows `pending` and a logout or switch refuses for it (a logout would revoke the anonymous room
+ * the relay merges from, and the content would be lost). A refused token puts the anonymous identity back with
  * everything written meanwhile.
  */
 import { createSecret, encodeMergeUpdate, ownersOf, RELAY_OWNER } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
-import { Session } from "../conversation/session.js";
+import type { Session } from "../conversation/session.js";
 import type { ClientState } from "../state.js";
 import {
   type IdentityRecord,
@@ -75,8 +77,8 @@ export class Login {
     try {
       // As the relay merges: never its relay-only data (client records, owners), which it does not copy.
       Y.applyUpdate(session.doc, encodeMergeUpdate(anonymousDoc));
-      // What the relay stored in the anonymous room it merges from there: not the user's unsent content.
-      session.adoptStored(await Session.readStored(storage, anonymousRoom));
+      // What the relay stored in the anonymous room is not stored in the user's room until the relay has
+      // merged it: only the relay's `stored` state of this room counts (unsent.ts).
       await session.persist();
     } finally {
       await handle.close();
