@@ -26,8 +26,8 @@ class Network {
   WebSocket(): WebSocketConstructor {
     const network = this;
     return class CountingWebSocket extends WebSocket {
-      constructor(url: string) {
-        super(network.down ? "ws://127.0.0.1:1/unreachable" : url);
+      constructor(url: string, protocols?: string[]) {
+        super(network.down ? "ws://127.0.0.1:1/unreachable" : url, protocols);
         network.sockets.add(this);
         this.on("message", (data: Buffer) => {
           network.received += data.byteLength;
