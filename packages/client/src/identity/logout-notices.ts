@@ -7,7 +7,7 @@
  * relay is reachable again, also after a restart. A logout whose frame went out but whose ack never came
  * (the relay died) is kept as a notice too.
  */
-import { ConnectParam, isLogoutAck, isTransientClose, MessageType } from "@parley/protocol";
+import { ConnectParam, credentialSubprotocols, isLogoutAck, isTransientClose, MessageType } from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import type { WebSocketConstructor } from "../net/connection.js";
 import type { ClientStorage, StoredValue } from "../storage/storage.js";
@@ -152,15 +152,13 @@ export class LogoutNotices {
 
   /** One attempt: connect, send `logout`, and wait for the relay's close. */
   private send(notice: LogoutNotice): Promise<"done" | "retry"> {
-    const params = new URLSearchParams({
-      [ConnectParam.token]: notice.token,
-      [ConnectParam.client]: notice.clientSecret,
-      [ConnectParam.info]: this.options.info,
-    });
+    // Credentials in the handshake, not the URL (see `credentialSubprotocols`).
+    const params = new URLSearchParams({ [ConnectParam.info]: this.options.info });
+    const protocols = credentialSubprotocols({ token: notice.token, client: notice.clientSecret });
     return new Promise((resolve) => {
       let socket: InstanceType<WebSocketConstructor>;
       try {
-        socket = new this.options.WebSocket(`${this.options.relayUrl}/${notice.room}?${params}`);
+        socket = new this.options.WebSocket(`${this.options.relayUrl}/${notice.room}?${params}`, protocols);
       } catch {
         resolve("retry");
         return;
