@@ -33,6 +33,7 @@ export class Tabs {
   private readonly peers = new Set<string>();
   private readonly waiting = new Map<string, { pending: Set<string>; done: () => void }>();
   private readonly options: TabsOptions;
+  private closed = false;
 
   constructor(options: TabsOptions) {
     this.options = options;
@@ -66,12 +67,17 @@ export class Tabs {
   }
 
   close(): void {
+    if (this.closed) return;
     this.post({ type: "bye", from: this.id });
+    this.closed = true;
     for (const entry of [...this.waiting.values()]) entry.done();
     this.channel.close();
   }
 
   private post(message: TabMessage): void {
+    // A closed instance (a logout moves the tabs to the new client id's channel) has nothing left to say; work
+    // still in flight from before the move must not throw on the closed channel.
+    if (this.closed) return;
     this.channel.postMessage(message);
   }
 
