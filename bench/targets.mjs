@@ -199,7 +199,11 @@ function parleyTarget({ id, name, fsync, persistence, only }) {
         apps: [{ id: BENCH_APP.id, keys: [{ kid: BENCH_APP.kid, alg: "HS256", secret: BENCH_APP.secret }] }],
         // Every bench client comes from 127.0.0.1; a deployment's thousands of users come from thousands of
         // addresses. The per-address limits would refuse the capacity scenario's 5,000 connections (4529).
-        limits: { connectsPerMinutePerIp: 10_000_000, newAnonymousPerHourPerIp: 10_000_000, connectionsPerIp: 10_000_000 },
+        limits: {
+          connectsPerMinutePerIp: 10_000_000,
+          newAnonymousPerHourPerIp: 10_000_000,
+          connectionsPerIp: 10_000_000,
+        },
       };
       writeFileSync(configPath, JSON.stringify(config));
       const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
