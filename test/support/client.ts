@@ -5,7 +5,15 @@
  */
 
 import { type ClientOptions, type ClientStorage, createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { anonymousToken, createSecret, encodeClientInfo, MessageType, readStored } from "@parley/protocol";
+import {
+  anonymousToken,
+  clientIdFromSecret,
+  clientsOf,
+  createSecret,
+  encodeClientInfo,
+  MessageType,
+  readStored,
+} from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import { afterEach } from "vitest";
@@ -76,6 +84,8 @@ export interface RawSession {
   /** Whether the relay sent its sync step 2 (it let us read the room). */
   received: boolean;
   doc: Y.Doc;
+  /** The probe's own client id: the relay records it as a client of the room too, once it has synced. */
+  clientId: string;
 }
 
 /**
@@ -90,9 +100,10 @@ export function connectRaw(
   timeoutMs = 15_000,
 ): Promise<RawSession> {
   const doc = new Y.Doc();
+  const clientSecret = createSecret();
   const params = new URLSearchParams({
     token,
-    client: createSecret(),
+    client: clientSecret,
     info: encodeClientInfo({ platform: "test-probe" }),
     ...extraParams,
   });
@@ -126,17 +137,23 @@ export function connectRaw(
       const syncType = syncProtocol.readSyncMessage(decoder, encoder, doc, null);
       if (syncType === syncProtocol.messageYjsSyncStep2) {
         socket.close(1000);
-        finish({ closeCode: undefined, received: true, doc });
+        finish({ closeCode: undefined, received: true, doc, clientId: clientIdFromSecret(clientSecret) });
       }
     });
-    socket.on("close", (code: number) => finish({ closeCode: code, received: false, doc }));
+    socket.on("close", (code: number) =>
+      finish({ closeCode: code, received: false, doc, clientId: clientIdFromSecret(clientSecret) }),
+    );
   });
 }
 
-/** Reads the relay's copy of `room` with `token`; throws if the relay refuses. */
+/**
+ * Reads the relay's copy of `room` with `token`; throws if the relay refuses. The probe's own client record,
+ * which the relay may stamp before the reply is encoded, is left out of the returned document.
+ */
 export async function readRelayDoc(relay: RelayHandle, room: string, token: string): Promise<Y.Doc> {
   const session = await connectRaw(relay, room, token);
   if (!session.received) throw new Error(`relay refused ${room}: ${session.closeCode}`);
+  session.doc.transact(() => clientsOf(session.doc).delete(session.clientId));
   return session.doc;
 }
 
