@@ -25,7 +25,7 @@ import {
 } from "@parley/protocol";
 import { FileStorage } from "@parley/relay";
 import * as encoding from "lib0/encoding";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as syncProtocol from "y-protocols/sync";
 import { WebsocketProvider } from "y-websocket";
@@ -133,8 +133,12 @@ beforeAll(async () => {
   relay = await startRelay({ dataDir });
 });
 
+// Each stock provider adds a process exit listener in Node (to clear its presence): end a test's providers with it.
+afterEach(() => {
+  for (const provider of providers.splice(0)) provider.destroy();
+});
+
 afterAll(async () => {
-  for (const provider of providers) provider.destroy();
   await relay?.stop();
 });
 
