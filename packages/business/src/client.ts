@@ -2,9 +2,7 @@
  * The business client: typed calls to the relay's business API (`/v1/apps/<appId>/…`), authenticated
  * with short-lived app tokens it signs itself from the app key (`keyId` + HS256 `secret`).
  */
-import { ErrorCode, InvalidArgumentError, RelayUnavailableError } from "@parley/protocol";
-import { SignJWT } from "jose";
-import { BusinessApiError, NotFoundError } from "./errors.js";
+
 import type {
   ConversationPage,
   ImportedMessage,
@@ -17,7 +15,10 @@ import type {
   SubjectDetails,
   SubjectRef,
   UnreadCounts,
-} from "./types.js";
+} from "@parley/protocol";
+import { ErrorCode, InvalidArgumentError, RelayUnavailableError } from "@parley/protocol";
+import { SignJWT } from "jose";
+import { BusinessApiError, NotFoundError } from "./errors.js";
 
 /** Options of {@link createBusinessClient}. */
 export interface BusinessClientOptions {

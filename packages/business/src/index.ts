@@ -2,8 +2,8 @@
  * @parley/business: a small typed Node SDK for the relay's business API — list and read conversations,
  * answer them as the business, import history, mark read, show typing — and verification of webhooks.
  */
-export { type BusinessClient, type BusinessClientOptions, createBusinessClient } from "./client.js";
-export { BusinessApiError, ErrorCode, NotFoundError, ParleyError, RelayUnavailableError } from "./errors.js";
+
+// The API's JSON shapes: defined once in @parley/protocol, which the relay answers with too.
 export type {
   ClientRecord,
   ConversationPage,
@@ -23,5 +23,7 @@ export type {
   UnreadCounts,
   WebhookEvent,
   WebhookEventType,
-} from "./types.js";
+} from "@parley/protocol";
+export { type BusinessClient, type BusinessClientOptions, createBusinessClient } from "./client.js";
+export { BusinessApiError, ErrorCode, NotFoundError, ParleyError, RelayUnavailableError } from "./errors.js";
 export { type VerifyWebhookOptions, verifyWebhookSignature } from "./webhook-signature.js";
