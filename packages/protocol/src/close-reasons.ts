@@ -114,6 +114,8 @@ const reasons = {
   merge: CloseCode.Authorship,
   /** An awareness update claims another client's state or shows what only the relay may show. */
   awareness: CloseCode.Authorship,
+  /** An `attested` frame whose tag is not the relay's over that room and update (attestation.ts). */
+  attestation: CloseCode.Authorship,
 
   // 4413
   /** An update or other frame over `maxFrameBytes`. */

@@ -1,3 +1,4 @@
+export * from "./attestation.js";
 export * from "./business-api.js";
 export * from "./claims.js";
 export * from "./close-codes.js";

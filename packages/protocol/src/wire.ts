@@ -15,11 +15,13 @@
  * | 102  | recent          | relay → client  | varString: JSON {@link RecentPreview}, sent before sync  |
  * | 103  | refresh         | client → relay  | varString: a new user JWT for this connection (token-refresh.ts) |
  * | 104  | refreshed       | relay → client  | the answer to `refresh` (token-refresh.ts)              |
+ * | 105  | attested        | both            | an update with the relay's attestation (attestation.ts) |
  *
  * `stored` is sent only to connections that asked for it with the URL parameter `acks=1` (a stock
  * y-websocket client logs and ignores unknown types, but never needs to see one). The relay sends it after
- * the first sync and after every durable write. A client's change is stored once the stored state vector
- * covers its Yjs id: `storedClock(client) > clock`.
+ * the first sync and, after a durable write, at once to the connections whose own write it covers and at
+ * most about once a second to the others (they only prune what they keep for re-delivery, attestation.ts).
+ * A client's change is stored once the stored state vector covers its Yjs id: `storedClock(client) > clock`.
  *
  * `recent` is sent only to connections that asked for it with `tail=<n>` (1 ≤ n ≤ {@link MAX_TAIL}): right
  * after admission, before the relay's sync step 1, the newest `n` messages in display order and the read
@@ -27,7 +29,7 @@
  * has arrived. It is a preview, not document data: the client shows it until its first sync completes.
  *
  * Connection URL: `<relayUrl>/<room>?token=<jwt | anon.<secret>>&client=<clientSecret>[&acks=1]
- * [&info=<base64url JSON ClientInfo>][&merge=anon.<secret>][&tail=<n>]`. See the relay README.
+ * [&info=<base64url JSON ClientInfo>][&merge=anon.<secret>][&tail=<n>][&attest=1]`. See the relay README.
  */
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
@@ -46,6 +48,7 @@ export const MessageType = {
   recent: 102,
   refresh: 103,
   refreshed: 104,
+  attested: 105,
 } as const;
 
 /** URL query parameters a Parley connection uses. */
@@ -56,6 +59,7 @@ export const ConnectParam = {
   info: "info",
   merge: "merge",
   tail: "tail",
+  attest: "attest",
 } as const;
 
 /** Most messages a `recent` preview may carry (`tail=<n>`). */

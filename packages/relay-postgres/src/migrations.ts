@@ -11,6 +11,7 @@
  *   `stored` says whether the document exists for `list()`. `owner` / `lease_until` are the lease (migration 2).
  * - `updates`: the appended updates, `(room, seq)`; those at or below the room's `snapshot_seq` are deleted
  *   by the compaction that folded them into the snapshot.
+ * - `secrets`: secrets every relay node on the schema shares, by name (`attestation`: the attestation key).
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";
@@ -48,6 +49,12 @@ const MIGRATIONS: readonly Migration[] = [
     name: "room leases",
     sql: (s) => `
       ALTER TABLE ${s}.rooms ADD COLUMN owner text, ADD COLUMN lease_until timestamptz;`,
+  },
+  {
+    version: 3,
+    name: "relay secrets",
+    sql: (s) => `
+      CREATE TABLE ${s}.secrets (name text PRIMARY KEY, bytes bytea NOT NULL);`,
   },
 ];
 

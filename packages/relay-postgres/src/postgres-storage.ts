@@ -6,6 +6,7 @@
  * what "committed" survives; `on`, the default, survives power loss). Appends from every room go through
  * one group-commit queue (write-queue.ts), so a burst across many rooms costs one round trip per tick.
  */
+import { randomBytes } from "node:crypto";
 import { FencedError, InvalidArgumentError, StorageError } from "@parley/protocol";
 import {
   DEFAULT_LIST_LIMIT,
@@ -115,6 +116,25 @@ export class PostgresStorage implements RelayStorage {
       return row!.epoch;
     } catch (error) {
       throw failure(`claim("${name}")`, error);
+    }
+  }
+
+  /**
+   * The attestation key in `secrets`: the first caller on a schema inserts random bytes, every node then reads
+   * the row that won.
+   */
+  async attestationKey(): Promise<Uint8Array> {
+    await this.ready();
+    try {
+      await this.sql.unsafe(`INSERT INTO ${this.s}.secrets (name, bytes) VALUES ('attestation', $1) ON CONFLICT DO NOTHING`, [
+        randomBytes(32),
+      ]);
+      const [row] = await this.sql.unsafe<{ bytes: Buffer }[]>(
+        `SELECT bytes FROM ${this.s}.secrets WHERE name = 'attestation'`,
+      );
+      return new Uint8Array(row!.bytes);
+    } catch (error) {
+      throw failure("attestationKey()", error);
     }
   }
 

@@ -12,6 +12,7 @@ import {
   type WebSocketConstructor,
 } from "../net/connection.js";
 import type { ClientStorage, DocHandle, StoredValue } from "../storage/storage.js";
+import { AttestedLog, attestedKey } from "./attested-log.js";
 import { MessageIndex } from "./message-index.js";
 import { Presence } from "./presence.js";
 import { describeUnsent, nothingUnsent, type UnsentChanges, unsentChanges } from "./unsent.js";
@@ -49,6 +50,8 @@ export class Session {
   index!: MessageIndex;
   readonly room: string;
   private handle: DocHandle | undefined;
+  /** Changes the relay forwarded before storing them, kept until it reports them stored. */
+  private attested!: AttestedLog;
   private connection: Connection | undefined;
   private channel: BroadcastChannel | undefined;
   private storedState = new Map<number, number>();
@@ -70,6 +73,7 @@ export class Session {
   static async open(options: SessionOptions): Promise<Session> {
     const session = new Session(options);
     session.storedState = await Session.readStored(options.storage, options.room);
+    session.attested = await AttestedLog.open(options.storage, options.room);
     session.handle = await options.storage.openDoc(options.room, session.doc);
     session.index = new MessageIndex(session.doc);
     session.doc.on("afterTransaction", session.onTransaction);
@@ -152,6 +156,8 @@ export class Session {
         onStatus: this.options.onStatus,
         onSynced: () => this.onSynced(),
         onStored: (state) => this.onStored(state),
+        onAttested: (attested) => this.attested.add(attested),
+        missingAttested: (stateVector) => this.attested.missingFrom(stateVector),
         onRecent: (preview) => this.onRecent(preview),
         presence: this.presence,
         onPresence: this.options.onPresence,
@@ -252,6 +258,7 @@ export class Session {
     this.channel?.close();
     for (const waiter of this.storedWaiters) waiter();
     await this.saving;
+    await this.attested?.settled();
     await this.handle?.close();
     this.doc.destroy();
   }
@@ -260,6 +267,7 @@ export class Session {
   static async erase(storage: ClientStorage, room: string): Promise<void> {
     await storage.deleteDoc(room);
     await storage.delete(storedKey(room));
+    await storage.delete(attestedKey(room));
   }
 
   private onRecent(preview: RecentPreview): void {
@@ -277,6 +285,7 @@ export class Session {
   }
 
   private onStored(state: Map<number, number>): void {
+    this.attested.prune(state);
     let changed = false;
     for (const [client, clock] of state) {
       if ((this.storedState.get(client) ?? 0) < clock) {

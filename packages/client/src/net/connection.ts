@@ -14,14 +14,18 @@
  * socket gets it in band (`refreshToken`), without a reconnect.
  */
 import {
+  type AttestedUpdate,
+  ConnectParam,
   CREDENTIAL_PARAMS,
   type CredentialParam,
   credentialSubprotocols,
+  encodeAttested,
   encodeRefresh,
   isLogoutAck,
   isTransientClose,
   MessageType,
   type RecentPreview,
+  readAttested,
   readRecent,
   readRefreshed,
   readStored,
@@ -29,7 +33,7 @@ import {
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import * as syncProtocol from "y-protocols/sync";
-import type * as Y from "yjs";
+import * as Y from "yjs";
 import type { Presence } from "../conversation/presence.js";
 
 /** The subset of the WebSocket API the client needs; `globalThis.WebSocket` and `ws` both fit. */
@@ -68,6 +72,13 @@ export interface ConnectionOptions {
   onSynced: () => void;
   /** The relay durably stores this state vector. */
   onStored: (stateVector: Map<number, number>) => void;
+  /**
+   * The relay forwarded a change before storing it (an `attested` frame, applied to the document already):
+   * keep it until `onStored` covers it. Without this option the client does not ask for attested frames.
+   */
+  onAttested?: (attested: AttestedUpdate) => void;
+  /** The attested updates a relay with this state vector lacks: handed back before the client's step 2. */
+  missingAttested?: (stateVector: Map<number, number>) => AttestedUpdate[];
   /** The relay sent a preview of the newest messages (only when the params asked for one with `tail`). */
   onRecent?: (preview: RecentPreview) => void;
   /** Presence to announce on every new socket and to update from the relay's awareness frames. */
@@ -220,6 +231,8 @@ export class Connection {
       if ((CREDENTIAL_PARAMS as readonly string[]).includes(name)) credentials[name as CredentialParam] = value;
       else query.set(name, value);
     }
+    // Attested frames (changes before they are durable) only for an owner that keeps them for the relay.
+    if (this.options.onAttested !== undefined) query.set(ConnectParam.attest, "1");
     let socket: WebSocketLike;
     try {
       const url = `${this.options.relayUrl}/${this.options.room}?${query.toString()}`;
@@ -296,14 +309,17 @@ export class Connection {
   private receive(socket: WebSocketLike, data: Uint8Array): void {
     const decoder = decoding.createDecoder(data);
     const type = decoding.readVarUint(decoder);
-    if (type === MessageType.sync) {
-      const encoder = encoding.createEncoder();
-      encoding.writeVarUint(encoder, MessageType.sync);
-      const syncType = syncProtocol.readSyncMessage(decoder, encoder, this.options.doc, this);
-      if (syncType === syncProtocol.messageYjsSyncStep1) {
-        socket.send(encoding.toUint8Array(encoder));
-        this.step2Sent = true;
-      } else if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
+    if (type === MessageType.sync && decoding.peekVarUint(decoder) === syncProtocol.messageYjsSyncStep1) {
+      decoding.readVarUint(decoder);
+      this.answerStep1(socket, decoding.readVarUint8Array(decoder));
+    } else if (type === MessageType.attested) {
+      const attested = readAttested(decoder);
+      Y.applyUpdate(this.options.doc, attested.update, this);
+      this.options.onAttested?.(attested);
+    } else if (type === MessageType.sync) {
+      // Step 2 or an update (step 1 is answered above): nothing to answer.
+      const syncType = syncProtocol.readSyncMessage(decoder, encoding.createEncoder(), this.options.doc, this);
+      if (syncType === syncProtocol.messageYjsSyncStep2 && !this.synced) {
         this.synced = true;
         this.attempts = 0;
         this.setStatus("online");
@@ -321,6 +337,21 @@ export class Connection {
       this.options.onPresence?.();
     }
     // Auth frames carry nothing this client acts on; a refusal arrives as a close.
+  }
+
+  /**
+   * Answers the relay's step 1: first hands back the attested updates it lacks (it lost them after forwarding
+   * them; they are not this client's to send in a step 2), then sends step 2 with everything else it lacks.
+   */
+  private answerStep1(socket: WebSocketLike, stateVector: Uint8Array): void {
+    for (const { update, tag } of this.options.missingAttested?.(Y.decodeStateVector(stateVector)) ?? []) {
+      socket.send(encodeAttested(update, tag));
+    }
+    const encoder = encoding.createEncoder();
+    encoding.writeVarUint(encoder, MessageType.sync);
+    syncProtocol.writeSyncStep2(encoder, this.options.doc, stateVector);
+    socket.send(encoding.toUint8Array(encoder));
+    this.step2Sent = true;
   }
 
   private readonly onDocUpdate = (update: Uint8Array, origin: unknown): void => {

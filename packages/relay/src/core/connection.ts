@@ -4,7 +4,14 @@
  * expires. A frame it cannot decode or does not allow ends only this connection, and so does going over a
  * limit (limits.ts): a frame budget, the heartbeat, or too many outgoing bytes waiting.
  */
-import { CloseCode, type CloseReasonOf, encodeRefreshed, encodeStored, MessageType } from "@parley/protocol";
+import {
+  CloseCode,
+  type CloseReasonOf,
+  encodeRefreshed,
+  encodeStored,
+  MessageType,
+  readAttested,
+} from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import * as encoding from "lib0/encoding";
 import type { WebSocket } from "ws";
@@ -55,6 +62,7 @@ export interface ConnectionOptions {
 export class Connection implements RoomPeer {
   readonly clientId: string;
   readonly wantsAcks: boolean;
+  readonly attests: boolean;
   synced = false;
   private closing = false;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -82,6 +90,7 @@ export class Connection implements RoomPeer {
   ) {
     this.clientId = admission.clientId;
     this.wantsAcks = admission.acks;
+    this.attests = admission.attest;
     this.budget = new FrameBudget(options.limits);
   }
 
@@ -228,6 +237,14 @@ export class Connection implements RoomPeer {
           throw refused.code === "too-large"
             ? new Refusal(CloseCode.TooLarge, "awareness-size", refused.reason)
             : new Refusal(CloseCode.Authorship, "awareness", refused.reason);
+        }
+        return;
+      }
+      case MessageType.attested: {
+        if (!this.attests) throw new Refusal(CloseCode.BadFrame, "message-type", "attested frames need attest=1");
+        const { update, tag } = readAttested(decoder);
+        if (!this.room.applyAttested(update, tag, this)) {
+          throw new Refusal(CloseCode.Authorship, "attestation", "not the relay's attestation of this update");
         }
         return;
       }

@@ -1,10 +1,19 @@
-import { clientsOf, MessageType, messagesOf, ownersOf, RELAY_OWNER, readStored } from "@parley/protocol";
+import {
+  clientsOf,
+  MessageType,
+  messagesOf,
+  ownersOf,
+  RELAY_OWNER,
+  readAttested,
+  readStored,
+  type AttestedUpdate,
+} from "@parley/protocol";
 import * as decoding from "lib0/decoding";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
 import { silentLogger } from "./logger.js";
-import type { RoomPeer } from "./room.js";
+import { READER_ACK_MS, type RoomPeer } from "./room.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";
@@ -43,7 +52,10 @@ class FakePeer implements RoomPeer {
   synced = true;
   frames: Uint8Array[] = [];
   closedWith: number | undefined;
-  constructor(readonly clientId: string) {}
+  constructor(
+    readonly clientId: string,
+    readonly attests = false,
+  ) {}
   send(frame: Uint8Array): void {
     this.frames.push(frame);
   }
@@ -58,6 +70,18 @@ class FakePeer implements RoomPeer {
       if (decoding.readVarUint(decoder) === MessageType.stored) last = readStored(decoder);
     }
     return last;
+  }
+  /** The attested updates sent to this peer, in order. */
+  attested(): AttestedUpdate[] {
+    const found: AttestedUpdate[] = [];
+    for (const frame of this.frames) {
+      const decoder = decoding.createDecoder(frame);
+      if (decoding.readVarUint(decoder) === MessageType.attested) found.push(readAttested(decoder));
+    }
+    return found;
+  }
+  syncFrames(): Uint8Array[] {
+    return this.frames.filter((frame) => frame[0] === MessageType.sync);
   }
 }
 
@@ -222,5 +246,83 @@ describe("Room", () => {
     for (const update of await storage.load(ROOM)) Y.applyUpdate(copy, update);
     expect(copy.getArray("log").length).toBe(520);
     await rooms.close(1001, "shutdown");
+  });
+
+  it("forwards at once to attesting peers with its tag, to stock peers once durable; acks writers first", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await rooms.open(ROOM);
+    const writer = new FakePeer("client-aaaaaaaaaaaaaaaa", true);
+    const reader = new FakePeer("client-bbbbbbbbbbbbbbbb", true);
+    const stock = new FakePeer("client-cccccccccccccccc");
+    for (const peer of [writer, reader, stock]) room.join(peer, { info: {} });
+    await settle();
+    storage.gated = true;
+    for (const peer of [writer, reader, stock]) peer.frames = [];
+
+    const clientDoc = new Y.Doc();
+    expect(room.applyClientUpdate(messageUpdate(clientDoc, writer.clientId, "message-0001"), writer).ok).toBe(true);
+    // Not durable yet: the attesting reader has it (owner binding and message), the stock peer nothing.
+    const forwarded = new Y.Doc();
+    for (const { update } of reader.attested()) Y.applyUpdate(forwarded, update);
+    expect(messagesOf(forwarded).length).toBe(1);
+    // The writer gets the relay's binding of its clientID, never its own update back.
+    const echoed = new Y.Doc();
+    for (const { update } of writer.attested()) Y.applyUpdate(echoed, update);
+    expect(messagesOf(echoed).length).toBe(0);
+    expect(ownersOf(echoed).get(String(clientDoc.clientID))).toBe(writer.clientId);
+    expect(stock.syncFrames()).toEqual([]);
+    expect(reader.lastStored()).toBeUndefined();
+
+    storage.releaseAll();
+    await settle();
+    await settle();
+    expect(writer.lastStored()?.get(clientDoc.clientID)).toBe(1);
+    expect(stock.syncFrames().length).toBeGreaterThan(0);
+    // Readers learn what is stored later, in one frame for the batch.
+    expect(reader.lastStored()).toBeUndefined();
+    await new Promise((resolve) => setTimeout(resolve, READER_ACK_MS + 50));
+    expect(reader.lastStored()?.get(clientDoc.clientID)).toBe(1);
+    expect(reader.frames.filter((frame) => frame[0] === MessageType.stored).length).toBe(1);
+    storage.gated = false;
+    await rooms.close(1001, "shutdown");
+  });
+
+  it("takes back an attested update it forwarded and then lost, and refuses an altered one", async () => {
+    const storage = new GatedStorage();
+    storage.gated = false;
+    const before = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const room = await before.open(ROOM);
+    const writer = new FakePeer("client-aaaaaaaaaaaaaaaa", true);
+    const reader = new FakePeer("client-bbbbbbbbbbbbbbbb", true);
+    room.join(writer, { info: {} });
+    room.join(reader, { info: {} });
+    await settle();
+    storage.gated = true; // the appends below never reach storage: the relay "crashes" before they are durable
+    room.applyClientUpdate(messageUpdate(new Y.Doc(), writer.clientId, "message-lost"), writer);
+    const kept = reader.attested();
+    expect(kept.length).toBeGreaterThan(0);
+
+    storage.gated = false;
+    const after = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const restarted = await after.open(ROOM);
+    expect(messagesOf(restarted.doc).length).toBe(0);
+    const returning = new FakePeer(reader.clientId, true);
+    restarted.join(returning, { info: {} });
+
+    const first = kept[0]!;
+    const altered = first.update.slice();
+    altered[altered.length - 1] ^= 1;
+    expect(restarted.applyAttested(altered, first.tag, returning)).toBe(false);
+    expect(restarted.applyAttested(first.update, new Uint8Array(16), returning)).toBe(false);
+    expect(messagesOf(restarted.doc).length).toBe(0);
+
+    for (const { update, tag } of kept) expect(restarted.applyAttested(update, tag, returning)).toBe(true);
+    expect(messagesOf(restarted.doc).map((m) => m.id)).toEqual(["message-lost"]);
+    // Bound to its author again, as when the relay first applied it.
+    expect([...ownersOf(restarted.doc).values()]).toContain(writer.clientId);
+    await after.close(1001, "shutdown");
+    storage.releaseAll();
   });
 });

@@ -1,15 +1,18 @@
 /**
  * A room: one loaded conversation document, the connections on it, and its write path.
  *
- * Every change to the document — a checked client update or a relay-authored change — goes through one
- * Yjs `update` handler that appends it to storage (write-path.ts) and, once the append is durable, forwards
- * it to the other connections (see `onUpdate` for why forwarding waits) and acknowledges it with the
- * durable state vector. Acks are coalesced: one frame per connection per batch.
+ * Every change to the document — a checked client update, a relay-authored change, or an attested update
+ * handed back after a crash — goes through one Yjs `update` handler that forwards it at once, with the
+ * relay's attestation, to the connections that take attested frames, and appends it to storage
+ * (write-path.ts). Once the append is durable it goes to the other connections (stock clients never hold
+ * what the relay could lose), its writer gets a `stored` ack, and readers get one at most every
+ * {@link READER_ACK_MS}. See `onUpdate`.
  */
 import {
   type ClientInfo,
   CloseCode,
   type CloseReasonOf,
+  encodeAttested,
   encodeRecent,
   encodeStored,
   FencedError,
@@ -29,6 +32,7 @@ import * as random from "lib0/random";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
+import type { Attestor } from "./attestor.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
@@ -44,6 +48,8 @@ export interface RoomPeer {
   readonly wantsAcks: boolean;
   /** Whether the relay has answered its sync step 1 (acks start after that). */
   readonly synced: boolean;
+  /** Whether it takes changes at once as `attested` frames (`attest=1`); else only once durable. */
+  readonly attests: boolean;
   send(frame: Uint8Array): void;
   close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail?: string): void;
 }
@@ -71,6 +77,17 @@ export interface RoomHooks {
 /** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
 const RELAY_ORIGIN = Symbol("parley-relay");
 
+/** The origin of an attested update a peer handed back: not its write, so it gets no ack for it. */
+class Redelivery {
+  constructor(readonly peer: RoomPeer) {}
+}
+
+/**
+ * Readers (connections that received others' changes) learn what is stored at most this often: they only need
+ * it to let go of the attested updates they keep, while a writer's delivery status waits for its ack.
+ */
+export const READER_ACK_MS = 1000;
+
 function syncUpdateFrame(update: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, MessageType.sync);
@@ -90,6 +107,11 @@ export class Room implements RoomHandle {
   private holds = 0;
   private readonly writes: WritePath;
   private ackScheduled = false;
+  /** Writers whose change became durable since their last ack. */
+  private readonly writersOwed = new Set<RoomPeer>();
+  /** Readers that received changes which became durable since their last ack. */
+  private readonly readersOwed = new Set<RoomPeer>();
+  private readerAckTimer: NodeJS.Timeout | undefined;
   /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
   private relayId: number | null = null;
   private state: "open" | "failed" | "closed" = "open";
@@ -102,6 +124,7 @@ export class Room implements RoomHandle {
     storage: RelayStorage,
     private readonly hooks: RoomHooks,
     private readonly logger: Logger,
+    private readonly attestor: Attestor,
     fence: Fence,
     stored: Uint8Array[],
   ) {
@@ -133,11 +156,12 @@ export class Room implements RoomHandle {
     storage: RelayStorage,
     hooks: RoomHooks,
     logger: Logger,
+    attestor: Attestor,
   ): Promise<Room> {
     const fence = await storage.claim(name);
     const stored = await storage.load(name);
     try {
-      return new Room(name, ref, storage, hooks, logger, fence, stored);
+      return new Room(name, ref, storage, hooks, logger, attestor, fence, stored);
     } catch (error) {
       throw new StorageError(`stored document ${name} cannot be read`, { cause: error });
     }
@@ -204,6 +228,17 @@ export class Room implements RoomHandle {
     return verdict;
   }
 
+  /**
+   * Applies an attested update a peer handed back (the relay forwarded it, then lost it): if `tag` is the
+   * relay's over this room and `update`, it is applied as when it was first checked and forwarded; returns
+   * `false` (and applies nothing) if it is not. Parts the document already has are skipped by Yjs.
+   */
+  applyAttested(update: Uint8Array, tag: Uint8Array, peer: RoomPeer): boolean {
+    if (!this.attestor.verify(this.name, update, tag)) return false;
+    Y.applyUpdate(this.doc, update, new Redelivery(peer));
+    return true;
+  }
+
   /** Presence states of the connected clients (the relay's own local state speaks for the business). */
   get awareness(): Presence["awareness"] {
     return this.presence.awareness;
@@ -236,6 +271,8 @@ export class Room implements RoomHandle {
   leave(peer: RoomPeer, loggedOut = false): void {
     if (!this.peers.delete(peer)) return;
     this.joinStamps.delete(peer);
+    this.writersOwed.delete(peer);
+    this.readersOwed.delete(peer);
     this.presence.leave(peer);
     if (this.state === "open") {
       this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
@@ -294,37 +331,75 @@ export class Room implements RoomHandle {
   /** Frees the document. The registry calls this when it unloads the room. */
   destroy(): void {
     if (this.state === "open") this.state = "closed";
+    clearTimeout(this.readerAckTimer);
     this.presence.destroy();
     this.doc.destroy();
   }
 
   /**
-   * Appends a change and forwards it once it is durable. Forwarding waits for the disk on purpose: a relay
-   * restarted after a crash cannot take back, from a client that is not their author, structs it had
-   * forwarded but lost (they would fail the authorship check and that client could never sync again). So no
-   * client ever holds what the relay could lose, except the author of it, who re-sends it.
+   * Forwards a change and appends it. Peers that take attested frames get it at once, with the relay's tag:
+   * if the relay crashes (or loses the un-synced tail of its log) before the change is durable, they hand it
+   * back after the restart and the relay applies it again (`applyAttested`) — without the tag a reader could
+   * not re-send structs it did not author, and would be refused for good. Stock peers cannot, so they get it
+   * only once it is durable, as does a `stored` ack to its writer.
    */
   private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
-    const frame = syncUpdateFrame(update);
-    this.hooks.changed(this, update, origin === RELAY_ORIGIN ? null : ((origin as RoomPeer | null)?.clientId ?? null));
+    const source = origin instanceof Redelivery ? origin.peer : origin === RELAY_ORIGIN ? null : (origin as RoomPeer | null);
+    const writer = origin instanceof Redelivery ? null : source;
+    this.hooks.changed(this, update, writer?.clientId ?? null);
+    let attested: Uint8Array | undefined;
+    for (const peer of this.peers) {
+      if (peer === source || !peer.attests) continue;
+      attested ??= encodeAttested(update, this.attestor.tag(this.name, update));
+      peer.send(attested);
+    }
     this.writes.append(update, stateVector, () => {
       if (this.state !== "open") return;
-      for (const peer of this.peers) if (peer !== origin) peer.send(frame);
+      let frame: Uint8Array | undefined;
+      for (const peer of this.peers) {
+        if (peer === source) continue;
+        if (!peer.attests) {
+          frame ??= syncUpdateFrame(update);
+          peer.send(frame);
+        }
+        if (peer.wantsAcks) this.readersOwed.add(peer);
+      }
+      if (writer?.wantsAcks && this.peers.has(writer)) this.writersOwed.add(writer);
       this.hooks.stored(this);
       this.scheduleAcks();
     });
   }
 
+  /** Acks writers on the next tick (one frame per batch), readers at most every {@link READER_ACK_MS}. */
   private scheduleAcks(): void {
-    if (this.ackScheduled) return;
-    this.ackScheduled = true;
-    setImmediate(() => {
-      this.ackScheduled = false;
-      if (this.state !== "open") return;
-      const frame = encodeStored(this.storedStateVector());
-      for (const peer of this.peers) if (peer.wantsAcks && peer.synced) peer.send(frame);
-    });
+    if (this.writersOwed.size > 0 && !this.ackScheduled) {
+      this.ackScheduled = true;
+      setImmediate(() => {
+        this.ackScheduled = false;
+        this.sendAcks(this.writersOwed);
+      });
+    }
+    if (this.readersOwed.size > 0 && this.readerAckTimer === undefined) {
+      this.readerAckTimer = setTimeout(() => {
+        this.readerAckTimer = undefined;
+        this.sendAcks(this.readersOwed);
+      }, READER_ACK_MS);
+      this.readerAckTimer.unref();
+    }
+  }
+
+  /** Sends the stored state vector to the synced peers of `owed` (the others wait for their sync's ack). */
+  private sendAcks(owed: Set<RoomPeer>): void {
+    if (this.state !== "open") return;
+    let frame: Uint8Array | undefined;
+    for (const peer of owed) {
+      if (!peer.synced) continue;
+      frame ??= encodeStored(this.storedStateVector());
+      peer.send(frame);
+      owed.delete(peer);
+      if (owed === this.writersOwed) this.readersOwed.delete(peer);
+    }
   }
 
   private fail(error: unknown): void {

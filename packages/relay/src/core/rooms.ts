@@ -5,6 +5,7 @@
 import { type CloseCode, type CloseReasonOf, InvalidArgumentError, parseRoomName } from "@parley/protocol";
 import type { RelayStorage } from "../storage/storage.js";
 import type { RoomOpener } from "./extension.js";
+import { Attestor } from "./attestor.js";
 import { Extensions } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
@@ -37,6 +38,7 @@ export class Rooms implements RoomOpener {
   };
 
   private readonly extensions: Extensions;
+  private attesting: Promise<Attestor> | undefined;
 
   constructor(private readonly options: RoomsOptions) {
     this.extensions = options.extensions ?? new Extensions([], options.logger);
@@ -51,7 +53,9 @@ export class Rooms implements RoomOpener {
     if (existing) return existing;
     const ref = parseRoomName(name);
     if (ref === null) return Promise.reject(new InvalidArgumentError("room", `"${name}" is not a room name`));
-    const loading = Room.load(name, ref, this.options.storage, this.hooks, this.options.logger).then((room) => {
+    const loading = this.attestor()
+      .then((attestor) => Room.load(name, ref, this.options.storage, this.hooks, this.options.logger, attestor))
+      .then((room) => {
       this.loaded.set(name, room);
       // Before the caller's continuation, so extensions observe the room before anything can change it.
       this.extensions.roomLoaded(room);
@@ -64,6 +68,18 @@ export class Rooms implements RoomOpener {
       this.options.logger.error("room load failed", { room: name, error });
     });
     return loading;
+  }
+
+  /** The attestor under the storage's key, read once (again after a failure). */
+  private attestor(): Promise<Attestor> {
+    if (this.attesting === undefined) {
+      const attesting = this.options.storage.attestationKey().then((key) => new Attestor(key));
+      this.attesting = attesting;
+      attesting.catch(() => {
+        if (this.attesting === attesting) this.attesting = undefined;
+      });
+    }
+    return this.attesting;
   }
 
   /** Number of rooms loaded or loading. */

@@ -22,6 +22,7 @@ export function timedStorage(storage: RelayStorage, report: (event: StorageWrite
     compact: (name, snapshot, fence) => timed("compact", snapshot.length, storage.compact(name, snapshot, fence)),
     remove: (name, fence) => timed("remove", 0, storage.remove(name, fence)),
     list: (prefix: string, options?: ListOptions): Promise<ListPage> => storage.list(prefix, options),
+    attestationKey: () => storage.attestationKey(),
     close: () => storage.close(),
   };
 }

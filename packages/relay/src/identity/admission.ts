@@ -42,6 +42,8 @@ export interface Admission {
   clientId: string;
   /** Whether the client asked for `stored` frames. */
   acks: boolean;
+  /** Whether it takes changes at once as `attested` frames (`attest=1`, honoured with `acks=1` only). */
+  attest: boolean;
   info: ClientInfo;
   userAgent?: string;
   /** Token expiry (seconds since the epoch) for user tokens that have one. */
@@ -115,6 +117,8 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
     ref,
     clientId: clientIdFromSecret(clientSecret),
     acks: params.get(ConnectParam.acks) === "1",
+    // Without acks a client could never let go of the attested updates it keeps.
+    attest: params.get(ConnectParam.acks) === "1" && params.get(ConnectParam.attest) === "1",
     info,
   };
   const userAgent = request.headers["user-agent"];

@@ -233,6 +233,19 @@ export const relayStorageCases: readonly RelayStorageCase[] = [
     },
   },
   {
+    name: "attestationKey is 32 bytes, the same from every instance on the medium, concurrent first calls included",
+    async run(medium) {
+      const [first, second] = [await medium.open(), await medium.open()];
+      const [a, b] = await Promise.all([first.attestationKey(), second.attestationKey()]);
+      assert.equal(a.length, 32, "32 bytes");
+      assert.ok(a.some((byte) => byte !== 0), "not all zero");
+      assert.deepEqual(b, a, "two instances racing to make the key get the same one");
+      assert.deepEqual(await (await medium.open()).attestationKey(), a, "a later instance reads the same key");
+      a.fill(0);
+      assert.notDeepEqual(await first.attestationKey(), a, "the key is copied out: changing a copy changes nothing");
+    },
+  },
+  {
     name: "a compaction cut by a crash at any step leaves the old updates or the snapshot, never neither",
     needsCrasher: true,
     async run(medium) {

@@ -16,6 +16,7 @@ import { access, type FileHandle, mkdir, open, readdir, rm } from "node:fs/promi
 import { join } from "node:path";
 import { FencedError, StorageError } from "@parley/protocol";
 import type { FsyncPolicy } from "../config/config.js";
+import { loadOrCreateKey } from "./attestation-key.js";
 import { DocumentDir, type Manifest, newestFence } from "./file-layout.js";
 import {
   decodeRecords,
@@ -97,6 +98,7 @@ export class FileStorage implements RelayStorage {
   /** Names by name-file path: a document's name never changes, so each is read once. */
   private readonly names = new Map<string, string>();
   private closed = false;
+  private key: Promise<Uint8Array> | undefined;
 
   constructor(options: FileStorageOptions) {
     this.root = join(options.dataDir, "docs");
@@ -114,6 +116,15 @@ export class FileStorage implements RelayStorage {
         cause: error,
       });
     }
+  }
+
+  /** `<dataDir>/attestation.key`, created on first use (attestation-key.ts). */
+  attestationKey(): Promise<Uint8Array> {
+    this.key ??= loadOrCreateKey(join(this.root, "..", "attestation.key"), this.fsync);
+    this.key.catch(() => {
+      this.key = undefined;
+    });
+    return this.key.then((key) => key.slice());
   }
 
   claim(name: string): Promise<Fence> {

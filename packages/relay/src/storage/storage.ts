@@ -32,6 +32,12 @@
  *   a cursor to pass back for the next page (`null` after the last page). Pages do not repeat or skip a
  *   name that exists throughout the listing.
  *
+ * Attestation key contract:
+ * - `attestationKey()` returns 32 secret bytes, the same from every instance on the same backing store and
+ *   across restarts, for as long as the store exists. The relay signs what it forwards before it is durable
+ *   with it, and checks those tags when clients hand the updates back after a crash (see `attestation.ts` in
+ *   `@parley/protocol`); a key that changed would refuse them, one that leaked would let clients forge them.
+ *
  * These are the operations a PostgreSQL table (`name, seq, bytes` plus a row per name holding its epoch)
  * or a Redis stream also offers, so scale-out backends fit the same interface. `@parley/relay/testing`
  * exports the conformance suite every adapter must pass.
@@ -75,6 +81,8 @@ export interface RelayStorage {
   remove(name: string, fence: Fence): Promise<void>;
   /** One page of the names of stored documents starting with `prefix`, in ascending order. */
   list(prefix: string, options?: ListOptions): Promise<ListPage>;
+  /** The store's attestation key: 32 secret bytes, the same on every instance and across restarts. */
+  attestationKey(): Promise<Uint8Array>;
   /** Waits for pending writes and releases resources. */
   close(): Promise<void>;
 }
@@ -130,6 +138,8 @@ export class MemoryStorage implements RelayStorage {
   private readonly documents = new Map<string, Uint8Array[]>();
   /** Newest fence per name; kept after `remove` so fences keep growing. */
   private readonly fences = new Map<string, Fence>();
+  /** Lives as long as the documents do: this instance is the whole medium. */
+  private readonly key = crypto.getRandomValues(new Uint8Array(32));
 
   async claim(name: string): Promise<Fence> {
     assertDocumentName(name);
@@ -164,6 +174,10 @@ export class MemoryStorage implements RelayStorage {
 
   async list(prefix: string, options?: ListOptions): Promise<ListPage> {
     return pageOf(this.documents.keys(), prefix, options);
+  }
+
+  async attestationKey(): Promise<Uint8Array> {
+    return this.key.slice();
   }
 
   async close(): Promise<void> {}

@@ -1,0 +1,101 @@
+/**
+ * The attested updates a conversation received and the relay has not reported stored yet: what the client
+ * hands back if the relay crashed after forwarding them (see `attestation.ts` in @parley/protocol).
+ *
+ * Kept in memory and saved under `attested/<room>` in the client's store, so a client restarted while the
+ * relay lost them still holds their tags next to the structs its document persisted. Saves are coalesced:
+ * one in flight, one more queued for whatever arrived meanwhile.
+ */
+import { type AttestedUpdate, isCoveredBy } from "@parley/protocol";
+import type { ClientStorage, StoredValue } from "../storage/storage.js";
+
+/** Storage key of a room's attested updates. */
+export function attestedKey(room: string): string {
+  return `attested/${room}`;
+}
+
+function toBase64(bytes: Uint8Array): string {
+  let binary = "";
+  for (const byte of bytes) binary += String.fromCharCode(byte);
+  return btoa(binary);
+}
+
+function fromBase64(text: string): Uint8Array {
+  return Uint8Array.from(atob(text), (c) => c.charCodeAt(0));
+}
+
+/** Reads what {@link AttestedLog} saved; an unreadable record counts as none (the tags are only a fallback). */
+function decode(saved: StoredValue | undefined): AttestedUpdate[] {
+  if (!Array.isArray(saved)) return [];
+  const entries: AttestedUpdate[] = [];
+  for (const entry of saved) {
+    if (!Array.isArray(entry) || typeof entry[0] !== "string" || typeof entry[1] !== "string") continue;
+    try {
+      entries.push({ update: fromBase64(entry[0]), tag: fromBase64(entry[1]) });
+    } catch {
+      // Not base64: skip it, keep the rest.
+    }
+  }
+  return entries;
+}
+
+export class AttestedLog {
+  private entries: AttestedUpdate[] = [];
+  private saving: Promise<void> = Promise.resolve();
+  private saveQueued = false;
+
+  private constructor(
+    private readonly storage: ClientStorage,
+    private readonly room: string,
+  ) {}
+
+  /** The log of `room` as last saved. */
+  static async open(storage: ClientStorage, room: string): Promise<AttestedLog> {
+    const log = new AttestedLog(storage, room);
+    log.entries = decode(await storage.get(attestedKey(room)));
+    return log;
+  }
+
+  /** Number of updates kept. */
+  get size(): number {
+    return this.entries.length;
+  }
+
+  /** Keeps an attested update the relay forwarded. */
+  add(entry: AttestedUpdate): void {
+    this.entries.push(entry);
+    this.save();
+  }
+
+  /** Lets go of the updates `stored` covers: the relay holds them durably. */
+  prune(stored: Map<number, number>): void {
+    const kept = this.entries.filter((entry) => !isCoveredBy(entry.update, stored));
+    if (kept.length === this.entries.length) return;
+    this.entries = kept;
+    this.save();
+  }
+
+  /** The updates a relay with `stateVector` lacks, in the order they were received. */
+  missingFrom(stateVector: Map<number, number>): AttestedUpdate[] {
+    return this.entries.filter((entry) => !isCoveredBy(entry.update, stateVector));
+  }
+
+  /** Resolves once every save issued so far has settled. */
+  async settled(): Promise<void> {
+    await this.saving;
+  }
+
+  private save(): void {
+    if (this.saveQueued) return;
+    this.saveQueued = true;
+    this.saving = this.saving
+      .then(() => {
+        this.saveQueued = false;
+        const value = this.entries.map((entry) => [toBase64(entry.update), toBase64(entry.tag)]);
+        return value.length === 0
+          ? this.storage.delete(attestedKey(this.room))
+          : this.storage.set(attestedKey(this.room), value);
+      })
+      .catch(() => {});
+  }
+}
