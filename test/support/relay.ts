@@ -21,6 +21,9 @@ export const TEST_APP: { id: string; kid: string; secret: string } = {
   secret: "test-secret-0123456789-abcdefghijklmnopqrstuvwxyz",
 };
 
+/** The `apps` of every test relay's config unless a test gives its own. */
+export const TEST_APPS = [{ id: TEST_APP.id, keys: [{ kid: TEST_APP.kid, alg: "HS256", secret: TEST_APP.secret }] }];
+
 /** A running relay process. */
 export interface RelayHandle {
   port: number;
@@ -105,19 +108,17 @@ function spawnRelay(configFile: string, logs: string[]): Promise<{ child: ChildP
 
 /**
  * Starts a relay process. `apps` replaces the default (TEST_APP only); `extraConfig` is merged into the
- * config file (e.g. `{ roomGraceMs: 0, fsync: "off" }`).
+ * config file (e.g. `{ roomGraceMs: 0, fsync: "off" }`); `port` is a fixed port (default: a free one).
  */
 export async function startRelay(
-  options: { dataDir?: string; apps?: unknown[]; extraConfig?: Record<string, unknown> } = {},
+  options: { dataDir?: string; port?: number; apps?: unknown[]; extraConfig?: Record<string, unknown> } = {},
 ): Promise<RelayHandle> {
   const work = mkdtempSync(join(tmpdir(), "parley-relay-"));
   const dataDir = options.dataDir ?? join(work, "data");
-  const apps = options.apps ?? [
-    { id: TEST_APP.id, keys: [{ kid: TEST_APP.kid, alg: "HS256", secret: TEST_APP.secret }] },
-  ];
+  const apps = options.apps ?? TEST_APPS;
   const baseConfig = { host: "127.0.0.1", dataDir, fsync: "batch", apps, ...options.extraConfig };
   const configFile = join(work, "relay.json");
-  writeFileSync(configFile, JSON.stringify({ ...baseConfig, port: 0 }));
+  writeFileSync(configFile, JSON.stringify({ ...baseConfig, port: options.port ?? 0 }));
   const logs: string[] = [];
   let { child, port } = await spawnRelay(configFile, logs);
 

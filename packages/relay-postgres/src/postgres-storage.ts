@@ -126,9 +126,10 @@ export class PostgresStorage implements RelayStorage {
   async attestationKey(): Promise<Uint8Array> {
     await this.ready();
     try {
-      await this.sql.unsafe(`INSERT INTO ${this.s}.secrets (name, bytes) VALUES ('attestation', $1) ON CONFLICT DO NOTHING`, [
-        randomBytes(32),
-      ]);
+      await this.sql.unsafe(
+        `INSERT INTO ${this.s}.secrets (name, bytes) VALUES ('attestation', $1) ON CONFLICT DO NOTHING`,
+        [randomBytes(32)],
+      );
       const [row] = await this.sql.unsafe<{ bytes: Buffer }[]>(
         `SELECT bytes FROM ${this.s}.secrets WHERE name = 'attestation'`,
       );

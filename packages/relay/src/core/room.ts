@@ -32,8 +32,8 @@ import * as random from "lib0/random";
 import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
-import type { Attestor } from "./attestor.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
+import type { Attestor } from "./attestor.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
@@ -345,7 +345,8 @@ export class Room implements RoomHandle {
    */
   private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
-    const source = origin instanceof Redelivery ? origin.peer : origin === RELAY_ORIGIN ? null : (origin as RoomPeer | null);
+    const source =
+      origin instanceof Redelivery ? origin.peer : origin === RELAY_ORIGIN ? null : (origin as RoomPeer | null);
     const writer = origin instanceof Redelivery ? null : source;
     this.hooks.changed(this, update, writer?.clientId ?? null);
     let attested: Uint8Array | undefined;

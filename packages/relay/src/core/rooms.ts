@@ -4,8 +4,8 @@
  */
 import { type CloseCode, type CloseReasonOf, InvalidArgumentError, parseRoomName } from "@parley/protocol";
 import type { RelayStorage } from "../storage/storage.js";
-import type { RoomOpener } from "./extension.js";
 import { Attestor } from "./attestor.js";
+import type { RoomOpener } from "./extension.js";
 import { Extensions } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
@@ -56,12 +56,12 @@ export class Rooms implements RoomOpener {
     const loading = this.attestor()
       .then((attestor) => Room.load(name, ref, this.options.storage, this.hooks, this.options.logger, attestor))
       .then((room) => {
-      this.loaded.set(name, room);
-      // Before the caller's continuation, so extensions observe the room before anything can change it.
-      this.extensions.roomLoaded(room);
-      this.scheduleUnload(room);
-      return room;
-    });
+        this.loaded.set(name, room);
+        // Before the caller's continuation, so extensions observe the room before anything can change it.
+        this.extensions.roomLoaded(room);
+        this.scheduleUnload(room);
+        return room;
+      });
     this.loading.set(name, loading);
     loading.catch((error: unknown) => {
       if (this.loading.get(name) === loading) this.loading.delete(name);

@@ -238,7 +238,10 @@ export const relayStorageCases: readonly RelayStorageCase[] = [
       const [first, second] = [await medium.open(), await medium.open()];
       const [a, b] = await Promise.all([first.attestationKey(), second.attestationKey()]);
       assert.equal(a.length, 32, "32 bytes");
-      assert.ok(a.some((byte) => byte !== 0), "not all zero");
+      assert.ok(
+        a.some((byte) => byte !== 0),
+        "not all zero",
+      );
       assert.deepEqual(b, a, "two instances racing to make the key get the same one");
       assert.deepEqual(await (await medium.open()).attestationKey(), a, "a later instance reads the same key");
       a.fill(0);

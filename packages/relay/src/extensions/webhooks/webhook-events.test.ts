@@ -45,7 +45,14 @@ function recordingQueue(): {
   return { queue, queued };
 }
 
-const peer = (clientId: string): RoomPeer => ({ clientId, wantsAcks: false, attests: false, synced: true, send() {}, close() {} });
+const peer = (clientId: string): RoomPeer => ({
+  clientId,
+  wantsAcks: false,
+  attests: false,
+  synced: true,
+  send() {},
+  close() {},
+});
 
 function clientUpdate(clientId: string, text: string): Uint8Array {
   const doc = new Y.Doc();
