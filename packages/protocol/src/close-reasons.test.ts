@@ -71,7 +71,17 @@ describe("errorForClose", () => {
   });
 
   it("maps the token problems of 4401 exactly, and an unknown word to no reason", () => {
-    for (const problem of ["missing", "malformed", "too-large", "signature", "unknown-key", "algorithm", "claims"]) {
+    for (const problem of [
+      "missing",
+      "malformed",
+      "too-large",
+      "signature",
+      "unknown-key",
+      "algorithm",
+      "claims",
+      "token-denied",
+      "key-removed",
+    ]) {
       const error = errorForClose(4401, `${problem} whatever the prose says`);
       expect(error).toBeInstanceOf(TokenInvalidError);
       expect((error as TokenInvalidError).reason).toBe(problem);

@@ -65,6 +65,10 @@ const reasons = {
   algorithm: CloseCode.Unauthorized,
   /** A claim is unusable (no user, wrong issuer or audience, malformed times). */
   claims: CloseCode.Unauthorized,
+  /** The token's `jti` is on its app's denylist (`denyTokenIds`): at connect, at a refresh, or at a config reload. */
+  "token-denied": CloseCode.Unauthorized,
+  /** A config reload removed the key that signed this open connection's token (a rotated or compromised key). */
+  "key-removed": CloseCode.Unauthorized,
 
   // 4402
   /** The token's `exp` passed, at connect time or while connected. */

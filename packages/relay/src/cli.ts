@@ -1,6 +1,7 @@
 /**
  * `parley-relay`: runs the relay with JSON-line logs on stdout. See {@link USAGE}. SIGTERM and SIGINT close
- * connections (1001), wait for pending writes and exit 0. `storage: { kind: "postgres" }` in the config loads
+ * connections (1001), wait for pending writes and exit 0. SIGHUP reloads the config file and the environment
+ * (`relay.reload()`: keys, token denylists, the admin token; a bad file is logged and changes nothing). `storage: { kind: "postgres" }` in the config loads
  * the optional `@parley/relay-postgres` package (storage/open-storage.ts).
  */
 import { createRequire } from "node:module";
@@ -20,8 +21,11 @@ Options:
   -v, --version        print the version
 
 Environment (overrides the file): PARLEY_CONFIG, PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR,
-PARLEY_STORAGE_URL and PARLEY_STORAGE_SCHEMA (PostgreSQL storage through @parley/relay-postgres).
+PARLEY_STORAGE_URL and PARLEY_STORAGE_SCHEMA (PostgreSQL storage through @parley/relay-postgres),
+PARLEY_ADMIN_TOKEN.
 Logs are JSON lines on stdout; GET /healthz answers {"ok":true}; GET /metrics serves Prometheus metrics.
+SIGHUP (or POST /v1/admin/reload with Authorization: Bearer <admin.token>) reloads the config: app keys,
+denyTokenIds, audience/issuer and admin.token apply at once; other changes need a restart.
 Documentation: the README of @parley/relay (configuration, close codes, durability, operations).
 `;
 
@@ -56,7 +60,12 @@ async function main(): Promise<void> {
   const { storage: storageConfig, ...config } = loadConfig(values.config);
   const logger = createJsonLogger({ level: config.logLevel });
   const storage = await openStorage(storageConfig);
-  const relay = createRelay({ ...config, ...(storage ? { storage } : {}), logger });
+  // A reload reads the same file and environment as the start; storage is opened once and stays.
+  const configSource = () => {
+    const { storage: _storage, ...reloaded } = loadConfig(values.config);
+    return reloaded;
+  };
+  const relay = createRelay({ ...config, ...(storage ? { storage } : {}), logger, configSource });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
@@ -74,6 +83,11 @@ async function main(): Promise<void> {
   process.on("unhandledRejection", (error) => logger.error("unhandled rejection", { error }));
   process.on("SIGTERM", () => stop("SIGTERM"));
   process.on("SIGINT", () => stop("SIGINT"));
+  // The reloader logs the outcome, success or refusal; a refused reload keeps the running config.
+  process.on("SIGHUP", () => {
+    logger.info("reloading", { signal: "SIGHUP" });
+    relay.reload().catch(() => {});
+  });
   await relay.listen();
 }
 

@@ -13,6 +13,7 @@ export {
   type SecretKeyConfig,
 } from "./config/config.js";
 export type { StorageConfig } from "./config/storage-config.js";
+export { ADMIN_RELOAD_PATH } from "./core/admin-endpoint.js";
 export type {
   Authenticated,
   AuthenticateRequest,
@@ -28,7 +29,14 @@ export type {
   StoredEvent,
 } from "./core/extension.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";
-export { createRelay, defaultExtensions, type Relay, type RelayOptions } from "./core/relay.js";
+export {
+  createRelay,
+  defaultExtensions,
+  type Relay,
+  type RelayOptions,
+  type ReloadOptions,
+  type ReloadResult,
+} from "./core/relay.js";
 export { type BusinessApiOptions, businessApi } from "./extensions/business-api/business-api-extension.js";
 export { METRICS_PATH, type MetricsOptions, metrics } from "./extensions/metrics/metrics.js";
 export {
@@ -40,6 +48,7 @@ export {
 export type { WebhookEvent } from "./extensions/webhooks/webhook-queue.js";
 export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-signature.js";
 export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks.js";
+export type { Credential, CredentialProblem } from "./identity/credential.js";
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";

@@ -101,3 +101,28 @@ describe("parseConfig", () => {
     expect(problem({ apps: [{ id: "a", keys: [key] }], maxTokenLifetimeS: 0 })).toBe("config.maxTokenLifetimeS");
   });
 });
+
+describe("parseConfig: token denylists and the admin token", () => {
+  const app = { id: "app1", keys: [key] };
+
+  it("takes denyTokenIds per app as a list of token ids, and refuses anything else by path", () => {
+    expect(parseConfig({ apps: [{ ...app, denyTokenIds: ["jti-1", "jti-2"] }] }).apps[0]?.denyTokenIds).toEqual([
+      "jti-1",
+      "jti-2",
+    ]);
+    expect(parseConfig({ apps: [app] }).apps[0]?.denyTokenIds).toBeUndefined();
+    expect(problem({ apps: [{ ...app, denyTokenIds: "jti-1" }] })).toBe("config.apps[0].denyTokenIds");
+    expect(problem({ apps: [{ ...app, denyTokenIds: ["ok", ""] }] })).toBe("config.apps[0].denyTokenIds[1]");
+    expect(problem({ apps: [{ ...app, denyTokenIds: [42] }] })).toBe("config.apps[0].denyTokenIds[0]");
+    expect(problem({ apps: [{ ...app, denyTokenIds: ["x".repeat(257)] }] })).toBe("config.apps[0].denyTokenIds[0]");
+  });
+
+  it("has no admin token by default, and refuses a short or misspelt one", () => {
+    expect(parseConfig({ apps: [app] }).admin).toEqual({ token: null });
+    const token = "a".repeat(32);
+    expect(parseConfig({ apps: [app], admin: { token } }).admin).toEqual({ token });
+    expect(problem({ apps: [app], admin: { token: "a".repeat(31) } })).toBe("config.admin.token");
+    expect(problem({ apps: [app], admin: { tokn: token } })).toBe("config.admin.tokn");
+    expect(problem({ apps: [app], admin: token })).toBe("config.admin");
+  });
+});

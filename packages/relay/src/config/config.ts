@@ -37,6 +37,12 @@ export interface AppConfig {
   audience?: string | string[];
   /** When set, user and app tokens must carry a matching `iss` claim. */
   issuer?: string | string[];
+  /**
+   * Token ids (`jti`) refused for this app (tokens known to be compromised): at connect, at an in-band refresh,
+   * on the business API, and, at a reload, on open connections. Per app because a `jti` is unique only per
+   * issuer (RFC 7519), and each app is its own issuer. Reloadable.
+   */
+  denyTokenIds?: string[];
 }
 
 /** Whether durable writes are flushed to the disk: `batch` = one fsync per group of appends. */
@@ -70,9 +76,18 @@ export interface RelayConfig {
    * token; set `token` to require `Authorization: Bearer <token>`, or `enabled: false` to serve nothing.
    */
   metrics: { enabled: boolean; token: string | null };
+  /**
+   * The operator's admin endpoints (`POST /v1/admin/reload`): `Authorization: Bearer <token>`. Default `null`:
+   * they answer 403. Reloadable (a reload can rotate it). Env: `PARLEY_ADMIN_TOKEN`.
+   */
+  admin: { token: string | null };
 }
 
 const KID = /^[\x21-\x7e]{1,128}$/;
+/** Most token ids a denylist holds per app; kept in memory as a set. */
+export const MAX_DENIED_TOKEN_IDS = 100_000;
+/** Longest accepted `jti` in a denylist. */
+const MAX_TOKEN_ID_CHARS = 256;
 
 function fail(path: string, message: string): never {
   throw new InvalidArgumentError(`config.${path}`, message);
@@ -123,6 +138,17 @@ function parseKey(raw: unknown, path: string): KeyConfig {
   return fail(`${path}.alg`, 'must be "HS256", "RS256" or "ES256"');
 }
 
+function parseTokenIds(raw: unknown, path: string): string[] {
+  if (!Array.isArray(raw)) fail(path, "must be an array of token ids (jti)");
+  if (raw.length > MAX_DENIED_TOKEN_IDS) fail(path, `holds at most ${MAX_DENIED_TOKEN_IDS} token ids`);
+  for (const [i, id] of raw.entries()) {
+    if (typeof id !== "string" || id.length === 0 || id.length > MAX_TOKEN_ID_CHARS) {
+      fail(`${path}[${i}]`, `must be a string of 1 to ${MAX_TOKEN_ID_CHARS} characters`);
+    }
+  }
+  return raw as string[];
+}
+
 function parseApp(raw: unknown, path: string): AppConfig {
   if (!isObject(raw)) fail(path, "must be an object");
   assertKnownKeys(raw, APP_KEYS, path);
@@ -142,11 +168,12 @@ function parseApp(raw: unknown, path: string): AppConfig {
     if (!valid) fail(`${path}.${claim}`, "must be a non-empty string or array of strings");
     app[claim] = value as string | string[];
   }
+  if (raw.denyTokenIds !== undefined) app.denyTokenIds = parseTokenIds(raw.denyTokenIds, `${path}.denyTokenIds`);
   return app;
 }
 
 /** Keys of an app object. */
-const APP_KEYS = ["id", "keys", "webhooks", "audience", "issuer"];
+const APP_KEYS = ["id", "keys", "webhooks", "audience", "issuer", "denyTokenIds"];
 /** Top-level keys of the configuration. */
 const CONFIG_KEYS = [
   "port",
@@ -162,6 +189,7 @@ const CONFIG_KEYS = [
   "maxTokenLifetimeS",
   "logLevel",
   "metrics",
+  "admin",
 ];
 
 function parseMetrics(raw: unknown): RelayConfig["metrics"] {
@@ -175,6 +203,20 @@ function parseMetrics(raw: unknown): RelayConfig["metrics"] {
     fail("metrics.token", "must be a string of at least 16 characters");
   }
   return { enabled, token };
+}
+
+/** Shortest admin token: it can reload the relay's keys, so it must not be guessable. */
+export const MIN_ADMIN_TOKEN_CHARS = 32;
+
+function parseAdmin(raw: unknown): RelayConfig["admin"] {
+  if (raw === undefined) return { token: null };
+  if (!isObject(raw)) fail("admin", "must be an object");
+  assertKnownKeys(raw, ["token"], "admin");
+  const token = raw.token ?? null;
+  if (token !== null && (typeof token !== "string" || token.length < MIN_ADMIN_TOKEN_CHARS)) {
+    fail("admin.token", `must be a string of at least ${MIN_ADMIN_TOKEN_CHARS} characters`);
+  }
+  return { token };
 }
 
 /** Validates a raw configuration object and fills in defaults. Throws {@link InvalidArgumentError}. */
@@ -214,21 +256,31 @@ export function parseConfig(raw: unknown): RelayConfig {
     maxTokenLifetimeS: integer(raw, "maxTokenLifetimeS", 24 * 3600, 60, 366 * 24 * 3600),
     logLevel,
     metrics: parseMetrics(raw.metrics),
+    admin: parseAdmin(raw.admin),
   };
 }
 
 /**
  * Reads the config file and applies the environment: `PARLEY_CONFIG` (file path, if `path` is not given),
- * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`, `PARLEY_STORAGE_URL`, `PARLEY_STORAGE_SCHEMA`.
+ * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`, `PARLEY_STORAGE_URL`, `PARLEY_STORAGE_SCHEMA`,
+ * `PARLEY_ADMIN_TOKEN` (the admin token, so it need not be in the file).
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const file = path ?? env.PARLEY_CONFIG;
   if (!file) throw new InvalidArgumentError("config", "give a config file with --config <path> or PARLEY_CONFIG");
-  let raw: unknown;
+  let text: string;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    text = readFileSync(file, "utf8");
   } catch (error) {
     throw new InvalidArgumentError("config", `cannot read ${file}: ${(error as Error).message}`);
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (error) {
+    // V8's message quotes the text around the error, which may be a secret: only its position is repeated.
+    const where = /position \d+( \(line \d+ column \d+\))?/.exec((error as Error).message)?.[0];
+    throw new InvalidArgumentError("config", `${file} is not valid JSON${where === undefined ? "" : ` (at ${where})`}`);
   }
   if (!isObject(raw)) fail("", "must be a JSON object");
   const merged: Record<string, unknown> = { ...raw };
@@ -241,6 +293,9 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   if (env.PARLEY_HOST) merged.host = env.PARLEY_HOST;
   if (env.PARLEY_DATA_DIR) merged.dataDir = env.PARLEY_DATA_DIR;
+  if (env.PARLEY_ADMIN_TOKEN) {
+    merged.admin = { ...(isObject(merged.admin) ? merged.admin : {}), token: env.PARLEY_ADMIN_TOKEN };
+  }
   const storage = storageFromEnv(merged.storage, env);
   if (storage !== undefined) merged.storage = storage;
   return parseConfig(merged);

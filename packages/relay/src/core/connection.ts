@@ -10,6 +10,7 @@ import {
   encodeRefreshed,
   encodeStored,
   MessageType,
+  type RefreshAnswer,
   readAttested,
 } from "@parley/protocol";
 import * as decoding from "lib0/decoding";
@@ -19,6 +20,7 @@ import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import type { Verdict } from "../authorship/authorship.js";
 import type { Admission } from "../identity/admission.js";
+import type { Credential } from "../identity/credential.js";
 import type { KeyRing } from "../identity/jwt.js";
 import { revoke } from "../identity/revocation.js";
 import { verifyRefresh } from "../identity/token-refresh.js";
@@ -143,6 +145,11 @@ export class Connection implements RoomPeer {
     });
   }
 
+  /** The key and token id this connection's token stands on (see `Admission.credential`); a refresh replaces it. */
+  get credential(): Credential | undefined {
+    return this.admission.credential;
+  }
+
   close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail = ""): void {
     this.closing = true;
     closeSocket(this.ws, code, reason, detail);
@@ -160,9 +167,13 @@ export class Connection implements RoomPeer {
   /** A `refresh` frame: on success the connection ends at the new token's `exp` instead of the old one's. */
   private async refresh(token: string): Promise<void> {
     try {
-      const answer = await verifyRefresh(this.options.keys, this.room.ref, token);
+      const outcome = await verifyRefresh(this.options.keys, this.room.ref, token);
       if (this.closing) return;
+      // A reload that ran while the token was verified may have removed its key or denied it since.
+      const late = outcome.credential === undefined ? null : this.options.keys.problem(outcome.credential);
+      const answer: RefreshAnswer = late === null ? outcome.answer : { accepted: false, reason: late };
       if (answer.accepted) {
+        if (outcome.credential !== undefined) this.admission.credential = outcome.credential;
         this.admission.exp = answer.exp;
         clearTimeout(this.expiryTimer);
         this.armExpiry();

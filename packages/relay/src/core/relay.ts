@@ -15,6 +15,7 @@ import { businessApi } from "../extensions/business-api/business-api-extension.j
 import { metrics } from "../extensions/metrics/metrics.js";
 import { webhooks } from "../extensions/webhooks/webhooks.js";
 import { type Admission, admit, WS_PATH_PREFIX } from "../identity/admission.js";
+import { PROBLEM_TEXT } from "../identity/credential.js";
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
 import { revocationOf } from "../identity/revocation.js";
@@ -24,12 +25,14 @@ import type { Limits } from "../limits/limits.js";
 import { ReplyQueue } from "../limits/reply-queue.js";
 import { FileStorage } from "../storage/file-store.js";
 import type { RelayStorage } from "../storage/storage.js";
+import { handleAdminRequest } from "./admin-endpoint.js";
 import { Connection } from "./connection.js";
 import type { RelayExtension } from "./extension.js";
 import { Extensions } from "./extensions.js";
 import { privateRooms, roomInUrl } from "./log-privacy.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
+import { Reloader, type ReloadResult } from "./reloader.js";
 import { Rooms } from "./rooms.js";
 import { timedStorage } from "./timed-storage.js";
 
@@ -50,7 +53,18 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits
    * API and webhooks. Pass `[...defaultExtensions(), yours]` to add one, or a list without one to leave it out.
    */
   extensions?: readonly RelayExtension[];
+  /**
+   * Where {@link Relay.reload} without an argument and `POST /v1/admin/reload` read the new configuration
+   * (options as here, without embeddings). The CLI reads its config file and the environment again. Default:
+   * none (those answer `InvalidStateError` / 409).
+   */
+  configSource?: () => ReloadOptions | Promise<ReloadOptions>;
 }
+
+/** A configuration to reload: {@link RelayOptions} without the embeddings. */
+export type ReloadOptions = Omit<RelayOptions, "storage" | "logger" | "extensions" | "configSource">;
+
+export type { ReloadResult } from "./reloader.js";
 
 /**
  * The extensions a relay runs unless told otherwise: the business API (history imports reported as webhooks),
@@ -69,6 +83,18 @@ export interface Relay {
   close(): Promise<void>;
   /** The storage adapter (`storage.list(prefix)` names the stored rooms). */
   readonly storage: RelayStorage;
+  /**
+   * Applies a new configuration without a restart (SIGHUP and `POST /v1/admin/reload` call this): each app's
+   * `keys`, `denyTokenIds`, `audience` and `issuer`, and `admin.token`. A new key opens rooms at once; open
+   * connections whose token was signed by a removed (or replaced) key, or whose `jti` is now denied, close
+   * with 4401 `key-removed` / `token-denied` before this resolves. Other settings that differ are listed in
+   * `restartNeeded` and keep their running values.
+   *
+   * @param config - the new configuration; default: read from `configSource`.
+   * @throws `InvalidArgumentError` if it does not validate or adds or removes an app (nothing changed then);
+   *   `InvalidStateError` without `config` and without a `configSource`.
+   */
+  reload(config?: ReloadOptions): Promise<ReloadResult>;
 }
 
 /** Largest request head the HTTP server reads; a token up to `limits.maxTokenBytes` fits with room to spare. */
@@ -81,7 +107,7 @@ interface Frame {
 
 /** Creates a relay. Throws `InvalidArgumentError` on a bad config. */
 export function createRelay(options: RelayOptions): Relay {
-  const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, ...raw } = options;
+  const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, configSource, ...raw } = options;
   if (givenStorage !== undefined && typeof (givenStorage as Partial<RelayStorage>).claim !== "function") {
     // A config's `storage: { kind }` is a choice for the CLI (openStorage), not an adapter.
     throw new InvalidArgumentError(
@@ -113,6 +139,14 @@ export function createRelay(options: RelayOptions): Relay {
   const rates = new AdmissionRates(limits);
   const replies = new ReplyQueue(limits.maxQueuedReplyBytes);
   const sockets = new Set<WebSocket>();
+  /** Admitted connections, which a reload checks against the new keys and denylists. */
+  const connections = new Set<Connection>();
+  const reloader = new Reloader(config, {
+    keys,
+    connections,
+    logger,
+    ...(configSource === undefined ? {} : { source: configSource }),
+  });
   let closing = false;
 
   const wss = new WebSocketServer({
@@ -133,6 +167,8 @@ export function createRelay(options: RelayOptions): Relay {
       response.writeHead(200, { "content-type": "application/json" }).end('{"ok":true}');
       return;
     }
+    const admin = { token: () => reloader.running.admin.token, reload: () => reloader.reload() };
+    if (handleAdminRequest(request, response, admin)) return;
     void extensions.request(request, response).then((answered) => {
       if (!answered) response.writeHead(404, { "content-type": "application/json" }).end('{"error":"not found"}');
     });
@@ -207,16 +243,22 @@ export function createRelay(options: RelayOptions): Relay {
         }
         if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0) rates.newAnonymousFrom(address);
         const ring = await keys;
+        // A reload while this connection was admitted did not see it: check its credential against it now.
+        const problem = admission.credential === undefined ? null : ring.problem(admission.credential);
+        if (problem !== null) throw new Refusal(CloseCode.Unauthorized, problem, PROBLEM_TEXT[problem]);
         if (ws.readyState !== ws.OPEN) return;
         ws.off("message", early);
-        new Connection(ws, admission, room, {
+        const connection = new Connection(ws, admission, room, {
           limits,
           logger,
           clockToleranceS: config.clockToleranceS,
           extensions,
           replies,
           keys: ring,
-        }).start(queued);
+        });
+        connections.add(connection);
+        ws.once("close", () => connections.delete(connection));
+        connection.start(queued);
         const clientId = admission.clientId;
         extensions.connected({ room, clientId });
         ws.once("close", (code: number) => extensions.disconnected({ room, clientId, code }));
@@ -240,6 +282,7 @@ export function createRelay(options: RelayOptions): Relay {
 
   return {
     storage,
+    reload: (given) => reloader.reload(given),
     async listen() {
       const ring = await keys;
       if (storage instanceof FileStorage) await storage.prepare();

@@ -30,6 +30,7 @@ import {
 } from "@parley/protocol";
 import type { Authenticated, AuthenticateRequest } from "../core/extension.js";
 import { Refusal } from "../core/refusal.js";
+import type { Credential } from "./credential.js";
 import type { KeyRing } from "./jwt.js";
 
 /** URL prefix of WebSocket connections. */
@@ -48,6 +49,11 @@ export interface Admission {
   userAgent?: string;
   /** Token expiry (seconds since the epoch) for user tokens that have one. */
   exp?: number;
+  /**
+   * The key and token id that vouched for a user token the relay verified itself (not one an `onAuthenticate`
+   * extension vouched for): a config reload that removes the key or denies the id closes the connection.
+   */
+  credential?: Credential;
   /** For a login merge: the anonymous room to merge into this user's room. */
   mergeFrom?: string;
   /** How many of the newest messages to send in a `recent` preview before the sync (`tail=<n>`). */
@@ -148,8 +154,14 @@ export async function admit(request: IncomingMessage, context: AdmissionContext)
 
   let verified: Authenticated;
   try {
-    verified =
-      (await context.authenticate({ request, room: ref, token })) ?? (await context.keys.verify(token, ref.appId));
+    const byExtension = await context.authenticate({ request, room: ref, token });
+    if (byExtension === undefined) {
+      const own = await context.keys.verify(token, ref.appId);
+      admission.credential = own.credential;
+      verified = own;
+    } else {
+      verified = byExtension;
+    }
   } catch (error) {
     throw tokenRefusal(error);
   }

@@ -10,10 +10,17 @@
  * - Per app, when configured: `audience` and `issuer` must match (`aud`, `iss`).
  * - Claims: only `scope: "appUser"` or no scope opens a user room; `sub`, `userId` and `external_id`, where more
  *   than one is present, must agree (a token is never resolved by precedence).
+ * - Denylist: a token whose `jti` is in its app's `denyTokenIds` is refused (`token-denied`).
+ *
+ * The keys and denylists are replaced at a config reload ({@link KeyRing.adopt}); every holder of the ring
+ * (admission, refresh, the business API) sees the new ones at once. {@link KeyRing.problem} tells whether an open
+ * connection's {@link Credential} still stands afterwards.
  */
+import { createHash } from "node:crypto";
 import { TokenExpiredError, TokenInvalidError, TokenNotYetValidError, userIdFromClaims } from "@parley/protocol";
 import { type CryptoKey, decodeProtectedHeader, errors, importJWK, importSPKI, type JWTPayload, jwtVerify } from "jose";
 import type { AppConfig, KeyConfig } from "../config/config.js";
+import { type Credential, type CredentialProblem, PROBLEM_TEXT } from "./credential.js";
 
 /** Default accepted clock skew between the app's backend and the relay, in seconds. */
 export const DEFAULT_CLOCK_TOLERANCE_S = 30;
@@ -25,16 +32,22 @@ export interface VerifiedToken {
   userId: string;
   /** Expiry, seconds since the epoch, if the token has one. */
   exp?: number;
+  /** The key and token id that vouched for it, checked again at a config reload. */
+  credential: Credential;
 }
 
 /** A token whose signature and times were verified, with the app of the key that signed it. */
 export interface VerifiedJwt {
   appId: string;
   payload: JWTPayload;
+  credential: Credential;
 }
 
 interface LoadedKey {
   appId: string;
+  kid: string;
+  /** Digest of the key material: a kid whose key was replaced in place is another key. */
+  fingerprint: string;
   alg: KeyConfig["alg"];
   key: CryptoKey | Uint8Array;
   audience?: string | string[];
@@ -55,10 +68,18 @@ async function importKey(config: KeyConfig): Promise<CryptoKey | Uint8Array> {
   return key;
 }
 
-/** The keys of every configured app, indexed by app and `kid`. */
+function fingerprint(config: KeyConfig): string {
+  const material = config.alg === "HS256" ? config.secret : config.publicKey;
+  return createHash("sha256")
+    .update(JSON.stringify([config.alg, material]))
+    .digest("hex");
+}
+
+/** The keys of every configured app, indexed by app and `kid`, and each app's denied token ids. */
 export class KeyRing {
   private constructor(
-    private readonly keys: ReadonlyMap<string, ReadonlyMap<string, LoadedKey>>,
+    private keys: ReadonlyMap<string, ReadonlyMap<string, LoadedKey>>,
+    private denied: ReadonlyMap<string, ReadonlySet<string>>,
     /** Accepted clock skew in seconds, for `exp`, `nbf` and `iat`. */
     readonly clockToleranceS: number,
     /** Longest accepted user-token lifetime in seconds. */
@@ -72,11 +93,18 @@ export class KeyRing {
     maxTokenLifetimeS = DEFAULT_MAX_TOKEN_LIFETIME_S,
   ): Promise<KeyRing> {
     const keys = new Map<string, Map<string, LoadedKey>>();
+    const denied = new Map<string, ReadonlySet<string>>();
     for (const app of apps) {
       const own = new Map<string, LoadedKey>();
       for (const config of app.keys) {
         try {
-          const loaded: LoadedKey = { appId: app.id, alg: config.alg, key: await importKey(config) };
+          const loaded: LoadedKey = {
+            appId: app.id,
+            kid: config.kid,
+            fingerprint: fingerprint(config),
+            alg: config.alg,
+            key: await importKey(config),
+          };
           if (app.audience !== undefined) loaded.audience = app.audience;
           if (app.issuer !== undefined) loaded.issuer = app.issuer;
           own.set(config.kid, loaded);
@@ -85,8 +113,29 @@ export class KeyRing {
         }
       }
       keys.set(app.id, own);
+      if (app.denyTokenIds !== undefined && app.denyTokenIds.length > 0) denied.set(app.id, new Set(app.denyTokenIds));
     }
-    return new KeyRing(keys, clockToleranceS, maxTokenLifetimeS);
+    return new KeyRing(keys, denied, clockToleranceS, maxTokenLifetimeS);
+  }
+
+  /**
+   * Takes `next`'s keys and denylists (a config reload): tokens verified from now on use them. The clock
+   * tolerance and the longest lifetime stay (they need a restart). Synchronous, so no verification sees half of
+   * each; connections already open are checked with {@link problem}.
+   */
+  adopt(next: KeyRing): void {
+    this.keys = next.keys;
+    this.denied = next.denied;
+  }
+
+  /**
+   * Whether an open connection's credential still stands: `key-removed` if its app no longer has that key (same
+   * `kid` and key material), `token-denied` if its `jti` is now denied, `null` if it stands.
+   */
+  problem(credential: Credential): CredentialProblem | null {
+    if (this.keys.get(credential.appId)?.get(credential.kid)?.fingerprint !== credential.key) return "key-removed";
+    if (credential.jti !== undefined && this.denied.get(credential.appId)?.has(credential.jti)) return "token-denied";
+    return null;
   }
 
   /**
@@ -104,7 +153,8 @@ export class KeyRing {
    * Verifies a token's signature, algorithm, `exp`, `nbf`, and the app's `aud`/`iss` when configured,
    * against the configured key its `kid` names (of `appId`, the app the request is for, when given), and
    * returns the key's app with the payload; what the claims grant is the caller's to decide.
-   * Throws {@link TokenInvalidError}, {@link TokenExpiredError} or {@link TokenNotYetValidError}.
+   * Throws {@link TokenInvalidError} (`token-denied` for a denied `jti`), {@link TokenExpiredError} or
+   * {@link TokenNotYetValidError}.
    */
   async verifyJwt(token: string, requiredClaims: readonly string[] = [], appId?: string): Promise<VerifiedJwt> {
     if (token === "") throw new TokenInvalidError("missing", "no token");
@@ -125,7 +175,12 @@ export class KeyRing {
         ...(entry.audience === undefined ? {} : { audience: entry.audience }),
         ...(entry.issuer === undefined ? {} : { issuer: entry.issuer }),
       });
-      return { appId: entry.appId, payload };
+      const credential: Credential = { appId: entry.appId, kid: entry.kid, key: entry.fingerprint };
+      if (typeof payload.jti === "string") credential.jti = payload.jti;
+      // Denied ids are refused; a key removed by a reload while this token was verified is refused as well.
+      const problem = this.problem(credential);
+      if (problem !== null) throw new TokenInvalidError(problem, PROBLEM_TEXT[problem]);
+      return { appId: entry.appId, payload, credential };
     } catch (error) {
       throw describeFailure(error);
     }
@@ -136,7 +191,7 @@ export class KeyRing {
    * lifetime and `iat` rules, and the claims must name one user with `scope: "appUser"` or no scope.
    */
   async verify(token: string, appId?: string): Promise<VerifiedToken> {
-    const { appId: keyAppId, payload } = await this.verifyJwt(token, ["exp"], appId);
+    const { appId: keyAppId, payload, credential } = await this.verifyJwt(token, ["exp"], appId);
     const exp = payload.exp as number;
     const now = Math.floor(Date.now() / 1000);
     const tolerance = this.clockToleranceS;
@@ -159,11 +214,12 @@ export class KeyRing {
     if (new Set(named).size > 1) throw new TokenInvalidError("claims", "conflicting user id claims");
     const userId = userIdFromClaims(payload);
     if (userId === null) throw new TokenInvalidError("claims", "token names no user (sub, or scope appUser + userId)");
-    return { appId: keyAppId, userId, exp };
+    return { appId: keyAppId, userId, exp, credential };
   }
 }
 
 function describeFailure(error: unknown): Error {
+  if (error instanceof TokenInvalidError) return error;
   if (error instanceof errors.JWTExpired) return new TokenExpiredError();
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === "nbf") return new TokenNotYetValidError();
