@@ -34,6 +34,10 @@ export interface RelayHandle {
   dataDir: string;
   /** Every stdout line (JSON logs) of the current process, for debugging and log assertions. */
   logs: string[];
+  /** The config file the process reads (at start, and again on SIGHUP); `restart()` rewrites it. */
+  configFile: string;
+  /** Sends `signal` to the current process (SIGHUP reloads the config file). */
+  signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then waits for exit. */
   stop(): Promise<void>;
   /** SIGKILL, then waits for exit. */
@@ -128,6 +132,10 @@ export async function startRelay(
     httpUrl: `http://127.0.0.1:${port}`,
     dataDir,
     logs,
+    configFile,
+    signal(signal) {
+      child.kill(signal);
+    },
     async stop() {
       const exited = waitForExit(child);
       child.kill("SIGTERM");
