@@ -12,7 +12,10 @@ import { ErrorCode } from "./error-codes.js";
 export const CloseCode = {
   /** The URL, room name or a connection parameter is malformed. */
   BadRequest: 4400,
-  /** No token, or the token is malformed, badly signed, from an unknown key or algorithm, or lacks a subject. */
+  /**
+   * No token, or the token is malformed, badly signed, from an unknown key or algorithm, or lacks a subject; or
+   * it is denied by id, or a config reload removed its key (an open connection closes then).
+   */
   Unauthorized: 4401,
   /** The token expired (at connect time or while connected). Get a fresh token and reconnect. */
   TokenExpired: 4402,

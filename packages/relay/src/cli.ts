@@ -5,7 +5,7 @@
  * the optional `@parley/relay-postgres` package (storage/open-storage.ts).
  */
 import { createRequire } from "node:module";
-import { parseArgs } from "node:util";
+import { isDeepStrictEqual, parseArgs } from "node:util";
 import { loadConfig } from "./config/config.js";
 import { createJsonLogger } from "./core/logger.js";
 import { createRelay } from "./core/relay.js";
@@ -62,7 +62,13 @@ async function main(): Promise<void> {
   const storage = await openStorage(storageConfig);
   // A reload reads the same file and environment as the start; storage is opened once and stays.
   const configSource = () => {
-    const { storage: _storage, ...reloaded } = loadConfig(values.config);
+    const { storage: nextStorage, ...reloaded } = loadConfig(values.config);
+    // The relay never sees the storage config (it gets the opened adapter), so its restartNeeded cannot name it.
+    if (!isDeepStrictEqual(nextStorage, storageConfig)) {
+      logger.warn("config reload: settings that need a restart kept their running values", {
+        restartNeeded: ["storage"],
+      });
+    }
     return reloaded;
   };
   const relay = createRelay({ ...config, ...(storage ? { storage } : {}), logger, configSource });
