@@ -44,6 +44,8 @@ export interface RelayHandle {
   kill(): Promise<void>;
   /** Starts the relay again on the same port and data directory. */
   restart(): Promise<void>;
+  /** Sends `signal` to the process (e.g. SIGSTOP and SIGCONT to pause it past a lease). */
+  signal(signal: NodeJS.Signals): void;
 }
 
 const CLI = fileURLToPath(new URL("../../packages/relay/dist/cli.js", import.meta.url));
@@ -112,7 +114,8 @@ function spawnRelay(configFile: string, logs: string[]): Promise<{ child: ChildP
 
 /**
  * Starts a relay process. `apps` replaces the default (TEST_APP only); `extraConfig` is merged into the
- * config file (e.g. `{ roomGraceMs: 0, fsync: "off" }`); `port` is a fixed port (default: a free one).
+ * config file (e.g. `{ roomGraceMs: 0, fsync: "off" }`); `port` is a fixed port (default: a free one), for a
+ * relay whose address must be known before it starts (a cluster node advertises it).
  */
 export async function startRelay(
   options: { dataDir?: string; port?: number; apps?: unknown[]; extraConfig?: Record<string, unknown> } = {},
@@ -145,6 +148,9 @@ export async function startRelay(
       const exited = waitForExit(child);
       child.kill("SIGKILL");
       await exited;
+    },
+    signal(signal) {
+      child.kill(signal);
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await handle.stop();

@@ -106,6 +106,21 @@ describe("RoomOwnership", () => {
     expect(results.filter((lease) => lease !== null)).toHaveLength(1);
   });
 
+  it("renews every held room in one statement and leaves out the rooms another owner took", async () => {
+    const [kept, taken, released] = [newRoom(), newRoom(), newRoom()];
+    const leases = await Promise.all(
+      [kept, taken, released].map((name) => storage.ownership.acquire(name, "node-a", HOUR)),
+    );
+    await expire(taken);
+    const other = (await storage.ownership.acquire(taken, "node-b", HOUR))!;
+    await storage.ownership.release(released, "node-a", leases[2]!.fence);
+    const held = [kept, taken, released].map((name, i) => ({ name, fence: leases[i]!.fence }));
+    const renewed = await storage.ownership.renewAll("node-a", held, HOUR);
+    expect(renewed).toEqual([{ name: kept, fence: leases[0]!.fence, expiresAt: expect.any(Date) }]);
+    expect(await storage.ownership.owner(taken)).toMatchObject({ owner: "node-b", fence: other.fence });
+    expect(await storage.ownership.renewAll("node-a", [], HOUR)).toEqual([]);
+  });
+
   it("refuses malformed arguments", async () => {
     await expect(storage.ownership.acquire("", "node-a", HOUR)).rejects.toBeInstanceOf(InvalidArgumentError);
     await expect(storage.ownership.acquire("app/x", "", HOUR)).rejects.toBeInstanceOf(InvalidArgumentError);

@@ -2,13 +2,16 @@
  * `parley-relay`: runs the relay with JSON-line logs on stdout. See {@link USAGE}. SIGTERM and SIGINT close
  * connections (1001), wait for pending writes and exit 0. SIGHUP reloads the config file and the environment
  * (`relay.reload()`: keys, token denylists, the admin token; a bad file is logged and changes nothing). `storage: { kind: "postgres" }` in the config loads
- * the optional `@parley/relay-postgres` package (storage/open-storage.ts).
+ * the optional `@parley/relay-postgres` package (storage/open-storage.ts); `cluster` loads the optional
+ * `@parley/relay-cluster` package (cluster/open-cluster.ts).
  */
 import { createRequire } from "node:module";
 import { isDeepStrictEqual, parseArgs } from "node:util";
+import { openCluster } from "./cluster/open-cluster.js";
 import { loadConfig } from "./config/config.js";
+import { privateRooms } from "./core/log-privacy.js";
 import { createJsonLogger } from "./core/logger.js";
-import { createRelay } from "./core/relay.js";
+import { createRelay, defaultExtensions } from "./core/relay.js";
 import { openStorage } from "./storage/open-storage.js";
 
 const USAGE = `Usage: parley-relay --config <file>
@@ -22,7 +25,8 @@ Options:
 
 Environment (overrides the file): PARLEY_CONFIG, PARLEY_PORT, PARLEY_HOST, PARLEY_DATA_DIR,
 PARLEY_STORAGE_URL and PARLEY_STORAGE_SCHEMA (PostgreSQL storage through @parley/relay-postgres),
-PARLEY_ADMIN_TOKEN.
+PARLEY_CLUSTER_REDIS, PARLEY_CLUSTER_NODE_ID, PARLEY_CLUSTER_ADVERTISE and PARLEY_CLUSTER_SECRET (several
+nodes through @parley/relay-cluster), PARLEY_ADMIN_TOKEN.
 Logs are JSON lines on stdout; GET /healthz answers {"ok":true}; GET /metrics serves Prometheus metrics.
 SIGHUP (or POST /v1/admin/reload with Authorization: Bearer <admin.token>) reloads the config: app keys,
 denyTokenIds, audience/issuer and admin.token apply at once; other changes need a restart.
@@ -57,21 +61,33 @@ async function main(): Promise<void> {
     process.stdout.write(`${version()}\n`);
     return;
   }
-  const { storage: storageConfig, ...config } = loadConfig(values.config);
+  const { storage: storageConfig, cluster: clusterConfig, ...config } = loadConfig(values.config);
   const logger = createJsonLogger({ level: config.logLevel });
   const storage = await openStorage(storageConfig);
-  // A reload reads the same file and environment as the start; storage is opened once and stays.
+  // parseConfig refuses a cluster without PostgreSQL storage, so `storage` is set whenever this is.
+  const cluster =
+    clusterConfig && storage ? await openCluster(clusterConfig, storage, privateRooms(logger)) : undefined;
+  // A reload reads the same file and environment as the start; storage and the cluster are opened once and stay.
   const configSource = () => {
-    const { storage: nextStorage, ...reloaded } = loadConfig(values.config);
-    // The relay never sees the storage config (it gets the opened adapter), so its restartNeeded cannot name it.
-    if (!isDeepStrictEqual(nextStorage, storageConfig)) {
-      logger.warn("config reload: settings that need a restart kept their running values", {
-        restartNeeded: ["storage"],
-      });
+    const { storage: nextStorage, cluster: nextCluster, ...reloaded } = loadConfig(values.config);
+    // The relay never sees these (it gets the opened adapter and the cluster's parts), so its restartNeeded cannot
+    // name them.
+    const restartNeeded = [
+      ...(isDeepStrictEqual(nextStorage, storageConfig) ? [] : ["storage"]),
+      ...(isDeepStrictEqual(nextCluster, clusterConfig) ? [] : ["cluster"]),
+    ];
+    if (restartNeeded.length > 0) {
+      logger.warn("config reload: settings that need a restart kept their running values", { restartNeeded });
     }
     return reloaded;
   };
-  const relay = createRelay({ ...config, ...(storage ? { storage } : {}), logger, configSource });
+  const relay = createRelay({
+    ...config,
+    ...(storage ? { storage } : {}),
+    ...(cluster ? { leases: cluster.leases, extensions: [cluster.extension, ...defaultExtensions()] } : {}),
+    logger,
+    configSource,
+  });
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;

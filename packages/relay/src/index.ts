@@ -2,6 +2,9 @@
  * @parley/relay: JWT-gated y-websocket rooms on durable storage. Run it with the `parley-relay` CLI or
  * embed it with {@link createRelay}.
  */
+
+export { type ClusterParts, openCluster } from "./cluster/open-cluster.js";
+export type { ClusterConfig } from "./config/cluster-config.js";
 export {
   type AppConfig,
   type FsyncPolicy,
@@ -27,6 +30,7 @@ export type {
   RoomOpener,
   StorageWriteEvent,
   StoredEvent,
+  UpgradeDecision,
 } from "./core/extension.js";
 export { createJsonLogger, type LogFields, type Logger, type LogLevel, silentLogger } from "./core/logger.js";
 export {
@@ -37,6 +41,7 @@ export {
   type ReloadOptions,
   type ReloadResult,
 } from "./core/relay.js";
+export type { RoomLease, RoomLeases } from "./core/room-leases.js";
 export { type BusinessApiOptions, businessApi } from "./extensions/business-api/business-api-extension.js";
 export { METRICS_PATH, type MetricsOptions, metrics } from "./extensions/metrics/metrics.js";
 export {
@@ -50,6 +55,7 @@ export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-sig
 export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks.js";
 export type { Credential, CredentialProblem } from "./identity/credential.js";
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
+export { remoteAddress } from "./limits/connection-quota.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
 export { openStorage } from "./storage/open-storage.js";

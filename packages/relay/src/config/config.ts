@@ -8,6 +8,7 @@ import type { JWK } from "jose";
 import type { LogLevel } from "../core/logger.js";
 import { parseWebhooks, type WebhookConfig } from "../extensions/webhooks/webhook-config.js";
 import { type Limits, parseLimits } from "../limits/limits.js";
+import { type ClusterConfig, clusterFromEnv, parseClusterConfig } from "./cluster-config.js";
 import { assertKnownKeys } from "./known-keys.js";
 import { parseStorageConfig, type StorageConfig, storageFromEnv } from "./storage-config.js";
 
@@ -60,6 +61,8 @@ export interface RelayConfig {
   fsync: FsyncPolicy;
   /** Where documents live: the file store under `dataDir` (default) or PostgreSQL (see storage-config.ts). */
   storage: StorageConfig;
+  /** Several relay nodes on PostgreSQL and Redis (see cluster-config.ts); `null` (default): one relay. */
+  cluster: ClusterConfig | null;
   apps: AppConfig[];
   /** How long a room stays in memory after its last client left, in ms. Default 5,000. */
   roomGraceMs: number;
@@ -181,6 +184,7 @@ const CONFIG_KEYS = [
   "dataDir",
   "fsync",
   "storage",
+  "cluster",
   "apps",
   "roomGraceMs",
   "limits",
@@ -242,12 +246,14 @@ export function parseConfig(raw: unknown): RelayConfig {
   if (logLevel !== "debug" && logLevel !== "info" && logLevel !== "warn" && logLevel !== "error") {
     fail("logLevel", 'must be "debug", "info", "warn" or "error"');
   }
+  const storage = parseStorageConfig(raw.storage);
   return {
     port: integer(raw, "port", 8080, 0, 65535),
     host: text(raw, "host", "127.0.0.1"),
     dataDir: text(raw, "dataDir", "./.data"),
     fsync,
-    storage: parseStorageConfig(raw.storage),
+    storage,
+    cluster: parseClusterConfig(raw.cluster, storage.kind),
     apps,
     roomGraceMs: integer(raw, "roomGraceMs", 5_000, 0, 3_600_000),
     // A top-level maxFrameBytes is the spelling from before limits had their own object.
@@ -263,7 +269,8 @@ export function parseConfig(raw: unknown): RelayConfig {
 /**
  * Reads the config file and applies the environment: `PARLEY_CONFIG` (file path, if `path` is not given),
  * `PARLEY_PORT`, `PARLEY_HOST`, `PARLEY_DATA_DIR`, `PARLEY_STORAGE_URL`, `PARLEY_STORAGE_SCHEMA`,
- * `PARLEY_ADMIN_TOKEN` (the admin token, so it need not be in the file).
+ * `PARLEY_ADMIN_TOKEN` (the admin token, so it need not be in the file), and `PARLEY_CLUSTER_REDIS`,
+ * `PARLEY_CLUSTER_NODE_ID`, `PARLEY_CLUSTER_ADVERTISE`, `PARLEY_CLUSTER_SECRET`.
  */
 export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = process.env): RelayConfig {
   const file = path ?? env.PARLEY_CONFIG;
@@ -298,5 +305,7 @@ export function loadConfig(path: string | undefined, env: NodeJS.ProcessEnv = pr
   }
   const storage = storageFromEnv(merged.storage, env);
   if (storage !== undefined) merged.storage = storage;
+  const cluster = clusterFromEnv(merged.cluster, env);
+  if (cluster !== undefined) merged.cluster = cluster;
   return parseConfig(merged);
 }

@@ -17,6 +17,7 @@
  * - No hook runs before the authorship check or can make the relay accept an update it refused.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type { CloseReason, RoomRef } from "@parley/protocol";
 import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
@@ -137,6 +138,13 @@ export interface StorageWriteEvent {
   readonly seconds: number;
 }
 
+/**
+ * What an `onUpgrade` hook decided about a WebSocket upgrade: `{ taken: true }` if the extension took the
+ * socket (another relay node serves it); `{ clientAddress }` to serve it here as coming from that address
+ * (a connection piped by a trusted cluster peer), which the per-address limits then count.
+ */
+export type UpgradeDecision = { readonly taken: true } | { readonly clientAddress: string };
+
 /** A relay extension: any subset of these hooks. See the contract at the top of this file. */
 export interface RelayExtension {
   /** A short name, used in logs. */
@@ -171,6 +179,18 @@ export interface RelayExtension {
    * if this extension answered it; the first that does wins, and unanswered requests get a 404.
    */
   onRequest?(request: IncomingMessage, response: ServerResponse): Promise<boolean> | boolean;
+  /**
+   * A WebSocket upgrade arrived, before the handshake and before admission (so nothing about it is verified
+   * yet: keep the work per request small). Return `undefined` to leave it to the next extension and finally
+   * to this relay, or an {@link UpgradeDecision}; the first decision wins. An extension that takes the socket
+   * owns it from then on (writes, ends or pipes it). A hook that throws is logged and the relay serves the
+   * upgrade itself.
+   */
+  onUpgrade?(
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<UpgradeDecision | undefined> | UpgradeDecision | undefined;
   /** The relay is stopping: connections are closed, storage is still open. */
   onStop?(): Promise<void> | void;
 }

@@ -3,6 +3,7 @@
  * the room, connection or request it was told about (see the contract in extension.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Duplex } from "node:stream";
 import type {
   Authenticated,
   AuthenticateRequest,
@@ -15,6 +16,7 @@ import type {
   RoomHandle,
   StorageWriteEvent,
   StoredEvent,
+  UpgradeDecision,
 } from "./extension.js";
 import type { Logger } from "./logger.js";
 
@@ -81,6 +83,25 @@ export class Extensions {
       }
     }
     return false;
+  }
+
+  /** The first `onUpgrade` decision, or `undefined` if no extension decides; a hook that throws is logged. */
+  async upgrade(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<UpgradeDecision | undefined> {
+    for (const extension of this.list) {
+      if (extension.onUpgrade === undefined) continue;
+      try {
+        const decision = await extension.onUpgrade(request, socket, head);
+        if (decision !== undefined) return decision;
+      } catch (error) {
+        this.logger.error("extension failed an upgrade", { extension: extension.name, error });
+      }
+    }
+    return undefined;
+  }
+
+  /** Whether any extension has an `onUpgrade` hook (so the relay can skip the await on the hot path). */
+  get routesUpgrades(): boolean {
+    return this.list.some((extension) => extension.onUpgrade !== undefined);
   }
 
   roomLoaded(room: RoomHandle): void {

@@ -8,7 +8,7 @@
  */
 import { createServer, type IncomingMessage, type Server } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
-import { CloseCode, InvalidArgumentError, PARLEY_SUBPROTOCOL } from "@parley/protocol";
+import { CloseCode, FencedError, InvalidArgumentError, PARLEY_SUBPROTOCOL } from "@parley/protocol";
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
@@ -33,11 +33,12 @@ import { privateRooms, roomInUrl } from "./log-privacy.js";
 import { type Logger, silentLogger } from "./logger.js";
 import { closeSocket, Refusal } from "./refusal.js";
 import { Reloader, type ReloadResult } from "./reloader.js";
+import type { RoomLeases } from "./room-leases.js";
 import { Rooms } from "./rooms.js";
 import { timedStorage } from "./timed-storage.js";
 
 /** Options of {@link createRelay}: the config (defaults as in {@link RelayConfig}) plus embeddings. */
-export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits" | "storage">> {
+export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits" | "storage" | "cluster">> {
   apps: AppConfig[];
   /** Limits to change from their defaults (see {@link Limits}). */
   limits?: Partial<Limits>;
@@ -46,6 +47,11 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits
    * pass `await createPostgresStorage({ url })` from `@parley/relay-postgres`.
    */
   storage?: RelayStorage;
+  /**
+   * Who may load a room when several relay nodes share the storage (room-leases.ts). Default: none. The CLI
+   * passes the leases of `@parley/relay-cluster` when the config has `cluster`, with its extension.
+   */
+  leases?: RoomLeases;
   /** Default: silent. The CLI logs JSON lines to stdout. */
   logger?: Logger;
   /**
@@ -107,7 +113,18 @@ interface Frame {
 
 /** Creates a relay. Throws `InvalidArgumentError` on a bad config. */
 export function createRelay(options: RelayOptions): Relay {
-  const { storage: givenStorage, logger: givenLogger, extensions: givenExtensions, configSource, ...raw } = options;
+  const {
+    storage: givenStorage,
+    logger: givenLogger,
+    extensions: givenExtensions,
+    configSource,
+    leases,
+    ...raw
+  } = options;
+  if ((raw as { cluster?: unknown }).cluster !== undefined) {
+    // Like `storage`: a config's `cluster` is for the CLI (openCluster), which builds the leases and extension.
+    throw new InvalidArgumentError("cluster", "open a config's cluster with openCluster() and pass its parts");
+  }
   if (givenStorage !== undefined && typeof (givenStorage as Partial<RelayStorage>).claim !== "function") {
     // A config's `storage: { kind }` is a choice for the CLI (openStorage), not an adapter.
     throw new InvalidArgumentError(
@@ -128,7 +145,7 @@ export function createRelay(options: RelayOptions): Relay {
   const measured = extensions.has("onStorageWrite")
     ? timedStorage(storage, (event) => extensions.storageWrote(event))
     : storage;
-  const rooms = new Rooms({ storage: measured, logger, graceMs: config.roomGraceMs, extensions });
+  const rooms = new Rooms({ storage: measured, logger, graceMs: config.roomGraceMs, extensions, leases });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS, config.maxTokenLifetimeS);
@@ -180,12 +197,22 @@ export function createRelay(options: RelayOptions): Relay {
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(request, socket, head, (ws) => {
-      void accept(ws, request);
+    if (!extensions.routesUpgrades) {
+      wss.handleUpgrade(request, socket, head, (ws) => void accept(ws, request));
+      return;
+    }
+    // Another relay node may serve this room (the cluster extension pipes the socket there).
+    void extensions.upgrade(request, socket, head).then((decision) => {
+      if (decision !== undefined && "taken" in decision) return;
+      if (closing || socket.destroyed) {
+        socket.destroy();
+        return;
+      }
+      wss.handleUpgrade(request, socket, head, (ws) => void accept(ws, request, decision?.clientAddress));
     });
   });
 
-  async function accept(ws: WebSocket, request: IncomingMessage): Promise<void> {
+  async function accept(ws: WebSocket, request: IncomingMessage, clientAddress?: string): Promise<void> {
     sockets.add(ws);
     ws.on("error", (error) => logger.debug("websocket error", { error }));
     // Quota slots go back when the socket closes, including one taken while it was already closing.
@@ -212,7 +239,7 @@ export function createRelay(options: RelayOptions): Relay {
     ws.on("message", early);
     let admission: Admission | undefined;
     try {
-      const address = remoteAddress(request, limits.trustProxy);
+      const address = clientAddress ?? remoteAddress(request, limits.trustProxy);
       rates.connectFrom(address);
       const fromIp = perIp.take(address);
       if (fromIp === null)
@@ -266,7 +293,12 @@ export function createRelay(options: RelayOptions): Relay {
       } finally {
         release();
       }
-    } catch (error) {
+    } catch (caught) {
+      // Another relay node holds the room (room leases): the client reconnects and is routed to it.
+      const error =
+        caught instanceof FencedError
+          ? new Refusal(CloseCode.GoingAway, "room-moved", "another relay node holds the room")
+          : caught;
       if (error instanceof Refusal) {
         const room = admission?.room ?? roomInUrl(request.url, WS_PATH_PREFIX);
         logger.info("connection refused", { room, code: error.code, reason: error.reason, detail: error.detail });

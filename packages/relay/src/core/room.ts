@@ -149,7 +149,10 @@ export class Room implements RoomHandle {
     });
   }
 
-  /** Claims the document's write fence, then loads it fully from storage. */
+  /**
+   * Claims the document's write fence (unless given one: a room lease's, see room-leases.ts), then loads
+   * it fully from storage.
+   */
   static async load(
     name: string,
     ref: RoomRef,
@@ -157,8 +160,9 @@ export class Room implements RoomHandle {
     hooks: RoomHooks,
     logger: Logger,
     attestor: Attestor,
+    leased?: Fence,
   ): Promise<Room> {
-    const fence = await storage.claim(name);
+    const fence = leased ?? (await storage.claim(name));
     const stored = await storage.load(name);
     try {
       return new Room(name, ref, storage, hooks, logger, attestor, fence, stored);

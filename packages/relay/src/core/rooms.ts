@@ -1,14 +1,24 @@
 /**
  * The registry of loaded rooms: loads a room on demand (once, however many connections ask at the same
- * time) and unloads it when nothing has used it for the grace period.
+ * time) and unloads it when nothing has used it for the grace period. With room leases (several relay
+ * nodes, room-leases.ts) a room loads only under a lease, gives it back when unloaded, and is dropped
+ * when the lease is lost.
  */
-import { type CloseCode, type CloseReasonOf, InvalidArgumentError, parseRoomName } from "@parley/protocol";
+import {
+  CloseCode,
+  type CloseReasonOf,
+  FencedError,
+  InvalidArgumentError,
+  parseRoomName,
+  type RoomRef,
+} from "@parley/protocol";
 import type { RelayStorage } from "../storage/storage.js";
 import { Attestor } from "./attestor.js";
 import type { RoomOpener } from "./extension.js";
 import { Extensions } from "./extensions.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
+import type { RoomLease, RoomLeases } from "./room-leases.js";
 
 /** Options of {@link Rooms}. */
 export interface RoomsOptions {
@@ -18,6 +28,8 @@ export interface RoomsOptions {
   graceMs: number;
   /** Told when rooms load, change, store and unload. Default: none. */
   extensions?: Extensions;
+  /** Who may load a room when several relay nodes share the storage. Default: none (one relay). */
+  leases?: RoomLeases;
 }
 
 /** Loaded rooms by name. */
@@ -25,6 +37,7 @@ export class Rooms implements RoomOpener {
   private readonly loading = new Map<string, Promise<Room>>();
   private readonly loaded = new Map<string, Room>();
   private readonly timers = new Map<Room, NodeJS.Timeout>();
+  private readonly leases = new Map<Room, RoomLease>();
   private readonly hooks: RoomHooks = {
     idle: (room) => this.scheduleUnload(room),
     active: (room) => this.cancelUnload(room),
@@ -53,19 +66,19 @@ export class Rooms implements RoomOpener {
     if (existing) return existing;
     const ref = parseRoomName(name);
     if (ref === null) return Promise.reject(new InvalidArgumentError("room", `"${name}" is not a room name`));
-    const loading = this.attestor()
-      .then((attestor) => Room.load(name, ref, this.options.storage, this.hooks, this.options.logger, attestor))
-      .then((room) => {
-        this.loaded.set(name, room);
-        // Before the caller's continuation, so extensions observe the room before anything can change it.
-        this.extensions.roomLoaded(room);
-        this.scheduleUnload(room);
-        return room;
-      });
+    const loading = this.load(name, ref).then((room) => {
+      this.loaded.set(name, room);
+      // Before the caller's continuation, so extensions observe the room before anything can change it.
+      this.extensions.roomLoaded(room);
+      this.scheduleUnload(room);
+      return room;
+    });
     this.loading.set(name, loading);
     loading.catch((error: unknown) => {
       if (this.loading.get(name) === loading) this.loading.delete(name);
-      this.options.logger.error("room load failed", { room: name, error });
+      // Another relay node holds the room (room leases): routine, and its message names the room in clear.
+      if (error instanceof FencedError) this.options.logger.debug("room held by another node", { room: name });
+      else this.options.logger.error("room load failed", { room: name, error });
     });
     return loading;
   }
@@ -100,6 +113,28 @@ export class Rooms implements RoomOpener {
     }
   }
 
+  private async load(name: string, ref: RoomRef): Promise<Room> {
+    const { storage, logger, leases } = this.options;
+    const attestor = await this.attestor();
+    if (leases === undefined) return Room.load(name, ref, storage, this.hooks, logger, attestor);
+    const lease = await leases.acquire(name);
+    let room: Room;
+    try {
+      room = await Room.load(name, ref, storage, this.hooks, logger, attestor, lease.fence);
+    } catch (error) {
+      lease.release();
+      throw error;
+    }
+    this.leases.set(room, lease);
+    lease.onLost(() => {
+      logger.warn("room lease lost; closing room", { room: name });
+      // Like a fenced write (room.ts): the clients reconnect and reach the node that holds the room now.
+      room.closePeers(CloseCode.GoingAway, "room-moved", "room lease lost");
+      this.forget(room);
+    });
+    return room;
+  }
+
   private scheduleUnload(room: Room): void {
     if (!room.isIdle() || this.timers.has(room) || this.loaded.get(room.name) !== room) return;
     const timer = setTimeout(() => {
@@ -127,5 +162,8 @@ export class Rooms implements RoomOpener {
     if (this.loaded.get(room.name) !== room) return;
     this.loaded.delete(room.name);
     this.loading.delete(room.name);
+    // Dropped (unloaded, failed or lost): whatever it still writes is fenced, so the room can go now.
+    this.leases.get(room)?.release();
+    this.leases.delete(room);
   }
 }

@@ -1,0 +1,80 @@
+/**
+ * A relay node of a cluster: its room leases (handed to `createRelay({ leases })`) and the extension that
+ * routes upgrades and runs the heartbeat and the lease renewals from the relay's start to its stop.
+ */
+import { InvalidArgumentError } from "@parley/protocol";
+import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage } from "@parley/relay";
+import type { RoomOwnership } from "@parley/relay-postgres";
+import { Coordination, ownerString } from "./coordination.js";
+import { ClusterLeases } from "./leases.js";
+import { Router } from "./router.js";
+
+/** Options of {@link createCluster}. */
+export interface ClusterOptions {
+  /** The validated `cluster` option of the relay config. */
+  config: ClusterConfig;
+  /** The relay's storage: a `PostgresStorage` of `@parley/relay-postgres` (its leases share the fence). */
+  storage: RelayStorage;
+  /** Logs (the CLI passes its logger with room names hashed). */
+  logger: Logger;
+}
+
+/** Time between heartbeats: a node is dead to the others three beats after its last one. */
+const HEARTBEAT_MS = 1_000;
+
+function ownershipOf(storage: RelayStorage): RoomOwnership {
+  const ownership = (storage as { ownership?: RoomOwnership }).ownership;
+  if (ownership === undefined || typeof ownership.acquire !== "function") {
+    throw new InvalidArgumentError("storage", "a cluster needs the PostgreSQL storage of @parley/relay-postgres");
+  }
+  return ownership;
+}
+
+/**
+ * The parts a relay node of a cluster runs with: pass `leases` to `createRelay` and put `extension` first in
+ * its extensions. Nothing connects until the relay starts.
+ */
+export function createCluster(options: ClusterOptions): ClusterParts {
+  const { config, logger } = options;
+  const ownership = ownershipOf(options.storage);
+  const self = { nodeId: config.nodeId, advertise: config.advertise };
+  const coordination = new Coordination({
+    url: config.redis,
+    keyPrefix: config.keyPrefix,
+    self,
+    heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(config.leaseMs / 4)),
+    logger,
+  });
+  const leases = new ClusterLeases({
+    ownership,
+    coordination,
+    owner: ownerString(self),
+    leaseMs: config.leaseMs,
+    logger,
+  });
+  const router = new Router({
+    self,
+    secret: config.secret,
+    leaseMs: config.leaseMs,
+    ownership,
+    coordination,
+    leases,
+    logger,
+  });
+  const extension: RelayExtension = {
+    name: "cluster",
+    async onStart(context) {
+      router.trustProxy = context.config.limits.trustProxy;
+      await coordination.start();
+      leases.start();
+      logger.info("cluster node started", { node: config.nodeId, advertise: config.advertise });
+    },
+    onUpgrade: (request, socket, head) => router.route(request, socket, head),
+    async onStop() {
+      router.closePipes();
+      await leases.stop();
+      await coordination.stop();
+    },
+  };
+  return { leases, extension };
+}

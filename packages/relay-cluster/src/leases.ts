@@ -1,0 +1,138 @@
+/**
+ * This node's room leases (the relay's `RoomLeases`, see room-leases.ts in `@parley/relay`): a room loads
+ * only under a PostgreSQL lease, whose fence is the storage fence. Every held lease is renewed in one
+ * statement every third of the lease length. A lease is lost when PostgreSQL refuses its renewal (another
+ * node took the room: this node was paused or cut off past the lease) or when no renewal was confirmed
+ * before it ran out by this node's clock, counted from when the last confirmed renewal was *sent* (so
+ * never later than PostgreSQL's own expiry). The relay then closes the room; its writes were fenced anyway.
+ */
+import { FencedError } from "@parley/protocol";
+import type { Logger, RoomLease, RoomLeases } from "@parley/relay";
+import type { RoomOwnership } from "@parley/relay-postgres";
+import type { Coordination } from "./coordination.js";
+
+/** Options of {@link ClusterLeases}. */
+export interface ClusterLeasesOptions {
+  ownership: RoomOwnership;
+  coordination: Coordination;
+  /** The owner string of this node (coordination.ts' `ownerString`). */
+  owner: string;
+  leaseMs: number;
+  logger: Logger;
+}
+
+class HeldLease implements RoomLease {
+  private lost = false;
+  private released = false;
+  private onLostCallback: (() => void) | undefined;
+
+  constructor(
+    private readonly leases: ClusterLeases,
+    readonly name: string,
+    readonly fence: number,
+    /** `performance.now()` after which the lease may have run out. */
+    public deadline: number,
+  ) {}
+
+  onLost(lost: () => void): void {
+    this.onLostCallback = lost;
+    if (this.lost) lost();
+  }
+
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.leases.dropped(this, !this.lost);
+  }
+
+  /** @internal */
+  lose(): void {
+    if (this.lost || this.released) return;
+    this.lost = true;
+    this.leases.dropped(this, false);
+    this.onLostCallback?.();
+  }
+}
+
+/** The rooms this node holds, renewed together. */
+export class ClusterLeases implements RoomLeases {
+  private readonly held = new Map<string, HeldLease>();
+  private readonly releasing = new Set<Promise<unknown>>();
+  private timer: NodeJS.Timeout | undefined;
+  private renewing = false;
+
+  constructor(private readonly options: ClusterLeasesOptions) {}
+
+  /** Takes `name` for this node, or rejects with `FencedError` if another node's lease on it is live. */
+  async acquire(name: string): Promise<RoomLease> {
+    const { ownership, owner, leaseMs, coordination } = this.options;
+    const asked = performance.now();
+    const lease = await ownership.acquire(name, owner, leaseMs);
+    if (lease === null) {
+      // Whoever routed this here had a stale idea of the owner: correct the cache for the next connection.
+      const current = await ownership.owner(name).catch(() => null);
+      if (current !== null) await coordination.setOwner(name, current.owner);
+      throw new FencedError(name);
+    }
+    const held = new HeldLease(this, name, lease.fence, asked + leaseMs);
+    this.held.get(name)?.lose();
+    this.held.set(name, held);
+    await coordination.setOwner(name);
+    return held;
+  }
+
+  /** Whether this node holds a lease on `name` (it has the room loaded or loading). */
+  holds(name: string): boolean {
+    return this.held.has(name);
+  }
+
+  /** Starts renewing every third of the lease length. */
+  start(): void {
+    this.timer = setInterval(() => void this.renew(), Math.max(100, Math.floor(this.options.leaseMs / 3)));
+    this.timer.unref();
+  }
+
+  /** Stops renewing and waits for releases in flight (the relay released every room before). */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    await Promise.allSettled([...this.releasing]);
+  }
+
+  /** @internal A lease was released (`free`: give the room up in PostgreSQL and the cache) or lost. */
+  dropped(lease: HeldLease, free: boolean): void {
+    if (this.held.get(lease.name) === lease) this.held.delete(lease.name);
+    if (!free) return;
+    const { ownership, owner, coordination, logger } = this.options;
+    const released = Promise.all([
+      ownership.release(lease.name, owner, lease.fence),
+      coordination.clearOwner(lease.name),
+    ]).catch((error: unknown) =>
+      // The next owner waits for the lease to run out instead.
+      logger.warn("room lease not released", { room: lease.name, error }),
+    );
+    this.releasing.add(released);
+    void released.finally(() => this.releasing.delete(released));
+  }
+
+  private async renew(): Promise<void> {
+    const now = performance.now();
+    // Leases whose renewal has not been confirmed in time are lost, even while PostgreSQL does not answer.
+    for (const lease of [...this.held.values()]) if (now >= lease.deadline) lease.lose();
+    if (this.renewing || this.held.size === 0) return;
+    this.renewing = true;
+    const batch = [...this.held.values()];
+    const { ownership, owner, leaseMs, logger } = this.options;
+    try {
+      const renewed = await ownership.renewAll(owner, batch, leaseMs);
+      const kept = new Set(renewed.map((lease) => `${lease.fence} ${lease.name}`));
+      for (const lease of batch) {
+        if (kept.has(`${lease.fence} ${lease.name}`)) lease.deadline = Math.max(lease.deadline, now + leaseMs);
+        else lease.lose();
+      }
+    } catch (error) {
+      logger.warn("room leases not renewed", { rooms: batch.length, error });
+    } finally {
+      this.renewing = false;
+    }
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * Where a WebSocket upgrade is served. A room is served by the node holding its PostgreSQL lease; a node
+ * that receives an upgrade for a room another node serves pipes it there (pipe.ts), so a client (or a load
+ * balancer) may connect to any node.
+ *
+ * For an upgrade to `/v1/<room>`:
+ * 1. Piped by a cluster node (signed peer header): served here, never piped again; if another node took
+ *    the room meanwhile, the lease refuses it and the client reconnects (1001 `room-moved`).
+ * 2. This node holds the room: served here.
+ * 3. The Redis cache names a live node: piped there (no PostgreSQL look-up).
+ * 4. Otherwise the lease decides: nobody holds it (or this node's earlier incarnation did): served here,
+ *    and loading it takes the lease. Another node holds it: piped to the address in the lease, unless that
+ *    node's heartbeat is gone or it does not answer; then the router looks again every 250 ms, until the
+ *    lease was taken over or ran out (a dead node's rooms move after at most the lease length) or the
+ *    owner answers. Past the lease length and a margin, the upgrade gets 503 and the client retries.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Duplex } from "node:stream";
+import { parseRoomName } from "@parley/protocol";
+import { type Logger, remoteAddress, type UpgradeDecision } from "@parley/relay";
+import type { RoomOwnership } from "@parley/relay-postgres";
+import { type Coordination, type OwnerAddress, parseOwner } from "./coordination.js";
+import type { ClusterLeases } from "./leases.js";
+import { signPeerAddress, verifiedPeerAddress } from "./peer-address.js";
+import { pipeUpgrade } from "./pipe.js";
+
+/** What the router needs. */
+export interface RouterOptions {
+  self: OwnerAddress;
+  secret: string;
+  leaseMs: number;
+  ownership: RoomOwnership;
+  coordination: Coordination;
+  leases: ClusterLeases;
+  logger: Logger;
+}
+
+const PATH_PREFIX = "/v1/";
+const RETRY_MS = 250;
+const TAKEN: UpgradeDecision = { taken: true };
+
+function roomOf(url: string | undefined): string | null {
+  const path = (url ?? "").split("?")[0] ?? "";
+  if (!path.startsWith(PATH_PREFIX)) return null;
+  const room = path.slice(PATH_PREFIX.length);
+  return parseRoomName(room) === null ? null : room;
+}
+
+/** Decides, per upgrade, whether this node serves it or pipes it to the room's owner. */
+export class Router {
+  /** The relay's `limits.trustProxy`, known once the relay starts. */
+  trustProxy = false;
+  /** Sockets piped to another node and still open (upgraded sockets are no longer the HTTP server's). */
+  private readonly pipes = new Set<Duplex>();
+
+  constructor(private readonly options: RouterOptions) {}
+
+  /** The relay's `onUpgrade` hook. */
+  async route(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<UpgradeDecision | undefined> {
+    const { secret, self, leases, coordination } = this.options;
+    const vouched = verifiedPeerAddress(secret, request);
+    if (vouched !== null) return { clientAddress: vouched };
+    const room = roomOf(request.url);
+    // Not a room (admission refuses it) or already here: this node answers.
+    if (room === null || leases.holds(room)) return undefined;
+    const peer = signPeerAddress(secret, remoteAddress(request, this.trustProxy), request);
+    const cached = await coordination.cachedOwner(room);
+    if (
+      cached !== null &&
+      cached.nodeId !== self.nodeId &&
+      (await this.pipe(cached, room, request, socket, head, peer))
+    ) {
+      return TAKEN;
+    }
+    const deadline = performance.now() + this.options.leaseMs + 2_000;
+    for (;;) {
+      if (socket.destroyed) return TAKEN;
+      const owner = await this.leaseOwner(room);
+      if (owner === undefined) return undefined; // PostgreSQL trouble: loading the room here reports it
+      if (owner === null || owner.nodeId === self.nodeId || leases.holds(room)) return undefined;
+      const alive = await coordination.isAlive(owner.nodeId);
+      if (alive !== false && (await this.pipe(owner, room, request, socket, head, peer))) return TAKEN;
+      if (performance.now() > deadline) {
+        this.options.logger.warn("room owner unreachable", { room, node: owner.nodeId });
+        socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+        return TAKEN;
+      }
+      await new Promise((resolve) => setTimeout(resolve, RETRY_MS));
+    }
+  }
+
+  /** Ends every pipe: the node is stopping (their clients reconnect through another node). */
+  closePipes(): void {
+    for (const socket of this.pipes) socket.destroy();
+    this.pipes.clear();
+  }
+
+  /** The node whose lease on `room` is live; `null` if none, `undefined` if PostgreSQL did not answer. */
+  private async leaseOwner(room: string): Promise<OwnerAddress | null | undefined> {
+    try {
+      const lease = await this.options.ownership.owner(room);
+      return lease === null ? null : parseOwner(lease.owner);
+    } catch (error) {
+      this.options.logger.warn("room owner look-up failed", { room, error });
+      return undefined;
+    }
+  }
+
+  private async pipe(
+    owner: OwnerAddress,
+    room: string,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    peer: string,
+  ): Promise<boolean> {
+    const piped = await pipeUpgrade(owner.advertise, request, socket, head, peer);
+    if (piped) {
+      this.pipes.add(socket);
+      socket.once("close", () => this.pipes.delete(socket));
+      this.options.logger.debug("upgrade piped to the room's owner", { room, node: owner.nodeId });
+    }
+    return piped;
+  }
+}

@@ -1,0 +1,46 @@
+/**
+ * Opens the cluster a config names, for the CLI. The cluster lives in the optional `@parley/relay-cluster`
+ * package (and its Redis client), imported only when the config has `cluster`: a single relay, the embedded
+ * file store and the quick start never load it, and `@parley/relay` does not depend on it.
+ */
+import { InvalidArgumentError } from "@parley/protocol";
+import type { ClusterConfig } from "../config/cluster-config.js";
+import type { RelayExtension } from "../core/extension.js";
+import type { Logger } from "../core/logger.js";
+import type { RoomLeases } from "../core/room-leases.js";
+import type { RelayStorage } from "../storage/storage.js";
+
+/** What the relay needs of a cluster: the room leases and the extension that routes upgrades. */
+export interface ClusterParts {
+  /** Pass to `createRelay({ leases })`. */
+  leases: RoomLeases;
+  /** Put first in `createRelay({ extensions })`: it routes upgrades before anything else sees them. */
+  extension: RelayExtension;
+}
+
+/** What the CLI needs of `@parley/relay-cluster`. */
+interface ClusterModule {
+  createCluster(options: { config: ClusterConfig; storage: RelayStorage; logger: Logger }): ClusterParts;
+}
+
+// A variable, so that neither TypeScript nor the bundler tries to resolve the optional package.
+const CLUSTER_PACKAGE = "@parley/relay-cluster";
+
+/**
+ * The cluster's parts for `config` on `storage` (which must be `@parley/relay-postgres`'s). Throws
+ * {@link InvalidArgumentError} when the package is not installed.
+ */
+export async function openCluster(config: ClusterConfig, storage: RelayStorage, logger: Logger): Promise<ClusterParts> {
+  let module: ClusterModule;
+  try {
+    module = (await import(CLUSTER_PACKAGE)) as ClusterModule;
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== "ERR_MODULE_NOT_FOUND" || !String((error as Error).message).includes(CLUSTER_PACKAGE)) throw error;
+    throw new InvalidArgumentError(
+      "config.cluster",
+      `needs the ${CLUSTER_PACKAGE} package next to @parley/relay: npm install ${CLUSTER_PACKAGE}`,
+    );
+  }
+  return module.createCluster({ config, storage, logger });
+}

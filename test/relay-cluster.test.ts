@@ -1,0 +1,292 @@
+/**
+ * Three relay processes on one PostgreSQL and one Redis (`cluster` in their configs, through the optional
+ * @parley/relay-cluster package). Each room is served by the node holding its PostgreSQL lease; clients
+ * connect through the wrong node on purpose (directly, or through a round-robin balancer that ignores
+ * rooms) and are piped to the owner. Then the owner of a room is SIGKILLed mid-traffic, and Redis loses its
+ * data mid-traffic: every message a client saw `sent` is in PostgreSQL and on every client afterwards.
+ *
+ * Needs PostgreSQL (`PARLEY_TEST_POSTGRES_URL`, default the local `test` database) and Redis
+ * (`PARLEY_TEST_REDIS_URL`, default redis://127.0.0.1:6379); each run uses its own schema and key prefix.
+ */
+import { createServer } from "node:net";
+import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
+import { listMessages, roomName } from "@parley/protocol";
+import { createPostgresStorage, type PostgresStorage } from "@parley/relay-postgres";
+import postgres from "postgres";
+import { createClient as createRedisClient } from "redis";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import WebSocket from "ws";
+import * as Y from "yjs";
+import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
+import { waitFor } from "./support/wait.js";
+
+const PG_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+const schema = `parley_cluster_${run}`;
+const keyPrefix = `parley-test-${run}:`;
+const LEASE_MS = 3_000;
+
+const admin = postgres(PG_URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+const redis = createRedisClient({ url: REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
+redis.on("error", () => {});
+let reader: PostgresStorage;
+let balancer: RoundRobinProxy;
+const nodes: Array<{ id: string; port: number; relay: RelayHandle }> = [];
+const clients: ParleyClient[] = [];
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+beforeAll(async () => {
+  try {
+    await admin`SELECT 1`;
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_URL} (${(error as Error).message}). Start one (see "Tests" in ` +
+        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
+    );
+  }
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    throw new Error(
+      `Redis is not reachable at ${REDIS_URL} (${(error as Error).message}). Start one ` +
+        "(Debian: apt-get install redis-server && service redis-server start; or docker run -d -p 6379:6379 redis:7) " +
+        "or set PARLEY_TEST_REDIS_URL.",
+    );
+  }
+  const ports = await Promise.all([0, 1, 2].map(() => freePort()));
+  const started = await Promise.all(
+    ports.map((port, i) =>
+      startRelay({
+        port,
+        extraConfig: {
+          roomGraceMs: 300,
+          logLevel: "debug",
+          storage: { kind: "postgres", url: PG_URL, schema },
+          cluster: {
+            redis: REDIS_URL,
+            nodeId: `node-${i}`,
+            advertise: `127.0.0.1:${port}`,
+            secret: "test-cluster-secret-0123456789-abcdefgh",
+            leaseMs: LEASE_MS,
+            keyPrefix,
+          },
+        },
+      }),
+    ),
+  );
+  for (const [i, relay] of started.entries()) nodes.push({ id: `node-${i}`, port: ports[i]!, relay });
+  reader = await createPostgresStorage({ url: PG_URL, schema });
+  // Every node in turn, skipping dead ones: it does not hash on the room, so most connections are misrouted.
+  balancer = await startRoundRobinProxy(() => nodes.map((node) => node.port));
+}, 90_000);
+
+afterEach(async () => {
+  for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+});
+
+afterAll(async () => {
+  await balancer?.close();
+  for (const node of nodes) await node.relay.stop();
+  await reader?.close();
+  await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await admin.end();
+  if (redis.isOpen) {
+    await forgetRedisData();
+    await redis.close();
+  }
+});
+
+/** What a FLUSHALL does to this cluster, without touching other users of the same Redis. */
+async function forgetRedisData(): Promise<number> {
+  let removed = 0;
+  for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
+    if (keys.length > 0) removed += await redis.del(keys);
+  }
+  return removed;
+}
+
+async function loggedIn(userId: string, relayUrl: string): Promise<ParleyClient> {
+  const client = createClient({ appId: TEST_APP.id, relayUrl, storage: memoryStorage(), WebSocket });
+  clients.push(client);
+  await client.login(userId, await signUserToken(userId));
+  return client;
+}
+
+const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
+
+/** The node holding a live lease on `userId`'s room, from PostgreSQL. */
+async function ownerOf(userId: string): Promise<string | undefined> {
+  const rows = await admin.unsafe<Array<{ owner: string }>>(
+    `SELECT owner FROM "${schema}".rooms WHERE name = $1 AND owner IS NOT NULL AND lease_until > now()`,
+    [userRoom(userId)],
+  );
+  return rows[0]?.owner.split(" ")[0];
+}
+
+/** The message ids PostgreSQL holds for `userId`'s room, read with the package's storage (no lease taken). */
+async function storedIds(userId: string): Promise<string[]> {
+  const doc = new Y.Doc();
+  for (const update of await reader.load(userRoom(userId))) Y.applyUpdate(doc, update);
+  return listMessages(doc)
+    .map((m) => m.id)
+    .sort();
+}
+
+/** How many upgrades the nodes piped to another node so far (their debug logs). */
+const pipedUpgrades = () =>
+  nodes.flatMap((node) => node.relay.logs).filter((line) => line.includes(`"msg":"upgrade piped to the room's owner"`))
+    .length;
+
+const idsOf = (client: ParleyClient) =>
+  client
+    .messages()
+    .map((m) => m.id)
+    .sort();
+const sentIds = (client: ParleyClient) =>
+  client
+    .messages()
+    .filter((m) => m.status === "sent")
+    .map((m) => m.id);
+
+/** Waits until every client of a room has `count` messages, all sent, the same on each. */
+async function converged(group: ParleyClient[], count: number, what: string): Promise<void> {
+  await waitFor(
+    () =>
+      group.every((c) => c.messages().length === count && c.messages().every((m) => m.status === "sent")) &&
+      group.every((c) => idsOf(c).join() === idsOf(group[0]!).join()),
+    { what, timeoutMs: 45_000 },
+  );
+}
+
+describe("several relay nodes", () => {
+  it("serves each room from one node, whichever node a client connects through", async () => {
+    const users = ["ana", "bo", "cy"];
+    // Two clients per room on two different nodes: at least one of them reaches the owner through a pipe.
+    const groups = await Promise.all(
+      users.map((userId, i) =>
+        Promise.all([0, 1].map((j) => loggedIn(userId, nodes[(i + j) % nodes.length]!.relay.url))),
+      ),
+    );
+    for (const [i, group] of groups.entries()) {
+      for (const [j, client] of group.entries()) for (let k = 0; k < 3; k++) await client.send(`${i}.${j}.${k}`);
+    }
+    for (const [i, group] of groups.entries()) await converged(group, 6, `${users[i]}'s clients agree`);
+
+    for (const [i, userId] of users.entries()) {
+      expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
+      const owner = await ownerOf(userId);
+      expect(nodes.map((node) => node.id)).toContain(owner);
+      // The room → owner cache in Redis names the lease holder.
+      expect((await redis.get(`${keyPrefix}room:${userRoom(userId)}`))?.split(" ")[0]).toBe(owner);
+    }
+    expect(pipedUpgrades()).toBeGreaterThanOrEqual(users.length);
+  });
+
+  it("loses nothing when Redis loses its data mid-traffic", async () => {
+    const users = ["dee", "eli"];
+    const groups = await Promise.all(
+      users.map((userId) => Promise.all([0, 1].map(() => loggedIn(userId, balancer.url)))),
+    );
+    for (const group of groups) for (const client of group) await client.send("before the flush");
+    expect(await forgetRedisData()).toBeGreaterThan(0);
+    for (const group of groups) for (const client of group) await client.send("right after the flush");
+    // New devices arrive through the balancer while the cache is empty: the leases route them.
+    for (const [i, userId] of users.entries()) groups[i]!.push(await loggedIn(userId, balancer.url));
+    for (const group of groups) for (const client of group) await client.send("after the new device");
+    for (const [i, group] of groups.entries()) await converged(group, 7, `${users[i]}'s clients agree`);
+    for (const [i, userId] of users.entries()) expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
+    // The heartbeats are back.
+    await waitFor(async () => (await redis.exists(nodes.map((node) => `${keyPrefix}node:${node.id}`))) === 3, {
+      what: "every node's heartbeat written again",
+    });
+  });
+
+  it("closes the room on an owner paused past its lease, which stores nothing more; its clients move", async () => {
+    const group = await Promise.all([0, 1].map(() => loggedIn("ivy", balancer.url)));
+    for (const client of group) await client.send("before the pause");
+    await converged(group, 2, "ivy's first messages");
+    const owner = await ownerOf("ivy");
+    const stopped = nodes.find((node) => node.id === owner)!;
+    const others = nodes.filter((node) => node !== stopped);
+    stopped.relay.signal("SIGSTOP");
+    try {
+      // A new device arrives through another node: it waits out the paused owner's lease, then takes the room.
+      group.push(await loggedIn("ivy", others[0]!.relay.url));
+      await group[2]!.send("while the owner is paused");
+      await waitFor(() => group[2]!.messages().every((m) => m.status === "sent"), {
+        what: "the new owner acknowledges",
+        timeoutMs: 30_000,
+      });
+      expect(others.map((node) => node.id)).toContain(await ownerOf("ivy"));
+      await group[0]!.send("sent to the paused owner");
+    } finally {
+      stopped.relay.signal("SIGCONT");
+    }
+    // Back, the old owner finds its lease gone: it closes the room (its clients reconnect to the new owner).
+    await waitFor(() => stopped.relay.logs.some((line) => line.includes("room lease lost")), {
+      what: "the old owner drops the room",
+    });
+    await converged(group, 4, "ivy's clients agree");
+    expect(await storedIds("ivy")).toEqual(idsOf(group[0]!));
+    // The room's updates are numbered without a gap or a duplicate across the two owners.
+    const [row] = await admin.unsafe<Array<{ first: number; last: number; count: number; last_seq: number }>>(
+      `SELECT min(u.seq)::int AS first, max(u.seq)::int AS last, count(*)::int AS count, r.last_seq::int AS last_seq
+       FROM "${schema}".updates u JOIN "${schema}".rooms r ON r.name = u.room WHERE u.room = $1 GROUP BY r.last_seq`,
+      [userRoom("ivy")],
+    );
+    expect(row).toBeDefined();
+    expect(row!.count).toBe(row!.last - row!.first + 1);
+    expect(row!.last).toBe(row!.last_seq);
+  });
+
+  it("moves a room to another node when its owner is SIGKILLed, losing nothing acknowledged", async () => {
+    const users = ["fay", "gus", "hal"];
+    const groups = await Promise.all(
+      users.map((userId) => Promise.all([0, 1].map(() => loggedIn(userId, balancer.url)))),
+    );
+    for (const group of groups) for (const client of group) await client.send("hello");
+    for (const [i, group] of groups.entries()) await converged(group, 2, `${users[i]}'s first messages`);
+    const owner = await ownerOf("fay");
+    const killed = nodes.find((node) => node.id === owner)!;
+    expect(killed).toBeDefined();
+
+    const everAcked = new Set<string>();
+    const noteAcked = () => {
+      for (const group of groups) for (const client of group) for (const id of sentIds(client)) everAcked.add(id);
+    };
+    // Every client keeps writing while the owner dies: 6 rounds, the kill after the second.
+    for (let round = 0; round < 6; round++) {
+      if (round === 2) {
+        noteAcked();
+        await killed.relay.kill();
+      }
+      for (const group of groups) for (const client of group) await client.send(`round ${round}`);
+      noteAcked();
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
+    for (const [i, group] of groups.entries()) await converged(group, 14, `${users[i]}'s clients agree`);
+    noteAcked();
+
+    const newOwner = await waitFor(() => ownerOf("fay"), { what: "fay's room owned again" });
+    expect(newOwner).not.toBe(killed.id);
+    for (const [i, userId] of users.entries()) expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
+    // Every id any client ever saw acknowledged is stored in its room.
+    const allStored = new Set((await Promise.all(users.map(storedIds))).flat());
+    expect([...everAcked].filter((id) => !allStored.has(id))).toEqual([]);
+  });
+});
