@@ -36,7 +36,7 @@ export interface RelayHandle {
   logs: string[];
   /** The config file the process reads (at start, and again on SIGHUP); `restart()` rewrites it. */
   configFile: string;
-  /** Sends `signal` to the current process (SIGHUP reloads the config file). */
+  /** Sends `signal` to the current process (SIGHUP reloads the config file; SIGSTOP / SIGCONT pause it). */
   signal(signal: NodeJS.Signals): void;
   /** SIGTERM, then waits for exit. */
   stop(): Promise<void>;
@@ -44,8 +44,6 @@ export interface RelayHandle {
   kill(): Promise<void>;
   /** Starts the relay again on the same port and data directory. */
   restart(): Promise<void>;
-  /** Sends `signal` to the process (e.g. SIGSTOP and SIGCONT to pause it past a lease). */
-  signal(signal: NodeJS.Signals): void;
 }
 
 const CLI = fileURLToPath(new URL("../../packages/relay/dist/cli.js", import.meta.url));
@@ -148,9 +146,6 @@ export async function startRelay(
       const exited = waitForExit(child);
       child.kill("SIGKILL");
       await exited;
-    },
-    signal(signal) {
-      child.kill(signal);
     },
     async restart() {
       if (child.exitCode === null && child.signalCode === null) await handle.stop();
