@@ -268,7 +268,8 @@ export function createRelay(options: RelayOptions): Relay {
           const revoked = revocationOf(room.doc).mergedInto === undefined ? "revoked" : "merged";
           throw new Refusal(CloseCode.Forbidden, revoked, "anonymous user was logged out or merged");
         }
-        if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0) rates.newAnonymousFrom(address);
+        if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0)
+          rates.newAnonymousFrom(address, admission.ref.subject);
         const ring = await keys;
         // A reload while this connection was admitted did not see it: check its credential against it now.
         const problem = admission.credential === undefined ? null : ring.problem(admission.credential);

@@ -104,6 +104,8 @@ export class Room implements RoomHandle {
   private readonly peers = new Set<RoomPeer>();
   /** Client records still to stamp: peers whose first sync has not been answered yet. */
   private readonly joinStamps = new Map<RoomPeer, JoinStamp>();
+  /** Client records held back while nobody wrote to this anonymous room (see {@link Room.recordJoin}). */
+  private readonly deferredJoins = new Map<RoomPeer, { stamp: JoinStamp; at: number }>();
   private holds = 0;
   private readonly writes: WritePath;
   private ackScheduled = false;
@@ -206,6 +208,7 @@ export class Room implements RoomHandle {
     try {
       this.bindRelay([]);
       this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
+      this.recordDeferredJoins();
       await this.writes.durableSoFar();
       if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
     } finally {
@@ -229,6 +232,7 @@ export class Room implements RoomHandle {
       }, RELAY_ORIGIN);
     }
     Y.applyUpdate(this.doc, update, peer);
+    this.recordDeferredJoins();
     return verdict;
   }
 
@@ -240,6 +244,7 @@ export class Room implements RoomHandle {
   applyAttested(update: Uint8Array, tag: Uint8Array, peer: RoomPeer): boolean {
     if (!this.attestor.verify(this.name, update, tag)) return false;
     Y.applyUpdate(this.doc, update, new Redelivery(peer));
+    this.recordDeferredJoins();
     return true;
   }
 
@@ -261,11 +266,20 @@ export class Room implements RoomHandle {
     this.hooks.active(this);
   }
 
-  /** Stamps the client record of a peer that joined (once; after its first sync reply went out). */
+  /**
+   * Stamps the client record of a peer that joined (once; after its first sync reply went out). In an
+   * anonymous room that holds nothing, the stamp waits for the first write: a visitor who opens the widget
+   * and never writes must leave nothing stored (the stamp would be the room's only content, and would make
+   * its first write to disk). A peer that leaves before anyone wrote is never recorded.
+   */
   recordJoin(peer: RoomPeer): void {
     const stamp = this.joinStamps.get(peer);
     if (stamp === undefined || this.state !== "open") return;
     this.joinStamps.delete(peer);
+    if (this.holdsNothing()) {
+      this.deferredJoins.set(peer, { stamp, at: Date.now() });
+      return;
+    }
     this.transactAsRelay((doc) => recordConnect(doc, { clientId: peer.clientId, ...stamp }, Date.now())).catch(
       (error) => this.logger.warn("client record not stored", { room: this.name, error }),
     );
@@ -278,12 +292,29 @@ export class Room implements RoomHandle {
     this.writersOwed.delete(peer);
     this.readersOwed.delete(peer);
     this.presence.leave(peer);
-    if (this.state === "open") {
+    // Never recorded (nobody wrote while it was here): nothing to stamp, and nothing to store.
+    const unrecorded = this.deferredJoins.delete(peer) || this.holdsNothing();
+    if (this.state === "open" && !unrecorded) {
       this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
         this.logger.warn("client record not stored", { room: this.name, error }),
       );
     }
     this.hooks.idle(this);
+  }
+
+  /** Whether this is an anonymous room nobody (client or relay) wrote to: its client records wait. */
+  private holdsNothing(): boolean {
+    return this.ref.kind === "anonymous" && this.doc.store.clients.size === 0;
+  }
+
+  /** Stamps the records held back by {@link Room.recordJoin}, once the room holds something. */
+  private recordDeferredJoins(): void {
+    if (this.deferredJoins.size === 0 || this.holdsNothing() || this.state !== "open") return;
+    const joins = [...this.deferredJoins];
+    this.deferredJoins.clear();
+    this.transactAsRelay((doc) => {
+      for (const [peer, { stamp, at }] of joins) recordConnect(doc, { clientId: peer.clientId, ...stamp }, at);
+    }).catch((error) => this.logger.warn("client record not stored", { room: this.name, error }));
   }
 
   /** Closes every peer (optionally except one) with a code, and records them as gone at once. */

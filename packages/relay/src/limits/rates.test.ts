@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
+import { AdmissionRates } from "./admission-rates.js";
 import { KeyedRate } from "./keyed-rate.js";
+import { DEFAULT_LIMITS } from "./limits.js";
 import { ReplyQueue } from "./reply-queue.js";
 
 describe("ReplyQueue", () => {
@@ -31,5 +33,22 @@ describe("KeyedRate", () => {
     now = 10_000;
     rate.take("c");
     expect(rate.size).toBe(1);
+  });
+});
+
+describe("AdmissionRates.newAnonymousFrom", () => {
+  it("counts an anonymous id once per address and hour, and refuses new ids beyond the limit", () => {
+    let now = 0;
+    const rates = new AdmissionRates({ ...DEFAULT_LIMITS, newAnonymousPerHourPerIp: 2 }, () => now);
+    for (let i = 0; i < 5; i++) rates.newAnonymousFrom("10.0.0.1", "a");
+    rates.newAnonymousFrom("10.0.0.1", "b");
+    expect(() => rates.newAnonymousFrom("10.0.0.1", "c")).toThrow(/anonymous-rate/);
+    rates.newAnonymousFrom("10.0.0.2", "c");
+    rates.newAnonymousFrom("10.0.0.1", "a");
+    // An hour later "a" counts again, as a new identity would (and the bucket has refilled).
+    now = 3_600_000;
+    rates.newAnonymousFrom("10.0.0.1", "a");
+    rates.newAnonymousFrom("10.0.0.1", "c");
+    expect(() => rates.newAnonymousFrom("10.0.0.1", "d")).toThrow(/anonymous-rate/);
   });
 });
