@@ -387,8 +387,8 @@ export function renderReport(report, previousPath) {
   out.push(
     "Neither peer verifies tokens: the stock server has no auth, and Hocuspocus ran without an `onAuthenticate` hook " +
       "(the token its clients send is not checked). Parley verified every JWT (HS256), checked authorship of every " +
-      "update, forwarded and acknowledged a change only once it was durable, and sent `stored` acks (`acks=1`, as " +
-      "@parley/client does).",
+      "update, forwarded each change at once with its attestation (an HMAC per change, `attest=1`), acknowledged it " +
+      "to its writer once durable and to readers at most once a second (`acks=1`, as @parley/client does).",
   );
   out.push("");
   out.push("## Machine and versions");

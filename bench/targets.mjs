@@ -2,7 +2,7 @@
 //
 // Every target gets the same conversation names (Parley's `<app>/u/<base64url(userId)>`), the same users, tokens
 // and message records. Parley runs as a real deployment would: JWT verification, the authorship check, durable
-// file storage with group-commit fsync, and `acks=1` on every client (what @parley/client asks for).
+// file storage with group-commit fsync, and `acks=1` + `attest=1` on every client (what @parley/client asks for).
 import { execFileSync } from "node:child_process";
 import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -236,7 +236,7 @@ function parleyTarget({ id, name, fsync, persistence, only }) {
             documentName = roomName({ appId: BENCH_APP.id, kind: "user", subject: user });
             token = await signUserToken(user);
           }
-          const params = new URLSearchParams({ token, client: clientSecret, acks: "1" });
+          const params = new URLSearchParams({ token, client: clientSecret, acks: "1", attest: "1" });
           if (merge !== undefined) params.set("merge", anonymousToken(merge));
           if (tail !== undefined) params.set("tail", String(tail));
           return {
