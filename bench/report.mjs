@@ -388,7 +388,7 @@ export function renderReport(report, previousPath) {
     "Neither peer verifies tokens: the stock server has no auth, and Hocuspocus ran without an `onAuthenticate` hook " +
       "(the token its clients send is not checked). Parley verified every JWT (HS256), checked authorship of every " +
       "update, forwarded each change at once with its attestation (an HMAC per change, `attest=1`), acknowledged it " +
-      "to its writer once durable and to readers at most once a second (`acks=1`, as @parley/client does).",
+      "to its writer once durable and to readers at most every 200 ms (`acks=1`, as @parley/client does).",
   );
   out.push("");
   out.push("## Machine and versions");

@@ -20,7 +20,8 @@
  * `stored` is sent only to connections that asked for it with the URL parameter `acks=1` (a stock
  * y-websocket client logs and ignores unknown types, but never needs to see one). The relay sends it after
  * the first sync and, after a durable write, at once to the connections whose own write it covers and at
- * most about once a second to the others (they only prune what they keep for re-delivery, attestation.ts).
+ * most every 200 ms to the others (they show others' messages `sent` by it, and prune what they keep for
+ * re-delivery, attestation.ts).
  * A client's change is stored once the stored state vector covers its Yjs id: `storedClock(client) > clock`.
  *
  * `recent` is sent only to connections that asked for it with `tail=<n>` (1 ≤ n ≤ {@link MAX_TAIL}): right

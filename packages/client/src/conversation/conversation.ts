@@ -43,7 +43,10 @@ export interface ConversationMessage {
   author?: { id?: string; name?: string; avatarUrl?: string };
   /** Metadata given to `send`. */
   metadata?: { [key: string]: JsonValue };
-  /** `pending` until the relay has durably stored the message, `sent` after. */
+  /**
+   * `pending` until the relay has durably stored the message, `sent` after. Another client's message may arrive
+   * before it is stored (the relay forwards at once) and turns `sent` when the relay reports it stored.
+   */
   status: "pending" | "sent";
   /** Whether this client sent it. */
   mine: boolean;

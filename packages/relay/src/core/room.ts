@@ -83,10 +83,11 @@ class Redelivery {
 }
 
 /**
- * Readers (connections that received others' changes) learn what is stored at most this often: they only need
- * it to let go of the attested updates they keep, while a writer's delivery status waits for its ack.
+ * Readers (connections that received others' changes) learn what is stored at most this often: one frame per
+ * window however many changes arrived. They need it to show others' messages `sent` (a short lag is fine) and to
+ * let go of the attested updates they keep; a writer's own delivery status gets its ack at once.
  */
-export const READER_ACK_MS = 1000;
+export const READER_ACK_MS = 200;
 
 function syncUpdateFrame(update: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();
