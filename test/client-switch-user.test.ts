@@ -1,5 +1,5 @@
 import { memoryStorage, RelayUnavailableError, TokenInvalidError } from "@parley/client";
-import { listMessages, roomName } from "@parley/protocol";
+import { clientsOf, listMessages, roomName } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import { readRelayDoc, useClientFixture } from "./support/client.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
@@ -77,6 +77,40 @@ describe("switching users on one client", () => {
         .map((m) => m.text)
         .sort(),
     ).toEqual(["bob on his phone", "bob on the shared device"].sort());
+  });
+
+  it("draws a new client id for the new user, so the business cannot link the two users of one client", async () => {
+    const relay = await fixture.startRelay();
+    const storage = memoryStorage();
+    const client = fixture.client({ storage });
+    await client.login("gina", await signUserToken("gina"));
+    await client.send("gina's message");
+    await client.flush();
+    const ginasClientId = client.clientId;
+    expect(await client.login("hank", await signUserToken("hank"))).toEqual({ authenticated: true });
+    const hanksClientId = client.clientId;
+    expect(hanksClientId).not.toBe(ginasClientId);
+    await client.send("hank's message");
+    await client.flush();
+    // Neither user's client list on the relay names the other's client id (not even the switch's probe).
+    const gina = await readRelayDoc(relay, room("gina"), await signUserToken("gina"));
+    const hank = await readRelayDoc(relay, room("hank"), await signUserToken("hank"));
+    expect([...clientsOf(gina).keys()]).toEqual([ginasClientId]);
+    expect([...clientsOf(hank).keys()]).toEqual([hanksClientId]);
+    // A client restarted on the same store keeps the new id.
+    await client.destroy();
+    const again = fixture.client({ storage });
+    await again.ready;
+    expect(again.clientId).toBe(hanksClientId);
+  });
+
+  it("keeps the client id across a switch when the app opts in with stableDeviceId", async () => {
+    await fixture.startRelay();
+    const client = fixture.client({ storage: memoryStorage(), stableDeviceId: true });
+    await client.login("ivan", await signUserToken("ivan"));
+    const clientId = client.clientId;
+    expect(await client.login("judy", await signUserToken("judy"))).toEqual({ authenticated: true });
+    expect(client.clientId).toBe(clientId);
   });
 
   it("rejects a refused token for the new user without touching the current one", async () => {

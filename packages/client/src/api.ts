@@ -59,8 +59,9 @@ export interface ParleyClient {
    */
   readonly identity: Identity;
   /**
-   * This store's client id; throws {@link ClientNotReadyError} before `ready`. A logout replaces it (unless
-   * the `stableDeviceId` option is set); logins and user switches keep it.
+   * This store's client id; throws {@link ClientNotReadyError} before `ready`. A logout and a switch to
+   * another user replace it (unless the `stableDeviceId` option is set); a login from anonymous keeps it (the
+   * merge brings the anonymous user's clients along).
    */
   readonly clientId: string;
   /** The relay connection. */

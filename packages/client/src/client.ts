@@ -79,7 +79,7 @@ class Client implements ParleyClient {
     state.hooks = {
       merge: (session, secret) => this.logins.mergeLocally(session, secret),
       synced: () => accepted(state, this.tokens, this.logins),
-      refused: (code, reason) => refused(state, this.tokens, code, reason),
+      refused: (code, reason) => refused(state, this.tokens, this.logins, code, reason),
       opened: () => this.tokens.schedule(),
       replaced: () => this.tokens.cancel(),
     };
@@ -181,9 +181,10 @@ class Client implements ParleyClient {
     await this.readyAndAlive();
     return this.state.queue.enqueue(async () => {
       const current = this.state.currentRecord().current;
-      if (current.kind === "anonymous") return this.logins.fromAnonymous(current.secret, userId, jwt);
-      if (current.userId === userId) return this.tokens.renew(jwt);
-      return switchUser(this.state, userId, jwt, discardUnsent);
+      // An anonymous thread the relay refused to merge is left behind, as a switch leaves a user's.
+      if (current.kind === "anonymous" && !current.mergeRefused) return this.logins.fromAnonymous(current, userId, jwt);
+      if (current.kind === "user" && current.userId === userId) return this.tokens.renew(jwt);
+      return switchUser(this.state, this.tokens, userId, jwt, discardUnsent);
     });
   }
 

@@ -38,9 +38,10 @@ export interface ClientOptions {
    */
   recentPreview?: number;
   /**
-   * Keep this store's client id across logouts. Default `false`: a logout draws a new client secret, so
-   * nothing the relay or the business sees links the next anonymous visitor on this device to the user who
-   * logged out. Opt in only if the app tells its users it keeps a stable device id.
+   * Keep this store's client id across logouts and user switches. Default `false`: a logout, and a login as
+   * another user on a client where a user is logged in, draw a new client secret, so nothing the relay or the
+   * business sees links the next anonymous visitor or user on this device to the user who left. Opt in only
+   * if the app tells its users it keeps a stable device id.
    */
   stableDeviceId?: boolean;
 }

@@ -13,7 +13,6 @@ import {
   ClientDestroyedError,
   ConnectParam,
   clientIdFromSecret,
-  createSecret,
   encodeClientInfo,
   InvalidStateError,
   type ParleyError,
@@ -224,14 +223,15 @@ export class ClientState {
   }
 
   /**
-   * Writes a new current subject under the lock and tells the other instances. `newDevice` also draws a
-   * new client secret (a logout: nothing may link the next subject on this store to the previous one).
+   * Writes a new current subject under the lock and tells the other instances. `newClientSecret` replaces
+   * the client secret too (a logout or a user switch: nothing may link the next subject on this store to the
+   * previous one); without it the store keeps its client secret.
    */
-  async replaceSubject(subject: Subject, newDevice = false): Promise<void> {
+  async replaceSubject(subject: Subject, newClientSecret?: string): Promise<void> {
     await this.notices?.forget(this.roomOf(subject));
     const record = await withIdentityLock(this.storage, this.options.appId, async () => {
       const stored = (await readIdentity(this.storage, this.options.appId)) ?? this.currentRecord();
-      const clientSecret = newDevice ? createSecret() : stored.clientSecret;
+      const clientSecret = newClientSecret ?? stored.clientSecret;
       const next: IdentityRecord = { clientSecret, current: subject };
       await writeIdentity(this.storage, this.options.appId, next);
       return next;

@@ -1,12 +1,13 @@
 /**
  * The relay's verdict on the current conversation's credentials. Accepted (a synced connection): the
  * user is authenticated, missed logouts are delivered, a pending merge is completed, and a waiting login
- * resolves. Refused (a permanent close): a waiting login or renewal gets the typed error; otherwise the
- * user is no longer authenticated, the token is refreshed once if the app can, or the error is reported.
+ * resolves. Refused (a permanent close): a waiting login or renewal gets the typed error; a refused login merge
+ * undoes the login (login.ts); otherwise the user is no longer authenticated, the token is refreshed once if
+ * the app can, or the error is reported.
  */
 import { errorForClose } from "../net/close-errors.js";
 import type { ClientState } from "../state.js";
-import type { Login } from "./login.js";
+import { isMergeRefusal, type Login } from "./login.js";
 import type { TokenRefresh } from "./token-refresh.js";
 
 /** The current conversation synced with the relay. */
@@ -25,10 +26,18 @@ export function accepted(state: ClientState, tokens: TokenRefresh, logins: Login
 }
 
 /** The relay closed the current conversation's connection for good with `code`. */
-export function refused(state: ClientState, tokens: TokenRefresh, code: number, reason: string): void {
+export function refused(state: ClientState, tokens: TokenRefresh, logins: Login, code: number, reason: string): void {
   const error = errorForClose(code, reason);
   if (state.answer.settle({ kind: "refused", error })) return;
   const subject = state.currentRecord().current;
+  if (subject.kind === "user" && subject.pendingMerge !== undefined && isMergeRefusal(error)) {
+    // Asking again would be refused again, on every connection: undo the login for good, and say so once.
+    logins.mergeRefused(subject).then(
+      () => state.report(error),
+      (failure: unknown) => state.report(failure),
+    );
+    return;
+  }
   if (subject.kind === "user") {
     state.authenticated = false;
     state.emitIdentity();

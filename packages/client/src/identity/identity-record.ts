@@ -1,9 +1,8 @@
 /**
  * The identity record a client keeps in its store, and the lock around changing it.
  *
- * `clientSecret` names this store as a device until the next logout, which draws a new one (unless the app
- * opts in to `stableDeviceId`). `current` is who the
- * device speaks for: an anonymous user (by secret) or a userId with its latest JWT and, until the relay
+ * `clientSecret` names this store as a device until the next logout or switch to another user, each of which
+ * draws a new one (unless the app opts in to `stableDeviceId`). `current` is who the device speaks for: an anonymous user (by secret) or a userId with its latest JWT and, until the relay
  * has merged it, the secret of the anonymous user it logged in from. `nonce` names the channel on which
  * tabs of the same identity exchange document updates; it is drawn anew for every identity so two users
  * never share one.
@@ -20,6 +19,11 @@ export interface AnonymousSubject {
   kind: "anonymous";
   secret: string;
   nonce: string;
+  /**
+   * The relay refused to merge this anonymous thread into a user's (4409 `merge`): it never will, so a later
+   * login from this subject asks for no merge and proceeds as a switch of users.
+   */
+  mergeRefused?: true;
 }
 
 export interface UserSubject {
@@ -51,7 +55,11 @@ function parseSubject(value: unknown): Subject | null {
   if (value === null || typeof value !== "object" || Array.isArray(value)) return null;
   const v = value as Record<string, unknown>;
   if (!isSecret(v.nonce)) return null;
-  if (v.kind === "anonymous" && isSecret(v.secret)) return { kind: "anonymous", secret: v.secret, nonce: v.nonce };
+  if (v.kind === "anonymous" && isSecret(v.secret)) {
+    const subject: AnonymousSubject = { kind: "anonymous", secret: v.secret, nonce: v.nonce };
+    if (v.mergeRefused === true) subject.mergeRefused = true;
+    return subject;
+  }
   if (v.kind === "user" && isString(v.userId) && isString(v.token)) {
     const subject: UserSubject = { kind: "user", userId: v.userId, token: v.token, nonce: v.nonce };
     if (v.pendingMerge !== undefined) {

@@ -8,13 +8,26 @@
  * room: it shows `pending` and a logout or switch refuses for it (a logout would revoke the anonymous room
  * the relay merges from, and the content would be lost). A refused token puts the anonymous identity back with
  * everything written meanwhile.
+ *
+ * A merge the relay refuses (4409 `merge`: the anonymous thread breaks the authorship rules) is refused for
+ * good: the anonymous identity is put back the same way, marked `mergeRefused` in the store, and the typed
+ * error is surfaced once — the login rejects with it, or, when nobody awaits the answer (a login that timed out
+ * offline), it is reported as an `error` event. A later login from that identity asks for no merge (a switch).
  */
-import { createSecret, encodeMergeUpdate, ownersOf, RELAY_OWNER } from "@parley/protocol";
+import {
+  AuthorshipError,
+  createSecret,
+  encodeMergeUpdate,
+  ownersOf,
+  type ParleyError,
+  RELAY_OWNER,
+} from "@parley/protocol";
 import * as encoding from "lib0/encoding";
 import * as Y from "yjs";
 import type { Session } from "../conversation/session.js";
 import type { ClientState } from "../state.js";
 import {
+  type AnonymousSubject,
   type IdentityRecord,
   readIdentity,
   sameSubject,
@@ -30,9 +43,9 @@ export class Login {
   constructor(private readonly state: ClientState) {}
 
   /** Logs in from the current anonymous identity (runs inside the operation queue). */
-  async fromAnonymous(anonymousSecret: string, userId: string, jwt: string): Promise<{ authenticated: boolean }> {
+  async fromAnonymous(anonymous: AnonymousSubject, userId: string, jwt: string): Promise<{ authenticated: boolean }> {
     const state = this.state;
-    const anonymous = state.currentRecord().current;
+    const anonymousSecret = anonymous.secret;
     await state.currentSession().persist();
     await state.closeSession();
     await state.replaceSubject({
@@ -50,8 +63,35 @@ export class Login {
       await this.completion;
       return { authenticated: true };
     }
-    // Refused: put the anonymous identity back and erase the half-made user thread. The relay sent nothing
-    // before refusing, so that thread holds only the anonymous one plus what was written meanwhile: keep that.
+    await this.restore(isMergeRefusal(outcome.error) ? { ...anonymous, mergeRefused: true } : anonymous);
+    throw outcome.error;
+  }
+
+  /**
+   * The relay refused the merge of `subject.pendingMerge` with nobody awaiting the answer: puts that anonymous
+   * identity back, marked so that no later login asks for the merge again (runs the undo in the operation
+   * queue; resolves once it is done).
+   */
+  mergeRefused(subject: UserSubject): Promise<void> {
+    const state = this.state;
+    return state.queue.enqueue(async () => {
+      const current = state.currentRecord().current;
+      if (current.kind !== "user" || !sameSubject(current, subject) || current.pendingMerge === undefined) return;
+      await this.restore({
+        kind: "anonymous",
+        secret: current.pendingMerge,
+        nonce: createSecret(),
+        mergeRefused: true,
+      });
+    });
+  }
+
+  /**
+   * Puts the anonymous identity `anonymous` back and erases the half-made user thread. The relay sent nothing
+   * before refusing, so that thread holds only the anonymous one plus what was written meanwhile: keep that.
+   */
+  private async restore(anonymous: AnonymousSubject): Promise<void> {
+    const state = this.state;
     const userSession = state.currentSession();
     await userSession.persist();
     const userDoc = new Y.Doc();
@@ -64,7 +104,6 @@ export class Login {
     Y.applyUpdate(restored.doc, writtenSince(userDoc, restored.doc));
     userDoc.destroy();
     await restored.persist();
-    throw outcome.error;
   }
 
   /** Applies the stored anonymous thread into the user's document (idempotent, works offline). */
@@ -112,6 +151,11 @@ export class Login {
     state.tabs?.announceIdentity();
     await state.eraseRoom(state.anonymousRoom(anonymousSecret));
   }
+}
+
+/** Whether the relay refused a login merge as a whole (4409 `merge`): it will refuse that merge every time. */
+export function isMergeRefusal(error: ParleyError): boolean {
+  return error instanceof AuthorshipError && error.reason === "merge";
 }
 
 /**

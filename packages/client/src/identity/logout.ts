@@ -3,7 +3,7 @@
  * (or keep a durable notice to deliver when it is reachable), delete the conversation from the store, and
  * carry on as a new anonymous user. Other instances on the store follow (follow-tabs.ts).
  */
-import { anonymousToken } from "@parley/protocol";
+import { anonymousToken, createSecret } from "@parley/protocol";
 import type { ClientState } from "../state.js";
 import { rejoinTabs } from "./follow-tabs.js";
 import { newAnonymousSubject, type Subject } from "./identity-record.js";
@@ -21,7 +21,7 @@ export async function logout(state: ClientState, tokens: TokenRefresh, discardUn
   await state.closeSession();
   // A new client secret too: the next anonymous subject must not be linkable to the one leaving.
   const newDevice = !state.options.stableDeviceId;
-  await state.replaceSubject(newAnonymousSubject(), newDevice);
+  await state.replaceSubject(newAnonymousSubject(), newDevice ? createSecret() : undefined);
   for (const room of state.roomsOf(previous)) await state.eraseRoom(room);
   if (newDevice) rejoinTabs(state, tokens);
   await state.openSession();
