@@ -2,8 +2,9 @@
  * Three relay processes on one PostgreSQL and one Redis (`cluster` in their configs, through the optional
  * @parley/relay-cluster package). Each room is served by the node holding its PostgreSQL lease; clients
  * connect through the wrong node on purpose (directly, or through a round-robin balancer that ignores
- * rooms) and are piped to the owner. Then the owner of a room is SIGKILLed mid-traffic, and Redis loses its
- * data mid-traffic: every message a client saw `sent` is in PostgreSQL and on every client afterwards.
+ * rooms) and are piped to the owner. Then, mid-traffic, Redis loses its data, Redis becomes unreachable, an
+ * owner is paused past its lease, and an owner is SIGKILLed: every message a client saw `sent` is in
+ * PostgreSQL and on every client afterwards.
  *
  * Needs PostgreSQL (`PARLEY_TEST_POSTGRES_URL`, default the local `test` database) and Redis
  * (`PARLEY_TEST_REDIS_URL`, default redis://127.0.0.1:6379); each run uses its own schema and key prefix.
@@ -17,6 +18,7 @@ import { createClient as createRedisClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy.js";
 import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
 import { waitFor } from "./support/wait.js";
@@ -33,6 +35,8 @@ const redis = createRedisClient({ url: REDIS_URL, socket: { connectTimeout: 2_00
 redis.on("error", () => {});
 let reader: PostgresStorage;
 let balancer: RoundRobinProxy;
+/** The nodes reach Redis through this, so a test can take Redis away from them. */
+let redisLink: CuttableProxy;
 const nodes: Array<{ id: string; port: number; relay: RelayHandle }> = [];
 const clients: ParleyClient[] = [];
 
@@ -68,6 +72,10 @@ beforeAll(async () => {
         "or set PARLEY_TEST_REDIS_URL.",
     );
   }
+  const redisUrl = new URL(REDIS_URL);
+  const redisPort = Number(redisUrl.port || 6379);
+  redisLink = await startCuttableProxy(() => redisPort);
+  redisUrl.host = `127.0.0.1:${new URL(redisLink.url).port}`;
   const ports = await Promise.all([0, 1, 2].map(() => freePort()));
   const started = await Promise.all(
     ports.map((port, i) =>
@@ -78,7 +86,7 @@ beforeAll(async () => {
           logLevel: "debug",
           storage: { kind: "postgres", url: PG_URL, schema },
           cluster: {
-            redis: REDIS_URL,
+            redis: redisUrl.toString(),
             nodeId: `node-${i}`,
             advertise: `127.0.0.1:${port}`,
             secret: "test-cluster-secret-0123456789-abcdefgh",
@@ -101,6 +109,7 @@ afterEach(async () => {
 
 afterAll(async () => {
   await balancer?.close();
+  await redisLink?.close();
   for (const node of nodes) await node.relay.stop();
   await reader?.close();
   await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
@@ -213,6 +222,28 @@ describe("several relay nodes", () => {
     // The heartbeats are back.
     await waitFor(async () => (await redis.exists(nodes.map((node) => `${keyPrefix}node:${node.id}`))) === 3, {
       what: "every node's heartbeat written again",
+    });
+  });
+
+  it("keeps serving, misrouted connections included, while Redis is unreachable", async () => {
+    const group = await Promise.all([0, 1].map(() => loggedIn("jo", balancer.url)));
+    for (const client of group) await client.send("before Redis goes away");
+    await converged(group, 2, "jo's first messages");
+    redisLink.cut();
+    try {
+      for (const client of group) await client.send("while Redis is away");
+      // New devices through every node: routing falls back to the leases in PostgreSQL.
+      for (const node of nodes) group.push(await loggedIn("jo", node.relay.url));
+      for (const client of group.slice(2)) await client.send("a new device while Redis is away");
+      await converged(group, 7, "jo's clients agree without Redis");
+    } finally {
+      redisLink.heal();
+    }
+    expect(await storedIds("jo")).toEqual(idsOf(group[0]!));
+    // Back, every node writes its heartbeat again.
+    await forgetRedisData();
+    await waitFor(async () => (await redis.exists(nodes.map((node) => `${keyPrefix}node:${node.id}`))) === 3, {
+      what: "every node's heartbeat written after Redis came back",
     });
   });
 

@@ -41,6 +41,12 @@ export interface CoordinationOptions {
   logger: Logger;
 }
 
+/**
+ * How long a room → owner entry lives. Entries are deleted on release; this bounds what a node that died
+ * leaves behind (a stale entry costs one misrouted connection, which corrects it).
+ */
+const ROOM_CACHE_TTL_MS = 3_600_000;
+
 /** Deletes the cache entry only if it still names the releasing node (another may have acquired since). */
 const DELETE_IF_OWNER = "if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0";
 
@@ -113,7 +119,7 @@ export class Coordination {
 
   /** Caches `owner` (default: this node) as `room`'s owner. */
   async setOwner(room: string, owner = this.self): Promise<void> {
-    await this.attempt(() => this.client.set(this.key("room", room), owner));
+    await this.attempt(() => this.client.set(this.key("room", room), owner, { PX: ROOM_CACHE_TTL_MS }));
   }
 
   /** Drops `room` from the cache if it names this node. */

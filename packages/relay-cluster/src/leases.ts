@@ -70,14 +70,18 @@ export class ClusterLeases implements RoomLeases {
     const lease = await ownership.acquire(name, owner, leaseMs);
     if (lease === null) {
       // Whoever routed this here had a stale idea of the owner: correct the cache for the next connection.
-      const current = await ownership.owner(name).catch(() => null);
-      if (current !== null) await coordination.setOwner(name, current.owner);
+      void ownership.owner(name).then(
+        (current) => (current === null ? undefined : coordination.setOwner(name, current.owner)),
+        () => {},
+      );
       throw new FencedError(name);
     }
     const held = new HeldLease(this, name, lease.fence, asked + leaseMs);
     this.held.get(name)?.lose();
     this.held.set(name, held);
-    await coordination.setOwner(name);
+    // Not awaited: the cache is a hint, and commands on the one Redis connection keep their order (a later
+    // release's delete comes after this write).
+    void coordination.setOwner(name);
     return held;
   }
 
