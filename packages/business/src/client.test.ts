@@ -1,4 +1,4 @@
-import { decodeProtectedHeader, jwtVerify } from "jose";
+import { decodeJwt, decodeProtectedHeader, jwtVerify } from "jose";
 import { describe, expect, it } from "vitest";
 import { createBusinessClient } from "./client.js";
 import { BusinessApiError, NotFoundError, RelayUnavailableError } from "./errors.js";
@@ -54,6 +54,19 @@ describe("business client", () => {
     expect(payload.scope).toBe("app");
     expect(payload.sub).toBeUndefined();
     expect((payload.exp ?? 0) - (payload.iat ?? 0)).toBe(300);
+    // A random token id, so an operator can deny this token alone (denyTokenIds); each client draws its own.
+    expect(payload.jti).toMatch(/^[0-9a-f-]{36}$/);
+    const other = fakeFetch(() => json(201, { message: { id: "m2", role: "business", text: "hi", ts: 1 } }));
+    const second = createBusinessClient({
+      baseUrl: "http://relay/",
+      appId: "app",
+      keyId: "k1",
+      secret,
+      fetch: other.fetch,
+    });
+    await second.postMessage({ kind: "user", id: "x" }, { text: "hi" });
+    const otherToken = String(((other.calls[0] as Call).init.headers as Record<string, string>).authorization);
+    expect(decodeJwt(otherToken.replace("Bearer ", "")).jti).not.toBe(payload.jti);
   });
 
   it("turns API error answers into typed errors with code and status", async () => {

@@ -123,8 +123,10 @@ export function createBusinessClient(options: BusinessClientOptions): BusinessCl
   async function appToken(): Promise<string> {
     const now = Math.floor(Date.now() / 1000);
     if (token !== undefined && now < token.renewAt) return token.jwt;
+    // A random `jti` in each token lets an operator deny one that leaked (the app's `denyTokenIds`).
     const jwt = await new SignJWT({ scope: "app" })
       .setProtectedHeader({ alg: "HS256", kid: options.keyId })
+      .setJti(globalThis.crypto.randomUUID())
       .setIssuedAt(now)
       .setExpirationTime(now + lifetime)
       .sign(key);
