@@ -9,7 +9,8 @@
  *   in the directory is the one writer allowed. Claims delete older fence files, never newer ones.
  * - `<h>/manifest.<E>`: the document as epoch E's writer sees it, a JSON list of segments (record files,
  *   each read up to `end` bytes, or to its end if `end` is null), replaced atomically. A load reads the
- *   newest manifest whose epoch is not above the newest fence.
+ *   newest manifest whose epoch is not above the newest fence (none: the document is empty, or only the
+ *   files of the layout before fencing).
  * - `<h>/log.<E>.<n>` and `<h>/snapshot.<E>.<n>`: record files written only by epoch E's writer.
  *
  * Why this fences a writer that is paused or slow, without locks: a writer only ever writes files named
@@ -20,6 +21,19 @@
  * claim's seal. A compaction's manifest is the commit point (crash before: old segments; after: the
  * snapshot); it deletes the replaced files only after that check, and any claim after the check
  * already reads the new manifest.
+ *
+ * Durability of a claim. A fence only matters between writers running at the same time, and those share
+ * this machine's page cache (a data directory on a network filesystem is not supported): a fence file is
+ * seen by every process the moment it is created, fsynced or not. A power loss ends every writer at once,
+ * so afterwards no fence is held; what must survive it is only what acknowledged writes rest on. So the
+ * first claim of an empty directory (`fence.1`, no older writer to seal out) is the fence file alone, with
+ * no fsync and no manifest: a cold room that is only read costs a mkdir and a create. Its writer's first
+ * write materializes the manifest (data fsynced) and, like every first write of an epoch, fsyncs the
+ * directory before acknowledging anything, which makes the fence's and the manifest's entries durable
+ * with the new log's. If the power fails before that, `fence.1` may be lost and epoch 1 handed out again,
+ * to a writer that finds nothing of the old one. A claim of a directory that has files still writes its
+ * manifest durably before it returns: the seal is what keeps a stale writer's later (refused) bytes out of
+ * every load, and a power loss that kept those bytes but dropped the seal would bring them back.
  *
  * Directories written by earlier versions (`<h>.log`, `<h>.snapshot` next to `<h>.name`) are read as the
  * segments before the first manifest, and deleted by the first compaction.
@@ -86,6 +100,8 @@ export class DocumentDir {
   readonly hash: string;
   readonly dir: string;
   readonly nameFile: string;
+  /** Whether this instance has seen that the document has no files of the layout before fencing. */
+  private legacyAbsent = false;
 
   constructor(
     root: string,
@@ -115,8 +131,10 @@ export class DocumentDir {
 
   /** Makes the caller the only writer; see the module comment. */
   async claim(): Promise<Fence> {
-    await mkdir(this.dir, { recursive: true });
-    let epoch = newestFence(await this.entries()) + 1;
+    const created = await this.makeDirectory();
+    const entries = created ? [] : await this.entries();
+    const first = newestFence(entries) + 1;
+    let epoch = first;
     for (;;) {
       try {
         await (await open(join(this.dir, `fence.${epoch}`), "wx")).close();
@@ -126,18 +144,46 @@ export class DocumentDir {
         epoch++;
       }
     }
+    if (epoch === 1 && first === 1 && entries.every((entry) => parseFile(entry) === null)) {
+      // The first claim of a directory with nothing in it: there is no older writer to seal out (fence.1 was
+      // free, and a claim only takes fence.<E+1> once fence.<E> exists), so the claim is the fence file
+      // alone; its manifest is written by its first write (see materialize). Nothing is fsynced here: see
+      // "Durability of a claim" in the module comment.
+      return epoch;
+    }
     // Made durable with the manifest below (one directory fsync covers both entries): a claim that did not
     // reach it returned no fence, and its epoch may be handed out again.
     const base = await this.current(epoch - 1);
     const sealed: Segment[] = [];
     for (const segment of base.segments) {
       const size = segment.end ?? (await this.sizeOf(segment.file));
+      // An empty log adds nothing now or later (sealed at 0): leaving it out keeps the manifests of rooms that
+      // are claimed again and again without writing from growing by one segment per claim.
+      if (size === 0 && segment.kind === "log") continue;
       sealed.push({ ...segment, end: size });
     }
     const manifest: Manifest = { segments: [...sealed, { file: `log.${epoch}.0`, end: null, kind: "log" }] };
     await this.writeManifest(epoch, manifest);
     await this.sweep(epoch, manifest);
     return epoch;
+  }
+
+  /**
+   * The manifest of a first claim (epoch 1 of an empty directory), written by that writer's first write: the
+   * files of the layout before fencing, if any, sealed, then the writer's log. Its data is fsynced here; its
+   * directory entry (and the fence's) by the directory fsync that every first write makes before anything
+   * is acknowledged (a new log, a compaction's or removal's manifest). Null if the document has manifests,
+   * which a first claim never leaves without one of its own: the caller is then fenced.
+   */
+  async materialize(epoch: Fence): Promise<Manifest | null> {
+    if ((await this.entries()).some((entry) => parseFile(entry)?.kind === "manifest")) return null;
+    const sealed: Segment[] = [];
+    for (const segment of (await this.legacy()).segments) {
+      sealed.push({ ...segment, end: await this.sizeOf(segment.file) });
+    }
+    const manifest: Manifest = { segments: [...sealed, { file: `log.${epoch}.0`, end: null, kind: "log" }] };
+    await writeFileAtomically(join(this.dir, `manifest.${epoch}`), JSON.stringify(manifest), this.fsync);
+    return manifest;
   }
 
   /** Writes the name file if it is missing. */
@@ -148,10 +194,10 @@ export class DocumentDir {
   }
 
   /** The newest manifest at or below `atMost` (legacy files, or nothing, if there is none). */
-  async current(atMost: number): Promise<Manifest> {
+  async current(atMost: number, listed?: string[]): Promise<Manifest> {
     // A compaction or claim may delete the manifest between the listing and the read: list again.
     for (let attempt = 0; ; attempt++) {
-      const epoch = newestManifest(await this.entries(), atMost);
+      const epoch = newestManifest(attempt === 0 && listed !== undefined ? listed : await this.entries(), atMost);
       if (epoch === null) return this.legacy();
       const manifest = await this.readManifest(epoch);
       if (manifest !== null) return manifest;
@@ -219,12 +265,29 @@ export class DocumentDir {
   }
 
   private async legacy(): Promise<Manifest> {
+    if (this.legacyAbsent) return { segments: [] };
     const segments: Segment[] = [];
     for (const kind of ["snapshot", "log"] as const) {
       const file = `../${this.hash}.${kind}`;
       if ((await this.sizeOf(file)) > 0) segments.push({ file, end: null, kind });
     }
+    // This version never creates these files, so once absent they stay absent: later loads skip the stats.
+    this.legacyAbsent = segments.length === 0;
     return { segments };
+  }
+
+  /** Creates the document's directory (and its shard if needed); true if this call created it. */
+  private async makeDirectory(): Promise<boolean> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await mkdir(this.dir);
+        return true;
+      } catch (error) {
+        if (isErrno(error, "EEXIST")) return false;
+        if (!isErrno(error, "ENOENT") || attempt > 0) throw error;
+        await mkdir(this.shard, { recursive: true });
+      }
+    }
   }
 
   private async sizeOf(file: string): Promise<number> {

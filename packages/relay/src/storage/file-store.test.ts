@@ -198,6 +198,54 @@ describe("FileStorage", () => {
     await store.close();
   });
 
+  it("a first claim is its fence file alone; its first write adds the manifest, and a newer claim seals it", async () => {
+    const dataDir = tempDir();
+    const { dir } = paths(dataDir, "doc");
+    const first = new FileStorage({ dataDir });
+    const fence = await first.claim("doc");
+    expect(readdirSync(dir)).toEqual([`fence.${fence}`]);
+    expect(await first.load("doc")).toEqual([]);
+    await first.append("doc", bytes(1), fence);
+    expect(readdirSync(dir).sort()).toEqual([`fence.${fence}`, `log.${fence}.0`, `manifest.${fence}`]);
+    const next = new FileStorage({ dataDir });
+    const nextFence = await next.claim("doc");
+    await expect(first.append("doc", bytes(2), fence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    await next.append("doc", bytes(3), nextFence);
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1), bytes(3)]);
+    await Promise.all([first.close(), next.close()]);
+  });
+
+  it("a first claim's writer that writes its manifest after a newer claim stays fenced and unread", async () => {
+    const dataDir = tempDir();
+    const { dir } = paths(dataDir, "doc");
+    const stale = new FileStorage({ dataDir });
+    const staleFence = await stale.claim("doc");
+    const current = new FileStorage({ dataDir });
+    const fence = await current.claim("doc");
+    await current.append("doc", bytes(1), fence);
+    // What a stale first writer leaves if it passed its check just before the newer claim: its manifest and
+    // a record in its log, both written after that claim.
+    const manifest = { segments: [{ file: `log.${staleFence}.0`, end: null, kind: "log" }] };
+    writeFileSync(join(dir, `manifest.${staleFence}`), JSON.stringify(manifest));
+    writeFileSync(join(dir, `log.${staleFence}.0`), encodeRecord(bytes(9)));
+    await expect(stale.append("doc", bytes(2), staleFence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1)]);
+    await Promise.all([stale.close(), current.close()]);
+  });
+
+  it("claims without writes do not grow the manifest", async () => {
+    const dataDir = tempDir();
+    const store = new FileStorage({ dataDir });
+    await store.append("doc", bytes(1), await store.claim("doc"));
+    for (let i = 0; i < 5; i++) expect(await store.load("doc")).toEqual([bytes(1)]);
+    let fence = 0;
+    for (let i = 0; i < 5; i++) fence = await store.claim("doc");
+    const manifest = JSON.parse(readFileSync(join(paths(dataDir, "doc").dir, `manifest.${fence}`), "utf8"));
+    expect(manifest.segments.map((segment: { file: string }) => segment.file)).toEqual(["log.1.0", `log.${fence}.0`]);
+    expect(await store.load("doc")).toEqual([bytes(1)]);
+    await store.close();
+  });
+
   it.each(STEPS)("a writer SIGKILLed at %s leaves a whole document that the next writer can compact", async (step) => {
     const dataDir = tempDir();
     const store = new FileStorage({ dataDir });

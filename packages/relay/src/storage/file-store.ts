@@ -310,7 +310,15 @@ export class FileStorage implements RelayStorage {
   private async writerFor(doc: DocumentState, fence: Fence): Promise<Writer> {
     if (doc.writer?.fence === fence) return doc.writer;
     if (fence < doc.staleBelow || !(await doc.files.isNewest(fence))) throw new FencedError(doc.files.name);
-    const manifest = await doc.files.readManifest(fence);
+    let manifest: Manifest | null;
+    try {
+      // A first claim leaves its manifest to its first write (file-layout.ts, claim and materialize).
+      manifest = (await doc.files.readManifest(fence)) ?? (await doc.files.materialize(fence));
+    } catch (error) {
+      // A newer claim's sweep removes the temp file of a manifest being materialized: fenced, not broken.
+      if (!(await doc.files.isNewest(fence))) throw new FencedError(doc.files.name);
+      throw error;
+    }
     if (manifest === null) throw new FencedError(doc.files.name);
     const open = manifest.segments[manifest.segments.length - 1]?.file ?? `log.${fence}.0`;
     const seq = Number(open.split(".")[2] ?? 0);
@@ -411,7 +419,8 @@ export class FileStorage implements RelayStorage {
   private async readDocument(doc: DocumentState): Promise<Uint8Array[]> {
     // A compaction may delete a segment between reading the manifest and the segment: then read again.
     for (let attempt = 0; ; attempt++) {
-      const manifest = await doc.files.current(newestFence(await doc.files.entries()));
+      const entries = await doc.files.entries();
+      const manifest = await doc.files.current(newestFence(entries), entries);
       const updates: Uint8Array[] = [];
       let missing: "log" | "snapshot" | null = null;
       for (const segment of manifest.segments) {
