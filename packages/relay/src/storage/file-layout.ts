@@ -9,8 +9,7 @@
  *   in the directory is the one writer allowed. Claims delete older fence files, never newer ones.
  * - `<h>/manifest.<E>`: the document as epoch E's writer sees it, a JSON list of segments (record files,
  *   each read up to `end` bytes, or to its end if `end` is null), replaced atomically. A load reads the
- *   newest manifest whose epoch is not above the newest fence (none: the document is empty, or only the
- *   files of the layout before fencing).
+ *   newest manifest whose epoch is not above the newest fence (none: the implied manifest, below).
  * - `<h>/log.<E>.<n>` and `<h>/snapshot.<E>.<n>`: record files written only by epoch E's writer.
  *
  * Why this fences a writer that is paused or slow, without locks: a writer only ever writes files named
@@ -22,18 +21,24 @@
  * snapshot); it deletes the replaced files only after that check, and any claim after the check
  * already reads the new manifest.
  *
+ * The first claim. The first claim of an empty directory (`fence.1`: no older writer to seal out) writes
+ * no manifest: while a document has none, it is the files of the layout before fencing (below) followed by
+ * `log.1.0`, the first writer's log (the implied manifest). That is what epoch 1's manifest would say, and it
+ * stays true until that writer's first compaction or removal writes a real one; a claim of epoch 2 or later
+ * seals the implied manifest like any other. So opening a cold room costs a mkdir and a file create, and a
+ * first write neither.
+ *
  * Durability of a claim. A fence only matters between writers running at the same time, and those share
  * this machine's page cache (a data directory on a network filesystem is not supported): a fence file is
  * seen by every process the moment it is created, fsynced or not. A power loss ends every writer at once,
- * so afterwards no fence is held; what must survive it is only what acknowledged writes rest on. So the
- * first claim of an empty directory (`fence.1`, no older writer to seal out) is the fence file alone, with
- * no fsync and no manifest: a cold room that is only read costs a mkdir and a create. Its writer's first
- * write materializes the manifest (data fsynced) and, like every first write of an epoch, fsyncs the
- * directory before acknowledging anything, which makes the fence's and the manifest's entries durable
- * with the new log's. If the power fails before that, `fence.1` may be lost and epoch 1 handed out again,
- * to a writer that finds nothing of the old one. A claim of a directory that has files still writes its
- * manifest durably before it returns: the seal is what keeps a stale writer's later (refused) bytes out of
- * every load, and a power loss that kept those bytes but dropped the seal would bring them back.
+ * so afterwards no fence is held; what must survive it is only what acknowledged writes rest on. So a first
+ * claim fsyncs nothing: its writer's first write creates its log and fsyncs the directory before it
+ * acknowledges anything, which makes the fence's entry durable with the log's. If the power fails before
+ * that, `fence.1` may be lost and epoch 1 handed out again, to a writer that finds nothing of the old one
+ * (a claim never reuses an epoch that any file in the directory carries). A claim of a directory that
+ * has files still writes its manifest durably before it returns: the seal is what keeps a stale writer's
+ * later (refused) bytes out of every load, and a power loss that kept those bytes but dropped the seal
+ * would bring them back.
  *
  * Directories written by earlier versions (`<h>.log`, `<h>.snapshot` next to `<h>.name`) are read as the
  * segments before the first manifest, and deleted by the first compaction.
@@ -83,6 +88,16 @@ export function newestFence(entries: string[]): Fence {
   return newest;
 }
 
+/** The newest epoch any numbered file among `entries` carries, 0 if none: a claim takes a newer one. */
+function newestEpoch(entries: string[]): Fence {
+  let newest = 0;
+  for (const entry of entries) newest = Math.max(newest, parseFile(entry)?.epoch ?? 0);
+  return newest;
+}
+
+/** The log of a first claim's writer, named by the implied manifest (see the module comment). */
+const FIRST_LOG = "log.1.0";
+
 /** The newest manifest epoch among `entries` that is at most `atMost`, or null. */
 function newestManifest(entries: string[], atMost: number): number | null {
   let newest: number | null = null;
@@ -124,16 +139,17 @@ export class DocumentDir {
     }
   }
 
-  /** Whether `fence` is still the newest claim. */
-  async isNewest(fence: Fence): Promise<boolean> {
-    return newestFence(await this.entries()) === fence;
+  /** The directory's entries if `fence` is still the newest claim, else null. */
+  async ifNewest(fence: Fence): Promise<string[] | null> {
+    const entries = await this.entries();
+    return newestFence(entries) === fence ? entries : null;
   }
 
   /** Makes the caller the only writer; see the module comment. */
   async claim(): Promise<Fence> {
     const created = await this.makeDirectory();
     const entries = created ? [] : await this.entries();
-    const first = newestFence(entries) + 1;
+    const first = newestEpoch(entries) + 1;
     let epoch = first;
     for (;;) {
       try {
@@ -144,13 +160,8 @@ export class DocumentDir {
         epoch++;
       }
     }
-    if (epoch === 1 && first === 1 && entries.every((entry) => parseFile(entry) === null)) {
-      // The first claim of a directory with nothing in it: there is no older writer to seal out (fence.1 was
-      // free, and a claim only takes fence.<E+1> once fence.<E> exists), so the claim is the fence file
-      // alone; its manifest is written by its first write (see materialize). Nothing is fsynced here: see
-      // "Durability of a claim" in the module comment.
-      return epoch;
-    }
+    // The first claim of an empty directory: the fence file alone (module comment, "The first claim").
+    if (epoch === 1 && first === 1) return epoch;
     // Made durable with the manifest below (one directory fsync covers both entries): a claim that did not
     // reach it returned no fence, and its epoch may be handed out again.
     const base = await this.current(epoch - 1);
@@ -169,21 +180,13 @@ export class DocumentDir {
   }
 
   /**
-   * The manifest of a first claim (epoch 1 of an empty directory), written by that writer's first write: the
-   * files of the layout before fencing, if any, sealed, then the writer's log. Its data is fsynced here; its
-   * directory entry (and the fence's) by the directory fsync that every first write makes before anything
-   * is acknowledged (a new log, a compaction's or removal's manifest). Null if the document has manifests,
-   * which a first claim never leaves without one of its own: the caller is then fenced.
+   * The manifest `epoch`'s writer starts from: its own, or for the first claim the implied one while no
+   * manifest exists. Null if there is none for it: the writer is fenced.
    */
-  async materialize(epoch: Fence): Promise<Manifest | null> {
-    if ((await this.entries()).some((entry) => parseFile(entry)?.kind === "manifest")) return null;
-    const sealed: Segment[] = [];
-    for (const segment of (await this.legacy()).segments) {
-      sealed.push({ ...segment, end: await this.sizeOf(segment.file) });
-    }
-    const manifest: Manifest = { segments: [...sealed, { file: `log.${epoch}.0`, end: null, kind: "log" }] };
-    await writeFileAtomically(join(this.dir, `manifest.${epoch}`), JSON.stringify(manifest), this.fsync);
-    return manifest;
+  async writerManifest(epoch: Fence, entries: string[]): Promise<Manifest | null> {
+    const own = await this.readManifest(epoch);
+    if (own !== null || epoch !== 1 || entries.some((entry) => parseFile(entry)?.kind === "manifest")) return own;
+    return this.implied([FIRST_LOG]);
   }
 
   /** Writes the name file if it is missing. */
@@ -197,8 +200,9 @@ export class DocumentDir {
   async current(atMost: number, listed?: string[]): Promise<Manifest> {
     // A compaction or claim may delete the manifest between the listing and the read: list again.
     for (let attempt = 0; ; attempt++) {
-      const epoch = newestManifest(attempt === 0 && listed !== undefined ? listed : await this.entries(), atMost);
-      if (epoch === null) return this.legacy();
+      const entries = attempt === 0 && listed !== undefined ? listed : await this.entries();
+      const epoch = newestManifest(entries, atMost);
+      if (epoch === null) return this.implied(entries);
       const manifest = await this.readManifest(epoch);
       if (manifest !== null) return manifest;
       if (attempt >= 10) throw new StorageError(`manifest of ${this.name} keeps disappearing`);
@@ -262,6 +266,16 @@ export class DocumentDir {
       if (!kept.has(segment.file)) await rm(this.path(segment.file), { force: true });
     }
     if (this.fsync) await syncDirectory(this.dir);
+  }
+
+  /**
+   * The implied manifest (module comment): the files of the layout before fencing, then the first writer's
+   * log if `entries` lists it (a load that listed no log has nothing of it to read).
+   */
+  private async implied(entries: string[]): Promise<Manifest> {
+    const { segments } = await this.legacy();
+    if (entries.includes(FIRST_LOG)) segments.push({ file: FIRST_LOG, end: null, kind: "log" });
+    return { segments };
   }
 
   private async legacy(): Promise<Manifest> {

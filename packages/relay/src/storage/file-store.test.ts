@@ -198,7 +198,7 @@ describe("FileStorage", () => {
     await store.close();
   });
 
-  it("a first claim is its fence file alone; its first write adds the manifest, and a newer claim seals it", async () => {
+  it("a first claim is its fence file alone, its first write adds only its log, and a newer claim seals it", async () => {
     const dataDir = tempDir();
     const { dir } = paths(dataDir, "doc");
     const first = new FileStorage({ dataDir });
@@ -206,31 +206,48 @@ describe("FileStorage", () => {
     expect(readdirSync(dir)).toEqual([`fence.${fence}`]);
     expect(await first.load("doc")).toEqual([]);
     await first.append("doc", bytes(1), fence);
-    expect(readdirSync(dir).sort()).toEqual([`fence.${fence}`, `log.${fence}.0`, `manifest.${fence}`]);
+    expect(readdirSync(dir).sort()).toEqual([`fence.${fence}`, `log.${fence}.0`]);
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1)]);
     const next = new FileStorage({ dataDir });
     const nextFence = await next.claim("doc");
     await expect(first.append("doc", bytes(2), fence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    await expect(first.compact("doc", bytes(1, 2), fence)).rejects.toMatchObject({ code: "ERR_FENCED" });
     await next.append("doc", bytes(3), nextFence);
     expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1), bytes(3)]);
     await Promise.all([first.close(), next.close()]);
   });
 
-  it("a first claim's writer that writes its manifest after a newer claim stays fenced and unread", async () => {
+  it("bytes a stale first writer adds after a newer claim are not loaded", async () => {
     const dataDir = tempDir();
     const { dir } = paths(dataDir, "doc");
     const stale = new FileStorage({ dataDir });
     const staleFence = await stale.claim("doc");
+    await stale.append("doc", bytes(1), staleFence);
     const current = new FileStorage({ dataDir });
     const fence = await current.claim("doc");
-    await current.append("doc", bytes(1), fence);
-    // What a stale first writer leaves if it passed its check just before the newer claim: its manifest and
-    // a record in its log, both written after that claim.
+    await current.append("doc", bytes(2), fence);
+    // What a stale first writer leaves if its write lands just after the newer claim: more records in its log
+    // and, had it been compacting, a manifest of its own epoch.
+    appendFileSync(join(dir, `log.${staleFence}.0`), encodeRecord(bytes(9)));
     const manifest = { segments: [{ file: `log.${staleFence}.0`, end: null, kind: "log" }] };
     writeFileSync(join(dir, `manifest.${staleFence}`), JSON.stringify(manifest));
-    writeFileSync(join(dir, `log.${staleFence}.0`), encodeRecord(bytes(9)));
-    await expect(stale.append("doc", bytes(2), staleFence)).rejects.toMatchObject({ code: "ERR_FENCED" });
-    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1)]);
+    await expect(stale.append("doc", bytes(3), staleFence)).rejects.toMatchObject({ code: "ERR_FENCED" });
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1), bytes(2)]);
     await Promise.all([stale.close(), current.close()]);
+  });
+
+  it("a claim never reuses an epoch a file carries (a log whose fence a power loss dropped)", async () => {
+    const dataDir = tempDir();
+    const { dir } = paths(dataDir, "doc");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "log.1.0"), encodeRecord(bytes(1)));
+    const store = new FileStorage({ dataDir });
+    expect(await store.load("doc")).toEqual([bytes(1)]);
+    const fence = await store.claim("doc");
+    expect(fence).toBe(2);
+    await store.append("doc", bytes(2), fence);
+    expect(await new FileStorage({ dataDir }).load("doc")).toEqual([bytes(1), bytes(2)]);
+    await store.close();
   });
 
   it("claims without writes do not grow the manifest", async () => {

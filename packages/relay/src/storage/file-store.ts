@@ -309,16 +309,9 @@ export class FileStorage implements RelayStorage {
   /** The writer for `fence`, read from disk if this instance has not written with it yet; throws if stale. */
   private async writerFor(doc: DocumentState, fence: Fence): Promise<Writer> {
     if (doc.writer?.fence === fence) return doc.writer;
-    if (fence < doc.staleBelow || !(await doc.files.isNewest(fence))) throw new FencedError(doc.files.name);
-    let manifest: Manifest | null;
-    try {
-      // A first claim leaves its manifest to its first write (file-layout.ts, claim and materialize).
-      manifest = (await doc.files.readManifest(fence)) ?? (await doc.files.materialize(fence));
-    } catch (error) {
-      // A newer claim's sweep removes the temp file of a manifest being materialized: fenced, not broken.
-      if (!(await doc.files.isNewest(fence))) throw new FencedError(doc.files.name);
-      throw error;
-    }
+    const entries = fence < doc.staleBelow ? null : await doc.files.ifNewest(fence);
+    if (entries === null) throw new FencedError(doc.files.name);
+    const manifest = await doc.files.writerManifest(fence, entries);
     if (manifest === null) throw new FencedError(doc.files.name);
     const open = manifest.segments[manifest.segments.length - 1]?.file ?? `log.${fence}.0`;
     const seq = Number(open.split(".")[2] ?? 0);
@@ -333,6 +326,7 @@ export class FileStorage implements RelayStorage {
    * Throws {@link FencedError} unless `fence` is still the newest claim (checked after each write): its own
    * fence file is there and the next one is not. Claims create epochs one after another and delete older
    * fences oldest first, so `fence.<E+1>` can only be gone while a newer claim exists if `fence.<E>` is gone too.
+   * (A claim skips epochs only past files whose fence a power loss dropped: their writers are gone.)
    */
   private checkNewest(doc: DocumentState, fence: Fence): void {
     // Two synchronous stat() calls, microseconds each, once per group commit.
