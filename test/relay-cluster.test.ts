@@ -166,11 +166,34 @@ const idsOf = (client: ParleyClient) =>
     .messages()
     .map((m) => m.id)
     .sort();
-const sentIds = (client: ParleyClient) =>
-  client
-    .messages()
-    .filter((m) => m.status === "sent")
-    .map((m) => m.id);
+/** Records every message id any of `groups`' clients ever shows as `sent`, as it happens. */
+function trackAcked(groups: ParleyClient[][]): Set<string> {
+  const acked = new Set<string>();
+  for (const client of groups.flat()) {
+    client.on("messages", (messages) => {
+      for (const m of messages) if (m.status === "sent") acked.add(m.id);
+    });
+  }
+  return acked;
+}
+
+/** Every id in `acked` is stored in one of `users`' rooms. */
+async function expectStored(acked: Set<string>, users: string[]): Promise<void> {
+  const stored = new Set((await Promise.all(users.map(storedIds))).flat());
+  expect([...acked].filter((id) => !stored.has(id))).toEqual([]);
+}
+
+/** The room's stored updates are numbered without a gap or a duplicate, whichever nodes wrote them. */
+async function expectGaplessSequence(userId: string): Promise<void> {
+  const [row] = await admin.unsafe<Array<{ first: number; last: number; count: number; last_seq: number }>>(
+    `SELECT min(u.seq)::int AS first, max(u.seq)::int AS last, count(*)::int AS count, r.last_seq::int AS last_seq
+     FROM "${schema}".updates u JOIN "${schema}".rooms r ON r.name = u.room WHERE u.room = $1 GROUP BY r.last_seq`,
+    [userRoom(userId)],
+  );
+  expect(row).toBeDefined();
+  expect(row!.count).toBe(row!.last - row!.first + 1);
+  expect(row!.last).toBe(row!.last_seq);
+}
 
 /** Waits until every client of a room has `count` messages, all sent, the same on each. */
 async function converged(group: ParleyClient[], count: number, what: string): Promise<void> {
@@ -274,15 +297,7 @@ describe("several relay nodes", () => {
     });
     await converged(group, 4, "ivy's clients agree");
     expect(await storedIds("ivy")).toEqual(idsOf(group[0]!));
-    // The room's updates are numbered without a gap or a duplicate across the two owners.
-    const [row] = await admin.unsafe<Array<{ first: number; last: number; count: number; last_seq: number }>>(
-      `SELECT min(u.seq)::int AS first, max(u.seq)::int AS last, count(*)::int AS count, r.last_seq::int AS last_seq
-       FROM "${schema}".updates u JOIN "${schema}".rooms r ON r.name = u.room WHERE u.room = $1 GROUP BY r.last_seq`,
-      [userRoom("ivy")],
-    );
-    expect(row).toBeDefined();
-    expect(row!.count).toBe(row!.last - row!.first + 1);
-    expect(row!.last).toBe(row!.last_seq);
+    await expectGaplessSequence("ivy");
   });
 
   it("moves a room to another node when its owner is SIGKILLed, losing nothing acknowledged", async () => {
@@ -296,28 +311,46 @@ describe("several relay nodes", () => {
     const killed = nodes.find((node) => node.id === owner)!;
     expect(killed).toBeDefined();
 
-    const everAcked = new Set<string>();
-    const noteAcked = () => {
-      for (const group of groups) for (const client of group) for (const id of sentIds(client)) everAcked.add(id);
-    };
+    const acked = trackAcked(groups);
     // Every client keeps writing while the owner dies: 6 rounds, the kill after the second.
     for (let round = 0; round < 6; round++) {
-      if (round === 2) {
-        noteAcked();
-        await killed.relay.kill();
-      }
+      if (round === 2) await killed.relay.kill();
       for (const group of groups) for (const client of group) await client.send(`round ${round}`);
-      noteAcked();
       await new Promise((resolve) => setTimeout(resolve, 150));
     }
     for (const [i, group] of groups.entries()) await converged(group, 14, `${users[i]}'s clients agree`);
-    noteAcked();
 
     const newOwner = await waitFor(() => ownerOf("fay"), { what: "fay's room owned again" });
     expect(newOwner).not.toBe(killed.id);
     for (const [i, userId] of users.entries()) expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
     // Every id any client ever saw acknowledged is stored in its room.
-    const allStored = new Set((await Promise.all(users.map(storedIds))).flat());
-    expect([...everAcked].filter((id) => !allStored.has(id))).toEqual([]);
+    await expectStored(acked, users);
+    await killed.relay.restart();
+  });
+
+  it("loses nothing while room owners are stopped and restarted again and again (SIGKILL, or SIGTERM handing rooms over)", async () => {
+    const users = ["kay", "lou", "max"];
+    const groups = await Promise.all(
+      users.map((userId) => Promise.all([0, 1].map(() => loggedIn(userId, balancer.url)))),
+    );
+    const acked = trackAcked(groups);
+    const cycles = 4;
+    for (let cycle = 0; cycle < cycles; cycle++) {
+      for (const group of groups) for (const client of group) await client.send(`cycle ${cycle}, before`);
+      const owner = await waitFor(() => ownerOf(users[cycle % users.length]!), { what: "the room has an owner" });
+      const node = nodes.find((candidate) => candidate.id === owner)!;
+      // A SIGTERMed node releases its rooms: they move at once instead of after the lease. A SIGKILLed one comes
+      // back under the same nodeId and address, and takes its own rooms back at once (a new fence each).
+      if (cycle % 2 === 0) await node.relay.kill();
+      else await node.relay.stop();
+      for (const group of groups) for (const client of group) await client.send(`cycle ${cycle}, after`);
+      await node.relay.restart();
+    }
+    for (const [i, group] of groups.entries()) await converged(group, 2 * 2 * cycles, `${users[i]}'s clients agree`);
+    for (const [i, userId] of users.entries()) {
+      expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
+      await expectGaplessSequence(userId);
+    }
+    await expectStored(acked, users);
   });
 });
