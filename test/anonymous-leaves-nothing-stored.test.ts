@@ -1,7 +1,7 @@
 /**
  * An anonymous identity that never writes leaves nothing stored, against a real relay process: a visitor whose
- * client connects, syncs (again on the next page) and leaves without writing has no document in storage, is not
- * listed by the business API and is reported by no webhook; a visitor who writes gets its client record with its
+ * client connects, syncs (again on the next page) and leaves without writing has nothing in the data directory
+ * (no document, not even a claimed fence), is not listed by the business API and is reported by no webhook; a visitor who writes gets its client record with its
  * first write. The per-address limit on new anonymous identities counts such a visitor once, however often it
  * comes back.
  */
@@ -40,6 +40,12 @@ const anonymousRoom = (secret: string) =>
 function nameFile(dataDir: string, room: string): string {
   const hash = createHash("sha256").update(room).digest("hex");
   return join(dataDir, "docs", hash.slice(0, 2), `${hash}.name`);
+}
+
+/** The file store's directory of `room` (fence, manifest and records; created by a claim). */
+function roomDir(dataDir: string, room: string): string {
+  const hash = createHash("sha256").update(room).digest("hex");
+  return join(dataDir, "docs", hash.slice(0, 2), hash);
 }
 
 function frame(write: (encoder: encoding.Encoder) => void): Uint8Array {
@@ -144,7 +150,7 @@ describe("anonymous identities that never write", () => {
     const writer = createSecret();
     const writerClient = visit(relay, writer, createSecret(), "10.7.0.2");
     expect(await writerClient.synced).toBe(true);
-    expect(existsSync(nameFile(relay.dataDir, anonymousRoom(writer)))).toBe(false);
+    expect(existsSync(roomDir(relay.dataDir, anonymousRoom(writer)))).toBe(false);
     writerClient.write("first-message-0001");
     await waitFor(() => deliveries.some((d) => d.rawBody.includes('"client.added"')), { what: "client.added" });
     await writerClient.leave();
@@ -161,7 +167,10 @@ describe("anonymous identities that never write", () => {
     const storage = new FileStorage({ dataDir: relay.dataDir });
     const stored = (await storage.list("")).names;
     expect(stored).toEqual([anonymousRoom(writer)]);
+    // Not even a claim: no name file, no directory (fence, manifest) for the room.
     expect(existsSync(nameFile(relay.dataDir, anonymousRoom(idle)))).toBe(false);
+    expect(existsSync(roomDir(relay.dataDir, anonymousRoom(idle)))).toBe(false);
+    expect(existsSync(roomDir(relay.dataDir, anonymousRoom(writer)))).toBe(true);
     expect(await storage.load(anonymousRoom(idle))).toEqual([]);
 
     const doc = new Y.Doc();

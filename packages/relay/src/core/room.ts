@@ -34,6 +34,7 @@ import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import type { Attestor } from "./attestor.js";
+import { claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
@@ -154,7 +155,8 @@ export class Room implements RoomHandle {
 
   /**
    * Claims the document's write fence (unless given one: a room lease's, see room-leases.ts), then loads
-   * it fully from storage.
+   * it fully from storage. An anonymous room with nothing stored is claimed at its first write instead
+   * (claim-on-first-write.ts), so a visitor who never writes leaves nothing on disk.
    */
   static async load(
     name: string,
@@ -165,6 +167,13 @@ export class Room implements RoomHandle {
     attestor: Attestor,
     leased?: Fence,
   ): Promise<Room> {
+    if (leased === undefined && ref.kind === "anonymous") {
+      const stored = await storage.load(name);
+      if (stored.length === 0) {
+        const deferred = claimOnFirstWrite(storage, name);
+        return new Room(name, ref, deferred, hooks, logger, attestor, UNCLAIMED, stored);
+      }
+    }
     const fence = leased ?? (await storage.claim(name));
     const stored = await storage.load(name);
     try {
