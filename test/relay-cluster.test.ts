@@ -18,6 +18,7 @@ import { createClient as createRedisClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { api } from "./business-support.js";
 import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy.js";
 import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
@@ -227,6 +228,24 @@ describe("several relay nodes", () => {
       expect((await redis.get(`${keyPrefix}room:${userRoom(userId)}`))?.split(" ")[0]).toBe(owner);
     }
     expect(pipedUpgrades()).toBeGreaterThanOrEqual(users.length);
+  });
+
+  it("answers the business API about a conversation on the node serving it, whichever node it reaches", async () => {
+    const client = await loggedIn("nia", balancer.url);
+    await client.send("hello, business");
+    await converged([client], 1, "nia's message");
+    const owner = await ownerOf("nia");
+    const others = nodes.filter((node) => node.id !== owner);
+    for (const node of others) {
+      const posted = await api(node.relay, "POST", "users/nia/messages", { body: { text: `reply via ${node.id}` } });
+      expect(posted.status).toBe(201);
+    }
+    await converged([client], 3, "the business replies on the client");
+    const read = await api(others[0]!.relay, "GET", "users/nia/messages");
+    expect(read.status).toBe(200);
+    for (const node of others) expect(JSON.stringify(read.body)).toContain(`reply via ${node.id}`);
+    // The requests were forwarded: the room stayed with its owner.
+    expect(await ownerOf("nia")).toBe(owner);
   });
 
   it("loses nothing when Redis loses its data mid-traffic", async () => {

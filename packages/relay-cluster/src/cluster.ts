@@ -70,6 +70,7 @@ export function createCluster(options: ClusterOptions): ClusterParts {
       logger.info("cluster node started", { node: config.nodeId, advertise: config.advertise });
     },
     onUpgrade: (request, socket, head) => router.route(request, socket, head),
+    onRequest: (request, response) => router.forward(request, response),
     async onStop() {
       router.closePipes();
       await leases.stop();

@@ -14,15 +14,16 @@
  *    lease was taken over or ran out (a dead node's rooms move after at most the lease length) or the
  *    owner answers. Past the lease length and a margin, the upgrade gets 503 and the client retries.
  */
-import type { IncomingMessage } from "node:http";
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { parseRoomName } from "@parley/protocol";
-import { type Logger, remoteAddress, type UpgradeDecision } from "@parley/relay";
+import { businessRoomOf, type Logger, remoteAddress, type UpgradeDecision } from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { type Coordination, type OwnerAddress, parseOwner } from "./coordination.js";
 import type { ClusterLeases } from "./leases.js";
 import { signPeerAddress, verifiedPeerAddress } from "./peer-address.js";
 import { pipeUpgrade } from "./pipe.js";
+import { forwardRequest } from "./request-forward.js";
 
 /** What the router needs. */
 export interface RouterOptions {
@@ -50,19 +51,38 @@ function roomOf(url: string | undefined): string | null {
 export class Router {
   /** The relay's `limits.trustProxy`, known once the relay starts. */
   trustProxy = false;
-  /** Sockets piped to another node and still open (upgraded sockets are no longer the HTTP server's). */
+  /**
+   * Sockets being routed or piped to another node, still open. The relay's HTTP server waits for them when it
+   * closes, and it does not know them (they never became its WebSockets): {@link Router.closePipes} ends them.
+   */
   private readonly pipes = new Set<Duplex>();
+  private closed = false;
 
   constructor(private readonly options: RouterOptions) {}
 
   /** The relay's `onUpgrade` hook. */
   async route(request: IncomingMessage, socket: Duplex, head: Buffer): Promise<UpgradeDecision | undefined> {
-    const { secret, self, leases, coordination } = this.options;
+    const { secret, leases } = this.options;
     const vouched = verifiedPeerAddress(secret, request);
     if (vouched !== null) return { clientAddress: vouched };
     const room = roomOf(request.url);
     // Not a room (admission refuses it) or already here: this node answers.
     if (room === null || leases.holds(room)) return undefined;
+    this.pipes.add(socket);
+    socket.once("close", () => this.pipes.delete(socket));
+    const decision = await this.routeElsewhere(room, request, socket, head);
+    // Served here after all: from now on the relay's WebSocket, closed by the relay.
+    if (decision !== TAKEN) this.pipes.delete(socket);
+    return decision;
+  }
+
+  private async routeElsewhere(
+    room: string,
+    request: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+  ): Promise<UpgradeDecision | undefined> {
+    const { secret, self, leases, coordination } = this.options;
     const peer = signPeerAddress(secret, remoteAddress(request, this.trustProxy), request);
     const cached = await coordination.cachedOwner(room);
     if (
@@ -74,7 +94,10 @@ export class Router {
     }
     const deadline = performance.now() + this.options.leaseMs + 2_000;
     for (;;) {
-      if (socket.destroyed) return TAKEN;
+      if (socket.destroyed || this.closed) {
+        socket.destroy();
+        return TAKEN;
+      }
       const owner = await this.leaseOwner(room);
       if (owner === undefined) return undefined; // PostgreSQL trouble: loading the room here reports it
       if (owner === null || owner.nodeId === self.nodeId || leases.holds(room)) return undefined;
@@ -89,8 +112,30 @@ export class Router {
     }
   }
 
+  /**
+   * The relay's `onRequest` hook: a business API request about one conversation goes to the node serving
+   * its room (the cached owner if alive, else the lease holder). `false` leaves it to this node: a request
+   * forwarded by a node, one about no single conversation (the list), or one about a room this node serves
+   * or nobody does.
+   */
+  async forward(request: IncomingMessage, response: ServerResponse): Promise<boolean> {
+    const { secret, self, leases, coordination } = this.options;
+    if (verifiedPeerAddress(secret, request) !== null) return false;
+    const room = businessRoomOf((request.url ?? "").split("?")[0] ?? "");
+    if (room === null || leases.holds(room)) return false;
+    const owner = (await coordination.cachedOwner(room)) ?? (await this.leaseOwner(room));
+    if (owner === null || owner === undefined || owner.nodeId === self.nodeId) return false;
+    const address = remoteAddress(request, this.trustProxy);
+    this.options.logger.debug("request forwarded to the room's owner", { room, node: owner.nodeId });
+    await forwardRequest(owner.advertise, request, response, (nonce) =>
+      signPeerAddress(secret, address, request, nonce),
+    );
+    return true;
+  }
+
   /** Ends every pipe: the node is stopping (their clients reconnect through another node). */
   closePipes(): void {
+    this.closed = true;
     for (const socket of this.pipes) socket.destroy();
     this.pipes.clear();
   }
@@ -115,9 +160,9 @@ export class Router {
     peer: string,
   ): Promise<boolean> {
     const piped = await pipeUpgrade(owner.advertise, request, socket, head, peer);
+    // Connected while the node was stopping: nothing will end this pipe later.
+    if (piped && this.closed) socket.destroy();
     if (piped) {
-      this.pipes.add(socket);
-      socket.once("close", () => this.pipes.delete(socket));
       this.options.logger.debug("upgrade piped to the room's owner", { room, node: owner.nodeId });
     }
     return piped;

@@ -42,6 +42,7 @@ export {
   type ReloadResult,
 } from "./core/relay.js";
 export type { RoomLease, RoomLeases } from "./core/room-leases.js";
+export { businessRoomOf } from "./extensions/business-api/business-api.js";
 export { type BusinessApiOptions, businessApi } from "./extensions/business-api/business-api-extension.js";
 export { METRICS_PATH, type MetricsOptions, metrics } from "./extensions/metrics/metrics.js";
 export {

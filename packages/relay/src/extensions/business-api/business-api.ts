@@ -108,6 +108,21 @@ function parseRoute(path: string): Route | null {
   return null;
 }
 
+/**
+ * The room a business API request path is about (`/v1/apps/<app>/users/<userId>…` or
+ * `…/anonymous/<anonymousId>…`), or `null` for the list and for paths that name no conversation. Several relay
+ * nodes use it to send a request to the node serving that room.
+ */
+export function businessRoomOf(path: string): string | null {
+  if (!path.startsWith(BUSINESS_PATH_PREFIX)) return null;
+  try {
+    const ref = parseRoute(path)?.ref;
+    return ref === undefined ? null : roomName(ref);
+  } catch {
+    return null;
+  }
+}
+
 function integerParam(params: URLSearchParams, name: string, fallback: number, max: number): number {
   const raw = params.get(name);
   if (raw === null) return fallback;
