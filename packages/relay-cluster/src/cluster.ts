@@ -7,6 +7,7 @@ import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage 
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { Coordination, ownerString } from "./coordination.js";
 import { ClusterLeases } from "./leases.js";
+import { LookupBudget } from "./lookup-budget.js";
 import { Router } from "./router.js";
 
 /** Options of {@link createCluster}. */
@@ -65,6 +66,7 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     name: "cluster",
     async onStart(context) {
       router.trustProxy = context.config.limits.trustProxy;
+      router.budget = new LookupBudget(context.config.limits.connectsPerMinutePerIp);
       await coordination.start();
       leases.start();
       logger.info("cluster node started", { node: config.nodeId, advertise: config.advertise });

@@ -21,6 +21,7 @@ import { businessRoomOf, type Logger, remoteAddress, type UpgradeDecision } from
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { type Coordination, type OwnerAddress, parseOwner } from "./coordination.js";
 import type { ClusterLeases } from "./leases.js";
+import { LookupBudget } from "./lookup-budget.js";
 import { signPeerAddress, verifiedPeerAddress } from "./peer-address.js";
 import { pipeUpgrade } from "./pipe.js";
 import { forwardRequest } from "./request-forward.js";
@@ -51,6 +52,8 @@ function roomOf(url: string | undefined): string | null {
 export class Router {
   /** The relay's `limits.trustProxy`, known once the relay starts. */
   trustProxy = false;
+  /** Look-ups per client address, at the relay's `limits.connectsPerMinutePerIp` once it starts. */
+  budget = new LookupBudget(600);
   /**
    * Sockets being routed or piped to another node, still open. The relay's HTTP server waits for them when it
    * closes, and it does not know them (they never became its WebSockets): {@link Router.closePipes} ends them.
@@ -68,6 +71,8 @@ export class Router {
     const room = roomOf(request.url);
     // Not a room (admission refuses it) or already here: this node answers.
     if (room === null || leases.holds(room)) return undefined;
+    // Over its budget, an address is answered here, where admission refuses it over the same rate.
+    if (!this.budget.take(remoteAddress(request, this.trustProxy))) return undefined;
     this.pipes.add(socket);
     socket.once("close", () => this.pipes.delete(socket));
     const decision = await this.routeElsewhere(room, request, socket, head);
@@ -123,6 +128,7 @@ export class Router {
     if (verifiedPeerAddress(secret, request) !== null) return false;
     const room = businessRoomOf((request.url ?? "").split("?")[0] ?? "");
     if (room === null || leases.holds(room)) return false;
+    if (!this.budget.take(remoteAddress(request, this.trustProxy))) return false;
     const owner = (await coordination.cachedOwner(room)) ?? (await this.leaseOwner(room));
     if (owner === null || owner === undefined || owner.nodeId === self.nodeId) return false;
     const address = remoteAddress(request, this.trustProxy);
