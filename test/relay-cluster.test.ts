@@ -246,6 +246,11 @@ describe("several relay nodes", () => {
     for (const node of others) expect(JSON.stringify(read.body)).toContain(`reply via ${node.id}`);
     // The requests were forwarded: the room stayed with its owner.
     expect(await ownerOf("nia")).toBe(owner);
+    // The conversation list, answered by the node it reaches, reads a room served elsewhere from PostgreSQL.
+    const listed = await api(others[1]!.relay, "GET", "users?limit=100");
+    expect(listed.status).toBe(200);
+    const nia = listed.body.users.find((user: { id: string }) => user.id === "nia");
+    expect(nia?.lastMessage?.text).toBe(`reply via ${others[1]!.id}`);
   });
 
   it("loses nothing when Redis loses its data mid-traffic", async () => {
