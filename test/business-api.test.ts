@@ -316,8 +316,13 @@ describe("business API on conversations", () => {
     userMessage(visitor, "anonymous question", Date.now() + 1_000);
     const anonymous: SubjectRef = { kind: "anonymous", id: anonymousId };
     await waitFor(async () => (await sdk.getSubject(anonymous).catch(() => null))?.messageCount === 1, {
-      what: "stored",
+      what: "applied",
     });
+    // Listing reads storage: the anonymous room's first write (its claim, then the append) may still be under way.
+    await waitFor(
+      async () => (await sdk.listConversations({ kind: "anonymous" })).users.some((u) => u.id === anonymousId),
+      { what: "stored" },
+    );
 
     const first = await sdk.listConversations({ limit: 2 });
     expect(first.users.map((u) => [u.kind, u.id])).toEqual([

@@ -121,7 +121,9 @@ export async function startRelay(
   const work = mkdtempSync(join(tmpdir(), "parley-relay-"));
   const dataDir = options.dataDir ?? join(work, "data");
   const apps = options.apps ?? TEST_APPS;
-  const baseConfig = { host: "127.0.0.1", dataDir, fsync: "batch", apps, ...options.extraConfig };
+  // Rooms hibernate after a quarter second (the default is 30 s), so every test also runs through rooms that
+  // drop their document between its steps and load it again on the next frame (core/hibernation.ts).
+  const baseConfig = { host: "127.0.0.1", dataDir, fsync: "batch", roomHibernateMs: 250, apps, ...options.extraConfig };
   const configFile = join(work, "relay.json");
   writeFileSync(configFile, JSON.stringify({ ...baseConfig, port: options.port ?? 0 }));
   const logs: string[] = [];

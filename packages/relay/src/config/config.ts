@@ -66,6 +66,11 @@ export interface RelayConfig {
   apps: AppConfig[];
   /** How long a room stays in memory after its last client left, in ms. Default 5,000. */
   roomGraceMs: number;
+  /**
+   * How long a room whose clients are connected but quiet keeps its document in memory, in ms (it hibernates
+   * after: core/hibernation.ts). Default 30,000; 0 never hibernates.
+   */
+  roomHibernateMs: number;
   /** Size, rate, connection and liveness limits (see limits.ts and the README's "Limits" table). */
   limits: Limits;
   /** Accepted clock skew for token `exp` / `nbf` / `iat`, in seconds. Default 30. */
@@ -187,6 +192,7 @@ const CONFIG_KEYS = [
   "cluster",
   "apps",
   "roomGraceMs",
+  "roomHibernateMs",
   "limits",
   "maxFrameBytes",
   "clockToleranceS",
@@ -256,6 +262,7 @@ export function parseConfig(raw: unknown): RelayConfig {
     cluster: parseClusterConfig(raw.cluster, storage.kind),
     apps,
     roomGraceMs: integer(raw, "roomGraceMs", 5_000, 0, 3_600_000),
+    roomHibernateMs: integer(raw, "roomHibernateMs", 30_000, 0, 86_400_000),
     // A top-level maxFrameBytes is the spelling from before limits had their own object.
     limits: parseLimits(raw.limits, raw.maxFrameBytes),
     clockToleranceS: integer(raw, "clockToleranceS", 30, 0, 600),

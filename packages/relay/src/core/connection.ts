@@ -58,6 +58,8 @@ export interface ConnectionOptions {
   replies: ReplyQueue;
   /** Verifies `refresh` tokens (identity/token-refresh.ts). */
   keys: KeyRing;
+  /** Loads the room again after it hibernated (hibernation.ts). */
+  rooms: { open(name: string): Promise<Room> };
 }
 
 /** An admitted connection, joined to its room by {@link Connection.start}. */
@@ -67,6 +69,10 @@ export class Connection implements RoomPeer {
   readonly attests: boolean;
   synced = false;
   private closing = false;
+  /** Frames received while the room hibernates, or `null` while it is loaded. */
+  private parked: Uint8Array[] | null = null;
+  private waking = false;
+  private leftWhileParked = false;
   private expiryTimer: NodeJS.Timeout | undefined;
   private readonly budget: FrameBudget;
   private heartbeat: Heartbeat | undefined;
@@ -87,7 +93,7 @@ export class Connection implements RoomPeer {
   constructor(
     private readonly ws: WebSocket,
     private readonly admission: Admission,
-    private readonly room: Room,
+    private room: Room,
     private readonly options: ConnectionOptions,
   ) {
     this.clientId = admission.clientId;
@@ -161,7 +167,13 @@ export class Connection implements RoomPeer {
     clearTimeout(this.expiryTimer);
     this.heartbeat?.stop();
     this.queries.stop();
-    this.room.leave(this);
+    if (this.parked === null) {
+      this.room.leave(this);
+      return;
+    }
+    // Its `lastSeen` needs the room: load it (attach then leaves).
+    this.leftWhileParked = true;
+    this.wake();
   }
 
   /** A `refresh` frame: on success the connection ends at the new token's `exp` instead of the old one's. */
@@ -204,14 +216,63 @@ export class Connection implements RoomPeer {
     this.expiryTimer.unref();
   }
 
+  /** Its room hibernated (hibernation.ts): frames wait for the room to load again. */
+  park(): void {
+    this.parked = [];
+  }
+
+  /** Its room is loaded again: handles the frames that woke it (or leaves, if the socket closed meanwhile). */
+  attach(room: Room): void {
+    this.room = room;
+    const frames = this.parked ?? [];
+    this.parked = null;
+    if (this.leftWhileParked) {
+      room.leave(this);
+      return;
+    }
+    for (const frame of frames) {
+      if (this.closing) return;
+      this.guard(() => {
+        this.room.touch();
+        this.handle(frame);
+      });
+    }
+  }
+
+  /** Loads the hibernating room again; the registry attaches this connection (and the room's others) to it. */
+  private wake(): void {
+    if (this.waking) return;
+    this.waking = true;
+    // A failed load closes the parked connections (Rooms.open), and a shutdown already closed them.
+    this.options.rooms.open(this.admission.room).then(
+      () => {
+        this.waking = false;
+      },
+      () => {},
+    );
+  }
+
   private onFrame(data: Buffer, isBinary: boolean): void {
     if (this.closing) return;
     this.heartbeat?.received();
-    try {
+    this.guard(() => {
       if (!isBinary) throw new Refusal(CloseCode.BadFrame, "text-frame", "text frames are not part of the protocol");
       const frame = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
       this.budget.charge(frame);
+      if (this.parked !== null) {
+        this.parked.push(frame);
+        this.wake();
+        return;
+      }
+      this.room.touch();
       this.handle(frame);
+    });
+  }
+
+  /** Runs frame handling: a refusal or an undecodable frame ends this connection only. */
+  private guard(work: () => void): void {
+    try {
+      work();
     } catch (error) {
       if (error instanceof Refusal) {
         this.options.logger.info("connection refused a frame", {

@@ -145,7 +145,14 @@ export function createRelay(options: RelayOptions): Relay {
   const measured = extensions.has("onStorageWrite")
     ? timedStorage(storage, (event) => extensions.storageWrote(event))
     : storage;
-  const rooms = new Rooms({ storage: measured, logger, graceMs: config.roomGraceMs, extensions, leases });
+  const rooms = new Rooms({
+    storage: measured,
+    logger,
+    graceMs: config.roomGraceMs,
+    hibernateMs: config.roomHibernateMs,
+    extensions,
+    leases,
+  });
   const merges = new AnonymousMerges(rooms);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS, config.maxTokenLifetimeS);
@@ -283,6 +290,7 @@ export function createRelay(options: RelayOptions): Relay {
           extensions,
           replies,
           keys: ring,
+          rooms,
         });
         connections.add(connection);
         ws.once("close", () => connections.delete(connection));

@@ -13,7 +13,7 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
 import { silentLogger } from "./logger.js";
-import { READER_ACK_MS, type RoomPeer } from "./room.js";
+import { READER_ACK_MS, type Room, type RoomPeer } from "./room.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";
@@ -58,6 +58,14 @@ class FakePeer implements RoomPeer {
   ) {}
   send(frame: Uint8Array): void {
     this.frames.push(frame);
+  }
+  /** The room it is attached to after a hibernation, `null` while parked. */
+  room: Room | null | undefined;
+  park(): void {
+    this.room = null;
+  }
+  attach(room: Room): void {
+    this.room = room;
   }
   close(code: number): void {
     this.closedWith = code;

@@ -53,6 +53,16 @@ export interface RoomPeer {
   readonly attests: boolean;
   send(frame: Uint8Array): void;
   close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail?: string): void;
+  /** Its room hibernated (hibernation.ts): hold frames and wake the room on the next one. */
+  park(): void;
+  /** Its room is loaded again: use `room` from now on. */
+  attach(room: Room): void;
+}
+
+/** A peer of a hibernating room, with its client record if it was still held back (see `recordJoin`). */
+export interface ParkedPeer {
+  peer: RoomPeer;
+  deferred?: { stamp: JoinStamp; at: number };
 }
 
 /** What the relay stamps on a client's record when it joins. */
@@ -119,6 +129,8 @@ export class Room implements RoomHandle {
   /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
   private relayId: number | null = null;
   private state: "open" | "failed" | "closed" = "open";
+  /** When a peer last sent a frame or the document last changed: how long the room has been quiet. */
+  private lastActive = Date.now();
   /** The newest {@link MAX_TAIL} messages, kept until a message changes (see {@link Room.recentFrame}). */
   private recent: ReturnType<typeof newestMessages> | undefined;
 
@@ -374,6 +386,52 @@ export class Room implements RoomHandle {
   }
 
   /** Frees the document. The registry calls this when it unloads the room. */
+  /** A peer did something: the room is not quiet. */
+  touch(): void {
+    this.lastActive = Date.now();
+  }
+
+  /**
+   * Whether the room may hibernate (hibernation.ts): peers are connected, but nothing happened for `quietMs`, and
+   * nothing of it lives only in memory — no write in flight, no ack owed, no sync being answered, nobody present.
+   */
+  mayHibernate(now: number, quietMs: number): boolean {
+    return (
+      this.state === "open" &&
+      this.peers.size > 0 &&
+      now - this.lastActive >= quietMs &&
+      this.holds === 0 &&
+      !this.writes.busy &&
+      this.joinStamps.size === 0 &&
+      this.writersOwed.size === 0 &&
+      this.readersOwed.size === 0 &&
+      this.readerAckTimer === undefined &&
+      !this.ackScheduled &&
+      this.presence.presentFrame() === null
+    );
+  }
+
+  /** Lets go of its peers for hibernation; they stay connected and come back with {@link Room.rejoin}. */
+  detachPeers(): ParkedPeer[] {
+    const parked: ParkedPeer[] = [];
+    for (const peer of this.peers) {
+      const deferred = this.deferredJoins.get(peer);
+      parked.push(deferred === undefined ? { peer } : { peer, deferred });
+      this.presence.leave(peer);
+    }
+    this.peers.clear();
+    this.deferredJoins.clear();
+    return parked;
+  }
+
+  /** Takes back a peer of the room's hibernation: already synced, so neither a sync nor a new stamp. */
+  rejoin({ peer, deferred }: ParkedPeer): void {
+    this.peers.add(peer);
+    if (deferred !== undefined) this.deferredJoins.set(peer, deferred);
+    this.presence.join(peer);
+    this.hooks.active(this);
+  }
+
   destroy(): void {
     if (this.state === "open") this.state = "closed";
     clearTimeout(this.readerAckTimer);
@@ -390,6 +448,7 @@ export class Room implements RoomHandle {
    */
   private onUpdate(update: Uint8Array, origin: unknown, stateVector: Map<number, number>): void {
     if (this.state !== "open") return;
+    this.touch();
     const source =
       origin instanceof Redelivery ? origin.peer : origin === RELAY_ORIGIN ? null : (origin as RoomPeer | null);
     const writer = origin instanceof Redelivery ? null : source;

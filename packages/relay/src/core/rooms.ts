@@ -9,6 +9,7 @@ import {
   type CloseReasonOf,
   FencedError,
   InvalidArgumentError,
+  InvalidStateError,
   parseRoomName,
   type RoomRef,
 } from "@parley/protocol";
@@ -16,6 +17,7 @@ import type { RelayStorage } from "../storage/storage.js";
 import { Attestor } from "./attestor.js";
 import type { RoomOpener } from "./extension.js";
 import { Extensions } from "./extensions.js";
+import { Hibernation } from "./hibernation.js";
 import type { Logger } from "./logger.js";
 import { Room, type RoomHooks } from "./room.js";
 import type { RoomLease, RoomLeases } from "./room-leases.js";
@@ -30,6 +32,11 @@ export interface RoomsOptions {
   extensions?: Extensions;
   /** Who may load a room when several relay nodes share the storage. Default: none (one relay). */
   leases?: RoomLeases;
+  /**
+   * How long a room with connected but quiet clients stays loaded, in ms (hibernation.ts). Default 0: always; also
+   * always with `leases`.
+   */
+  hibernateMs?: number;
 }
 
 /** Loaded rooms by name. */
@@ -52,9 +59,21 @@ export class Rooms implements RoomOpener {
 
   private readonly extensions: Extensions;
   private attesting: Promise<Attestor> | undefined;
+  private readonly hibernation: Hibernation;
+  private closing = false;
 
   constructor(private readonly options: RoomsOptions) {
     this.extensions = options.extensions ?? new Extensions([], options.logger);
+    // Not with leases (several nodes): a hibernating room would give its lease back while its clients stay parked
+    // here, and a client connecting through another node would get the room there, unseen by them.
+    this.hibernation = new Hibernation(
+      options.leases === undefined ? (options.hibernateMs ?? 0) : 0,
+      () => this.loaded.values(),
+      (room) => {
+        this.unload(room);
+        options.logger.debug("room hibernated", { room: room.name });
+      },
+    );
   }
 
   /**
@@ -64,18 +83,25 @@ export class Rooms implements RoomOpener {
   open(name: string): Promise<Room> {
     const existing = this.loading.get(name);
     if (existing) return existing;
+    if (this.closing) return Promise.reject(new InvalidStateError("the relay is shutting down"));
     const ref = parseRoomName(name);
     if (ref === null) return Promise.reject(new InvalidArgumentError("room", `"${name}" is not a room name`));
     const loading = this.load(name, ref).then((room) => {
       this.loaded.set(name, room);
       // Before the caller's continuation, so extensions observe the room before anything can change it.
       this.extensions.roomLoaded(room);
+      this.hibernation.wake(room);
       this.scheduleUnload(room);
       return room;
     });
     this.loading.set(name, loading);
     loading.catch((error: unknown) => {
       if (this.loading.get(name) === loading) this.loading.delete(name);
+      // Connections parked by the room's hibernation cannot wake it: they reconnect (to the node holding it now).
+      for (const { peer } of this.hibernation.drop(name)) {
+        if (error instanceof FencedError) peer.close(CloseCode.GoingAway, "room-moved", "room held by another node");
+        else peer.close(CloseCode.InternalError, "storage", "room could not be loaded");
+      }
       // Another relay node holds the room (room leases): routine, and its message names the room in clear.
       if (error instanceof FencedError) this.options.logger.debug("room held by another node", { room: name });
       else this.options.logger.error("room load failed", { room: name, error });
@@ -102,6 +128,9 @@ export class Rooms implements RoomOpener {
 
   /** Closes every peer with `code`, waits for pending writes and unloads every room. */
   async close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail = ""): Promise<void> {
+    this.closing = true;
+    // Parked connections' records were stamped when they joined; their lastSeen is not (the room is not loaded).
+    for (const { peer } of this.hibernation.stop()) peer.close(code, reason, detail);
     const rooms = await Promise.allSettled([...this.loading.values()]);
     for (const result of rooms) if (result.status === "fulfilled") result.value.closePeers(code, reason, detail);
     for (const result of rooms) {
@@ -140,13 +169,17 @@ export class Rooms implements RoomOpener {
     const timer = setTimeout(() => {
       this.timers.delete(room);
       if (!room.isIdle()) return;
-      this.forget(room);
-      this.extensions.roomUnloaded(room);
-      room.destroy();
+      this.unload(room);
       this.options.logger.debug("room unloaded", { room: room.name });
     }, this.options.graceMs);
     timer.unref();
     this.timers.set(room, timer);
+  }
+
+  private unload(room: Room): void {
+    this.forget(room);
+    this.extensions.roomUnloaded(room);
+    room.destroy();
   }
 
   private cancelUnload(room: Room): void {

@@ -52,6 +52,8 @@ const peer = (clientId: string): RoomPeer => ({
   synced: true,
   send() {},
   close() {},
+  park() {},
+  attach() {},
 });
 
 function clientUpdate(clientId: string, text: string): Uint8Array {
