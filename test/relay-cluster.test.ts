@@ -9,96 +9,49 @@
  * Needs PostgreSQL (`PARLEY_TEST_POSTGRES_URL`, default the local `test` database) and Redis
  * (`PARLEY_TEST_REDIS_URL`, default redis://127.0.0.1:6379); each run uses its own schema and key prefix.
  */
-import { createServer } from "node:net";
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
 import { listMessages, roomName } from "@parley/protocol";
 import { createPostgresStorage, type PostgresStorage } from "@parley/relay-postgres";
-import postgres from "postgres";
-import { createClient as createRedisClient } from "redis";
+import type { Sql } from "postgres";
+import type { RedisClientType } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { api } from "./business-support.js";
+import {
+  type ClusterNode,
+  clusterServices,
+  forgetRedisData as forgetKeys,
+  PG_URL,
+  REDIS_URL,
+  startClusterNodes,
+} from "./support/cluster.js";
 import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy.js";
-import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
+import { signUserToken, TEST_APP } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
 import { waitFor } from "./support/wait.js";
 
-const PG_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
-const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 const schema = `parley_cluster_${run}`;
 const keyPrefix = `parley-test-${run}:`;
 const LEASE_MS = 3_000;
 
-const admin = postgres(PG_URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
-const redis = createRedisClient({ url: REDIS_URL, socket: { connectTimeout: 2_000, reconnectStrategy: false } });
-redis.on("error", () => {});
+let admin: Sql;
+let redis: RedisClientType;
 let reader: PostgresStorage;
 let balancer: RoundRobinProxy;
 /** The nodes reach Redis through this, so a test can take Redis away from them. */
 let redisLink: CuttableProxy;
-const nodes: Array<{ id: string; port: number; relay: RelayHandle }> = [];
+const nodes: ClusterNode[] = [];
 const clients: ParleyClient[] = [];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
-      );
-    });
-  });
-}
-
 beforeAll(async () => {
-  try {
-    await admin`SELECT 1`;
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${PG_URL} (${(error as Error).message}). Start one (see "Tests" in ` +
-        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
-    );
-  }
-  try {
-    await redis.connect();
-    await redis.ping();
-  } catch (error) {
-    throw new Error(
-      `Redis is not reachable at ${REDIS_URL} (${(error as Error).message}). Start one ` +
-        "(Debian: apt-get install redis-server && service redis-server start; or docker run -d -p 6379:6379 redis:7) " +
-        "or set PARLEY_TEST_REDIS_URL.",
-    );
-  }
+  ({ admin, redis } = await clusterServices());
   const redisUrl = new URL(REDIS_URL);
   const redisPort = Number(redisUrl.port || 6379);
   redisLink = await startCuttableProxy(() => redisPort);
   redisUrl.host = `127.0.0.1:${new URL(redisLink.url).port}`;
-  const ports = await Promise.all([0, 1, 2].map(() => freePort()));
-  const started = await Promise.all(
-    ports.map((port, i) =>
-      startRelay({
-        port,
-        extraConfig: {
-          roomGraceMs: 300,
-          logLevel: "debug",
-          storage: { kind: "postgres", url: PG_URL, schema },
-          cluster: {
-            redis: redisUrl.toString(),
-            nodeId: `node-${i}`,
-            advertise: `127.0.0.1:${port}`,
-            secret: "test-cluster-secret-0123456789-abcdefgh",
-            leaseMs: LEASE_MS,
-            keyPrefix,
-          },
-        },
-      }),
-    ),
-  );
-  for (const [i, relay] of started.entries()) nodes.push({ id: `node-${i}`, port: ports[i]!, relay });
+  nodes.push(...(await startClusterNodes(3, { schema, keyPrefix, leaseMs: LEASE_MS, redisUrl: redisUrl.toString() })));
   reader = await createPostgresStorage({ url: PG_URL, schema });
   // Every node in turn, skipping dead ones: it does not hash on the room, so most connections are misrouted.
   balancer = await startRoundRobinProxy(() => nodes.map((node) => node.port));
@@ -113,22 +66,18 @@ afterAll(async () => {
   await redisLink?.close();
   for (const node of nodes) await node.relay.stop();
   await reader?.close();
-  await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-  await admin.end();
-  if (redis.isOpen) {
+  if (admin) {
+    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await admin.end();
+  }
+  if (redis?.isOpen) {
     await forgetRedisData();
     await redis.close();
   }
 });
 
 /** What a FLUSHALL does to this cluster, without touching other users of the same Redis. */
-async function forgetRedisData(): Promise<number> {
-  let removed = 0;
-  for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
-    if (keys.length > 0) removed += await redis.del(keys);
-  }
-  return removed;
-}
+const forgetRedisData = () => forgetKeys(redis, keyPrefix);
 
 async function loggedIn(userId: string, relayUrl: string): Promise<ParleyClient> {
   const client = createClient({ appId: TEST_APP.id, relayUrl, storage: memoryStorage(), WebSocket });

@@ -1,0 +1,107 @@
+/**
+ * Cluster tests' access to PostgreSQL and Redis, and relay nodes started as a cluster on them: a schema and a
+ * Redis key prefix per run. Without either server the tests fail with instructions; they never skip.
+ */
+import { createServer } from "node:net";
+import postgres, { type Sql } from "postgres";
+import { createClient as createRedisClient, type RedisClientType } from "redis";
+import { type RelayHandle, startRelay } from "./relay.js";
+
+/** `PARLEY_TEST_POSTGRES_URL`, default the local trust-auth server's `test` database. */
+export const PG_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+/** `PARLEY_TEST_REDIS_URL`, default the local server. */
+export const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
+
+/** A relay node of a test cluster. */
+export interface ClusterNode {
+  id: string;
+  port: number;
+  relay: RelayHandle;
+}
+
+/** A port nothing listens on right now. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port")),
+      );
+    });
+  });
+}
+
+/** Connections to both servers, or an error saying how to start the missing one. */
+export async function clusterServices(): Promise<{ admin: Sql; redis: RedisClientType }> {
+  const admin = postgres(PG_URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  try {
+    await admin`SELECT 1`;
+  } catch (error) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    throw new Error(
+      `PostgreSQL is not reachable at ${PG_URL} (${(error as Error).message}). Start one (see "Tests" in ` +
+        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
+    );
+  }
+  const redis: RedisClientType = createRedisClient({
+    url: REDIS_URL,
+    socket: { connectTimeout: 2_000, reconnectStrategy: false },
+  });
+  redis.on("error", () => {});
+  try {
+    await redis.connect();
+    await redis.ping();
+  } catch (error) {
+    await admin.end({ timeout: 1 }).catch(() => {});
+    throw new Error(
+      `Redis is not reachable at ${REDIS_URL} (${(error as Error).message}). Start one ` +
+        "(Debian: apt-get install redis-server && service redis-server start; or docker run -d -p 6379:6379 redis:7) " +
+        "or set PARLEY_TEST_REDIS_URL.",
+    );
+  }
+  return { admin, redis };
+}
+
+/**
+ * Starts `count` relay nodes (`node-0`, …) of one cluster on `schema` and `keyPrefix`, reaching Redis at
+ * `redisUrl` (default {@link REDIS_URL}); `extraConfig` is merged into each node's config.
+ */
+export async function startClusterNodes(
+  count: number,
+  options: { schema: string; keyPrefix: string; leaseMs: number; redisUrl?: string; extraConfig?: object },
+): Promise<ClusterNode[]> {
+  const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
+  const relays = await Promise.all(
+    ports.map((port, i) =>
+      startRelay({
+        port,
+        extraConfig: {
+          roomGraceMs: 300,
+          logLevel: "debug",
+          ...options.extraConfig,
+          storage: { kind: "postgres", url: PG_URL, schema: options.schema },
+          cluster: {
+            redis: options.redisUrl ?? REDIS_URL,
+            nodeId: `node-${i}`,
+            advertise: `127.0.0.1:${port}`,
+            secret: "test-cluster-secret-0123456789-abcdefgh",
+            leaseMs: options.leaseMs,
+            keyPrefix: options.keyPrefix,
+          },
+        },
+      }),
+    ),
+  );
+  return relays.map((relay, i) => ({ id: `node-${i}`, port: ports[i]!, relay }));
+}
+
+/** Deletes every key of `keyPrefix`: what a FLUSHALL does to that cluster, without touching other users. */
+export async function forgetRedisData(redis: RedisClientType, keyPrefix: string): Promise<number> {
+  let removed = 0;
+  for await (const keys of redis.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
+    if (keys.length > 0) removed += await redis.del(keys);
+  }
+  return removed;
+}
