@@ -35,9 +35,9 @@ import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import type { Attestor } from "./attestor.js";
 import { claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
-import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
+import { type HeldRecord, JoinRecords } from "./join-records.js";
 import type { Logger } from "./logger.js";
 import { Presence } from "./presence.js";
 import { WritePath } from "./write-path.js";
@@ -59,10 +59,10 @@ export interface RoomPeer {
   attach(room: Room): void;
 }
 
-/** A peer of a hibernating room, with its client record if it was still held back (see `recordJoin`). */
+/** A peer of a hibernating room, with its client record if it was still held back (join-records.ts). */
 export interface ParkedPeer {
   peer: RoomPeer;
-  deferred?: { stamp: JoinStamp; at: number };
+  held?: HeldRecord;
 }
 
 /** What the relay stamps on a client's record when it joins. */
@@ -114,10 +114,8 @@ export class Room implements RoomHandle {
   /** Presence of the connected clients (not stored): presence.ts. */
   readonly presence: Presence;
   private readonly peers = new Set<RoomPeer>();
-  /** Client records still to stamp: peers whose first sync has not been answered yet. */
-  private readonly joinStamps = new Map<RoomPeer, JoinStamp>();
-  /** Client records held back while nobody wrote to this anonymous room (see {@link Room.recordJoin}). */
-  private readonly deferredJoins = new Map<RoomPeer, { stamp: JoinStamp; at: number }>();
+  /** Its peers' client records (join-records.ts). */
+  private readonly records: JoinRecords;
   private holds = 0;
   private readonly writes: WritePath;
   private ackScheduled = false;
@@ -147,6 +145,7 @@ export class Room implements RoomHandle {
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update);
     });
+    this.records = new JoinRecords(this, logger);
     this.writes = new WritePath(
       name,
       this.doc,
@@ -230,7 +229,7 @@ export class Room implements RoomHandle {
     try {
       this.bindRelay([]);
       this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
-      this.recordDeferredJoins();
+      this.records.wrote();
       await this.writes.durableSoFar();
       if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
     } finally {
@@ -254,7 +253,7 @@ export class Room implements RoomHandle {
       }, RELAY_ORIGIN);
     }
     Y.applyUpdate(this.doc, update, peer);
-    this.recordDeferredJoins();
+    this.records.wrote();
     return verdict;
   }
 
@@ -266,7 +265,7 @@ export class Room implements RoomHandle {
   applyAttested(update: Uint8Array, tag: Uint8Array, peer: RoomPeer): boolean {
     if (!this.attestor.verify(this.name, update, tag)) return false;
     Y.applyUpdate(this.doc, update, new Redelivery(peer));
-    this.recordDeferredJoins();
+    this.records.wrote();
     return true;
   }
 
@@ -275,68 +274,27 @@ export class Room implements RoomHandle {
     return this.presence.awareness;
   }
 
-  /**
-   * Adds a peer. Its client record is stamped by {@link Room.recordJoin} once its first sync is answered:
-   * written now, the record would be part of that reply, and the reply waits for what it carries to be
-   * durable — every join would wait for a disk write (and change the document the cached full state of
-   * full-state-cache.ts is shared from).
-   */
+  /** Adds a peer. Its client record is stamped once its first sync is answered ({@link Room.recordJoin}). */
   join(peer: RoomPeer, stamp: JoinStamp): void {
     this.peers.add(peer);
-    this.joinStamps.set(peer, stamp);
+    this.records.joined(peer, stamp);
     this.presence.join(peer);
     this.hooks.active(this);
   }
 
-  /**
-   * Stamps the client record of a peer that joined (once; after its first sync reply went out). In an
-   * anonymous room that holds nothing, the stamp waits for the first write: a visitor who opens the widget
-   * and never writes must leave nothing stored (the stamp would be the room's only content, and would make
-   * its first write to disk). A peer that leaves before anyone wrote is never recorded.
-   */
+  /** Stamps the client record of a peer whose first sync was answered (join-records.ts says when it is written). */
   recordJoin(peer: RoomPeer): void {
-    const stamp = this.joinStamps.get(peer);
-    if (stamp === undefined || this.state !== "open") return;
-    this.joinStamps.delete(peer);
-    if (this.holdsNothing()) {
-      this.deferredJoins.set(peer, { stamp, at: Date.now() });
-      return;
-    }
-    this.transactAsRelay((doc) => recordConnect(doc, { clientId: peer.clientId, ...stamp }, Date.now())).catch(
-      (error) => this.logger.warn("client record not stored", { room: this.name, error }),
-    );
+    this.records.answered(peer);
   }
 
   /** Removes a peer, its presence, and stamps `lastSeen` (and `active: false` after a logout). */
   leave(peer: RoomPeer, loggedOut = false): void {
     if (!this.peers.delete(peer)) return;
-    this.joinStamps.delete(peer);
     this.writersOwed.delete(peer);
     this.readersOwed.delete(peer);
     this.presence.leave(peer);
-    // Never recorded (nobody wrote while it was here): nothing to stamp, and nothing to store.
-    const unrecorded = this.deferredJoins.delete(peer) || this.holdsNothing();
-    if (this.state === "open" && !unrecorded) {
-      this.transactAsRelay((doc) => recordDisconnect(doc, peer.clientId, Date.now(), loggedOut)).catch((error) =>
-        this.logger.warn("client record not stored", { room: this.name, error }),
-      );
-    }
+    this.records.left(peer, loggedOut);
     this.hooks.idle(this);
-  }
-
-  /** Whether this is an anonymous room nobody (client or relay) wrote to: its client records wait. */
-  private holdsNothing(): boolean {
-    return this.ref.kind === "anonymous" && this.doc.store.clients.size === 0;
-  }
-
-  /** Stamps the records held back by {@link Room.recordJoin}, once the room holds something. */
-  private recordDeferredJoins(): void {
-    if (this.deferredJoins.size === 0 || this.holdsNothing() || this.state !== "open") return;
-    const joins = [...this.deferredJoins];
-    this.deferredJoins.clear();
-    this.transactAsRelay((doc) => {
-      for (const [peer, { stamp, at }] of joins) recordConnect(doc, { clientId: peer.clientId, ...stamp }, at);
-    }).catch((error) => this.logger.warn("client record not stored", { room: this.name, error }));
   }
 
   /** Closes every peer (optionally except one) with a code, and records them as gone at once. */
@@ -402,7 +360,7 @@ export class Room implements RoomHandle {
       now - this.lastActive >= quietMs &&
       this.holds === 0 &&
       !this.writes.busy &&
-      this.joinStamps.size === 0 &&
+      !this.records.answering &&
       this.writersOwed.size === 0 &&
       this.readersOwed.size === 0 &&
       this.readerAckTimer === undefined &&
@@ -415,19 +373,18 @@ export class Room implements RoomHandle {
   detachPeers(): ParkedPeer[] {
     const parked: ParkedPeer[] = [];
     for (const peer of this.peers) {
-      const deferred = this.deferredJoins.get(peer);
-      parked.push(deferred === undefined ? { peer } : { peer, deferred });
+      const held = this.records.release(peer);
+      parked.push(held === undefined ? { peer } : { peer, held });
       this.presence.leave(peer);
     }
     this.peers.clear();
-    this.deferredJoins.clear();
     return parked;
   }
 
   /** Takes back a peer of the room's hibernation: already synced, so neither a sync nor a new stamp. */
-  rejoin({ peer, deferred }: ParkedPeer): void {
+  rejoin({ peer, held }: ParkedPeer): void {
     this.peers.add(peer);
-    if (deferred !== undefined) this.deferredJoins.set(peer, deferred);
+    if (held !== undefined) this.records.restore(peer, held);
     this.presence.join(peer);
     this.hooks.active(this);
   }
