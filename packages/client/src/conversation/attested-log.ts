@@ -2,11 +2,11 @@
  * The attested updates a conversation received and the relay has not reported stored yet: what the client
  * hands back if the relay crashed after forwarding them (see `attestation.ts` in @parley/protocol).
  *
- * Kept in memory and saved under `attested/<room>` in the client's store, so a client restarted while the
- * relay lost them still holds their tags next to the structs its document persisted. Saves are coalesced:
- * one in flight, one more queued for whatever arrived meanwhile.
+ * Kept in memory and saved under `attested/<room>` in the client's store (coalesced-write.ts), so a client
+ * restarted while the relay lost them still holds their tags next to the structs its document persisted.
  */
 import { type AttestedUpdate, isCoveredBy } from "@parley/protocol";
+import { CoalescedWrite } from "../storage/coalesced-write.js";
 import type { ClientStorage, StoredValue } from "../storage/storage.js";
 
 /** Storage key of a room's attested updates. */
@@ -41,8 +41,12 @@ function decode(saved: StoredValue | undefined): AttestedUpdate[] {
 
 export class AttestedLog {
   private entries: AttestedUpdate[] = [];
-  private saving: Promise<void> = Promise.resolve();
-  private saveQueued = false;
+  private readonly saves = new CoalescedWrite(() => {
+    const value = this.entries.map((entry) => [toBase64(entry.update), toBase64(entry.tag)]);
+    return value.length === 0
+      ? this.storage.delete(attestedKey(this.room))
+      : this.storage.set(attestedKey(this.room), value);
+  });
 
   private constructor(
     private readonly storage: ClientStorage,
@@ -64,7 +68,7 @@ export class AttestedLog {
   /** Keeps an attested update the relay forwarded. */
   add(entry: AttestedUpdate): void {
     this.entries.push(entry);
-    this.save();
+    this.saves.schedule();
   }
 
   /** Lets go of the updates `stored` covers: the relay holds them durably. */
@@ -72,7 +76,7 @@ export class AttestedLog {
     const kept = this.entries.filter((entry) => !isCoveredBy(entry.update, stored));
     if (kept.length === this.entries.length) return;
     this.entries = kept;
-    this.save();
+    this.saves.schedule();
   }
 
   /** The updates a relay with `stateVector` lacks, in the order they were received. */
@@ -81,21 +85,7 @@ export class AttestedLog {
   }
 
   /** Resolves once every save issued so far has settled. */
-  async settled(): Promise<void> {
-    await this.saving;
-  }
-
-  private save(): void {
-    if (this.saveQueued) return;
-    this.saveQueued = true;
-    this.saving = this.saving
-      .then(() => {
-        this.saveQueued = false;
-        const value = this.entries.map((entry) => [toBase64(entry.update), toBase64(entry.tag)]);
-        return value.length === 0
-          ? this.storage.delete(attestedKey(this.room))
-          : this.storage.set(attestedKey(this.room), value);
-      })
-      .catch(() => {});
+  settled(): Promise<void> {
+    return this.saves.settled();
   }
 }

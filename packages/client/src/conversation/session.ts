@@ -11,6 +11,7 @@ import {
   type ConnectionStatus,
   type WebSocketConstructor,
 } from "../net/connection.js";
+import { CoalescedWrite } from "../storage/coalesced-write.js";
 import type { ClientStorage, DocHandle, StoredValue } from "../storage/storage.js";
 import { AttestedLog, attestedKey } from "./attested-log.js";
 import { MessageIndex } from "./message-index.js";
@@ -56,8 +57,12 @@ export class Session {
   private channel: BroadcastChannel | undefined;
   private storedState = new Map<number, number>();
   private storedWaiters = new Set<() => void>();
-  private saving: Promise<void> = Promise.resolve();
-  private saveQueued = false;
+  /** Saves the stored state so that a restarted client knows what is already safe (a logout offline need not fail). */
+  private readonly storedWrite = new CoalescedWrite(() => {
+    const snapshot: Record<string, StoredValue> = {};
+    for (const [client, clock] of this.storedState) snapshot[client] = clock;
+    return this.options.storage.set(storedKey(this.room), snapshot);
+  });
   private closed = false;
   private syncedOnce = false;
   private recent: RecentPreview | undefined;
@@ -257,7 +262,7 @@ export class Session {
     this.doc.off("update", this.forwardToTabs);
     this.channel?.close();
     for (const waiter of this.storedWaiters) waiter();
-    await this.saving;
+    await this.storedWrite.settled();
     await this.attested?.settled();
     await this.handle?.close();
     this.doc.destroy();
@@ -294,26 +299,9 @@ export class Session {
       }
     }
     if (!changed) return;
-    this.saveStored();
+    this.storedWrite.schedule();
     for (const waiter of [...this.storedWaiters]) waiter();
     this.options.onChange("messages");
-  }
-
-  /**
-   * Saves the stored state so that a restarted client knows what is already safe (a logout while offline
-   * need not fail). Acknowledgements arriving during a save are coalesced into one more save.
-   */
-  private saveStored(): void {
-    if (this.saveQueued) return;
-    this.saveQueued = true;
-    this.saving = this.saving
-      .then(() => {
-        this.saveQueued = false;
-        const snapshot: Record<string, StoredValue> = {};
-        for (const [client, clock] of this.storedState) snapshot[client] = clock;
-        return this.options.storage.set(storedKey(this.room), snapshot);
-      })
-      .catch(() => {});
   }
 
   private readonly onTransaction = (transaction: Y.Transaction): void => {
