@@ -3,7 +3,7 @@
  * routes upgrades and runs the heartbeat and the lease renewals from the relay's start to its stop.
  */
 import { InvalidArgumentError } from "@parley/protocol";
-import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage } from "@parley/relay";
+import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage, RoomHandle } from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { Coordination, ownerString } from "./coordination.js";
 import { ClusterLeases } from "./leases.js";
@@ -22,6 +22,11 @@ export interface ClusterOptions {
 
 /** Time between heartbeats: a node is dead to the others three beats after its last one. */
 const HEARTBEAT_MS = 1_000;
+/**
+ * A room loaded more recently than this is not handed over on request: it is being joined (its first
+ * connection is admitted before it counts as a peer), or two nodes raced to load it.
+ */
+const SETTLED_MS = 500;
 
 function ownershipOf(storage: RelayStorage): RoomOwnership {
   const ownership = (storage as { ownership?: RoomOwnership }).ownership;
@@ -62,8 +67,23 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     leases,
     logger,
   });
+  // Rooms loaded here, to tell whether one asked for is in use (hand-over requests, coordination.ts).
+  const loaded = new Map<string, { room: RoomHandle; at: number }>();
+  coordination.onReleaseRequest((name) => {
+    const entry = loaded.get(name);
+    if (entry === undefined || !entry.room.isOpen || entry.room.peerCount > 0) return;
+    if (performance.now() - entry.at < SETTLED_MS) return;
+    logger.debug("room handed over on request", { room: name });
+    leases.handOver(name);
+  });
   const extension: RelayExtension = {
     name: "cluster",
+    onRoomLoaded(room) {
+      loaded.set(room.name, { room, at: performance.now() });
+    },
+    onRoomUnloaded(room) {
+      if (loaded.get(room.name)?.room === room) loaded.delete(room.name);
+    },
     async onStart(context) {
       router.trustProxy = context.config.limits.trustProxy;
       router.budget = new LookupBudget(context.config.limits.connectsPerMinutePerIp);

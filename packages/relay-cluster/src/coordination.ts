@@ -2,7 +2,9 @@
  * What the nodes share through Redis, all of it a hint that PostgreSQL can rebuild: node heartbeats
  * (`<prefix>node:<nodeId>` = advertise address, with a TTL of three beats) and a room → owner cache
  * (`<prefix>room:<room>` = `<nodeId> <advertise>`, written when a node acquires a room, deleted when it
- * releases it). Losing any of it (a restart, a FLUSHALL, Redis down) costs a PostgreSQL look-up or a wait
+ * releases it), and one control message: "hand this room over if nobody uses it", published on the holder's
+ * channel `<prefix>release:<nodeId>` by a node that needs the room (a login merge of an anonymous room the
+ * other node still keeps for its grace period). Losing any of it (a restart, a FLUSHALL, Redis down) costs a PostgreSQL look-up or a wait
  * for a lease, never data: who serves a room is decided by its lease alone.
  *
  * Every call fails fast while Redis is away (no offline queue, short timeouts) and answers "unknown"
@@ -56,6 +58,9 @@ export class Coordination {
   private readonly self: string;
   private heartbeat: NodeJS.Timeout | undefined;
   private healthy = true;
+  /** A second connection: one that subscribes can send nothing else. */
+  private readonly subscriber;
+  private releaseRequested: (room: string) => void = () => {};
 
   constructor(private readonly options: CoordinationOptions) {
     this.self = ownerString(options.self);
@@ -73,6 +78,18 @@ export class Coordination {
       this.healthy = true;
       void this.beat();
     });
+    this.subscriber = this.client.duplicate();
+    this.subscriber.on("error", () => {}); // the main connection reports Redis trouble
+  }
+
+  /** Calls `listener` with each room another node asks this node to hand over. */
+  onReleaseRequest(listener: (room: string) => void): void {
+    this.releaseRequested = listener;
+  }
+
+  /** Asks `nodeId` to hand `room` over if nobody uses it there (a hint: nothing happens if Redis is away). */
+  async requestRelease(nodeId: string, room: string): Promise<void> {
+    await this.attempt(() => this.client.publish(this.key("release", nodeId), room));
   }
 
   /** Connects (waiting at most `waitMs`; a node also starts without Redis) and starts the heartbeat. */
@@ -90,6 +107,15 @@ export class Coordination {
     });
     if (await Promise.race([connected, waited])) await this.beat();
     clearTimeout(timer);
+    // In the background: the client subscribes again by itself after a reconnect.
+    this.subscriber
+      .connect()
+      .then(() =>
+        this.subscriber.subscribe(this.key("release", this.options.self.nodeId), (room: string) =>
+          this.releaseRequested(room),
+        ),
+      )
+      .catch((error: unknown) => this.trouble("redis subscription failed", error));
     this.heartbeat = setInterval(() => void this.beat(), this.options.heartbeatMs);
     this.heartbeat.unref();
   }
@@ -99,6 +125,7 @@ export class Coordination {
     clearInterval(this.heartbeat);
     await this.attempt(() => this.client.del(this.key("node", this.options.self.nodeId)));
     await this.client.close().catch(() => {});
+    await this.subscriber.close().catch(() => {});
   }
 
   /**
@@ -136,7 +163,7 @@ export class Coordination {
     );
   }
 
-  private key(kind: "node" | "room", name: string): string {
+  private key(kind: "node" | "room" | "release", name: string): string {
     return `${this.options.keyPrefix}${kind}:${name}`;
   }
 

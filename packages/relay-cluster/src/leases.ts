@@ -9,7 +9,7 @@
 import { FencedError } from "@parley/protocol";
 import type { Logger, RoomLease, RoomLeases } from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
-import type { Coordination } from "./coordination.js";
+import { type Coordination, parseOwner } from "./coordination.js";
 
 /** Options of {@link ClusterLeases}. */
 export interface ClusterLeasesOptions {
@@ -52,6 +52,14 @@ class HeldLease implements RoomLease {
     this.leases.dropped(this, false);
     this.onLostCallback?.();
   }
+
+  /** @internal Ends this load (the relay closes and drops the room) and frees the lease for the next taker. */
+  handOver(): void {
+    if (this.lost || this.released) return;
+    this.lost = true;
+    this.leases.dropped(this, true);
+    this.onLostCallback?.();
+  }
 }
 
 /** The rooms this node holds, renewed together. */
@@ -69,9 +77,16 @@ export class ClusterLeases implements RoomLeases {
     const asked = performance.now();
     const lease = await ownership.acquire(name, owner, leaseMs);
     if (lease === null) {
-      // Whoever routed this here had a stale idea of the owner: correct the cache for the next connection.
+      // Whoever routed this here had a stale idea of the owner: correct the cache for the next connection. And
+      // the holder may keep the room only for its grace period (an anonymous room a login merge needs here):
+      // ask it to hand the room over if nobody uses it there; the caller's retry then finds it free.
       void ownership.owner(name).then(
-        (current) => (current === null ? undefined : coordination.setOwner(name, current.owner)),
+        async (current) => {
+          const holder = parseOwner(current?.owner);
+          if (current === null || holder === null) return;
+          await coordination.setOwner(name, current.owner);
+          if (holder.nodeId !== parseOwner(owner)?.nodeId) await coordination.requestRelease(holder.nodeId, name);
+        },
         () => {},
       );
       throw new FencedError(name);
@@ -83,6 +98,11 @@ export class ClusterLeases implements RoomLeases {
     // release's delete comes after this write).
     void coordination.setOwner(name);
     return held;
+  }
+
+  /** Hands `name` over (see {@link HeldLease.handOver}) if this node holds it. */
+  handOver(name: string): void {
+    this.held.get(name)?.handOver();
   }
 
   /** Whether this node holds a lease on `name` (it has the room loaded or loading). */
