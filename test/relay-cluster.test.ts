@@ -9,8 +9,9 @@
  * Needs PostgreSQL (`PARLEY_TEST_POSTGRES_URL`, default the local `test` database) and Redis
  * (`PARLEY_TEST_REDIS_URL`, default redis://127.0.0.1:6379); each run uses its own schema and key prefix.
  */
+import { createHash } from "node:crypto";
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { listMessages, roomName } from "@parley/protocol";
+import { anonymousIdFromSecret, listMessages, parseAnonymousToken, roomName } from "@parley/protocol";
 import { createPostgresStorage, type PostgresStorage } from "@parley/relay-postgres";
 import type { Sql } from "postgres";
 import type { RedisClientType } from "redis";
@@ -18,6 +19,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
 import { api } from "./business-support.js";
+import { connectRaw, storedAnonymousToken } from "./support/client.js";
 import {
   type ClusterNode,
   clusterServices,
@@ -241,6 +243,33 @@ describe("several relay nodes", () => {
     await waitFor(async () => (await redis.exists(nodes.map((node) => `${keyPrefix}node:${node.id}`))) === 3, {
       what: "every node's heartbeat written after Redis came back",
     });
+  });
+
+  it("refuses an anonymous secret after its logout on every node, also once the node that stored it is killed", async () => {
+    const storage = memoryStorage();
+    const visitor = createClient({ appId: TEST_APP.id, relayUrl: balancer.url, storage, WebSocket });
+    clients.push(visitor);
+    await visitor.ready;
+    await visitor.send("anonymous words");
+    await visitor.flush();
+    const oldToken = await storedAnonymousToken(storage);
+    const subject = anonymousIdFromSecret(parseAnonymousToken(oldToken) ?? "");
+    const oldRoom = roomName({ appId: TEST_APP.id, kind: "anonymous", subject });
+    await visitor.logout();
+    // The node that served the anonymous room (logs name rooms by a hash) stored the revocation; it dies.
+    const hash = createHash("sha256").update(oldRoom).digest("hex").slice(0, 16);
+    const served = nodes.find((node) =>
+      node.relay.logs.some((line) => line.includes('"msg":"connection opened"') && line.includes(hash)),
+    )!;
+    expect(served).toBeDefined();
+    await served.relay.kill();
+    try {
+      for (const node of nodes.filter((candidate) => candidate !== served)) {
+        expect((await connectRaw(node.relay, oldRoom, oldToken, {}, 30_000)).closeCode).toBe(4403);
+      }
+    } finally {
+      await served.relay.restart();
+    }
   });
 
   it("closes the room on an owner paused past its lease, which stores nothing more; its clients move", async () => {
