@@ -147,14 +147,27 @@ async function expectGaplessSequence(userId: string): Promise<void> {
   expect(row!.last).toBe(row!.last_seq);
 }
 
-/** Waits until every client of a room has `count` messages, all sent, the same on each. */
+/** Waits until every client of a room has `count` messages, all sent, in the same order on each, no id twice. */
 async function converged(group: ParleyClient[], count: number, what: string): Promise<void> {
+  const order = (client: ParleyClient) => client.messages().map((m) => m.id);
   await waitFor(
     () =>
       group.every((c) => c.messages().length === count && c.messages().every((m) => m.status === "sent")) &&
-      group.every((c) => idsOf(c).join() === idsOf(group[0]!).join()),
+      group.every((c) => order(c).join() === order(group[0]!).join()),
     { what, timeoutMs: 45_000 },
   );
+  expect(new Set(order(group[0]!)).size).toBe(count);
+}
+
+/**
+ * No node refused a client's update for authorship (4409) since it started: after a failover, no client is
+ * refused for holding what another client wrote.
+ */
+function expectNoAuthorshipRefusals(): void {
+  const refused = nodes
+    .flatMap((node) => node.relay.logs)
+    .filter((line) => line.includes('"msg":"connection refused a frame"') && line.includes('"code":4409'));
+  expect(refused).toEqual([]);
 }
 
 describe("several relay nodes", () => {
@@ -298,6 +311,7 @@ describe("several relay nodes", () => {
       what: "the old owner drops the room",
     });
     await converged(group, 4, "ivy's clients agree");
+    expectNoAuthorshipRefusals();
     expect(await storedIds("ivy")).toEqual(idsOf(group[0]!));
     await expectGaplessSequence("ivy");
   });
@@ -327,6 +341,7 @@ describe("several relay nodes", () => {
     for (const [i, userId] of users.entries()) expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
     // Every id any client ever saw acknowledged is stored in its room.
     await expectStored(acked, users);
+    expectNoAuthorshipRefusals();
     await killed.relay.restart();
   });
 
@@ -354,5 +369,6 @@ describe("several relay nodes", () => {
       await expectGaplessSequence(userId);
     }
     await expectStored(acked, users);
+    expectNoAuthorshipRefusals();
   });
 });
