@@ -56,14 +56,15 @@ export function readAttested(decoder: decoding.Decoder): AttestedUpdate {
 }
 
 /**
- * The bytes an attestation tag is computed over: a domain label, the room name and the update, each
- * length-prefixed so that no two (room, update) pairs share an encoding.
+ * What an attestation tag is computed over comes in two parts: these bytes, then the update itself. Together they
+ * are a domain label, the room name and the update, each length-prefixed (lib0 `varString`, `varString`,
+ * `varUint8Array`), so that no two (room, update) pairs share an encoding; the update is not copied to build them.
  */
-export function attestationInput(room: string, update: Uint8Array): Uint8Array {
+export function attestationPrefix(room: string, updateLength: number): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarString(encoder, "parley.attested.v1");
   encoding.writeVarString(encoder, room);
-  encoding.writeVarUint8Array(encoder, update);
+  encoding.writeVarUint(encoder, updateLength);
   return encoding.toUint8Array(encoder);
 }
 

@@ -3,16 +3,21 @@
  * every change forwarded before it is durable, and checked when a client hands such an update back after a
  * crash (see `attestation.ts` in @parley/protocol for the rule, and the relay README's Durability section).
  */
-import { createHmac, timingSafeEqual } from "node:crypto";
-import { ATTESTATION_TAG_BYTES, attestationInput } from "@parley/protocol";
+import { createHmac, createSecretKey, type KeyObject, timingSafeEqual } from "node:crypto";
+import { ATTESTATION_TAG_BYTES, attestationPrefix } from "@parley/protocol";
 
 /** Tags and verifies attested updates under one key. */
 export class Attestor {
-  constructor(private readonly key: Uint8Array) {}
+  /** Imported once: an HMAC from raw key bytes imports them again on every call. */
+  private readonly key: KeyObject;
+
+  constructor(key: Uint8Array) {
+    this.key = createSecretKey(key);
+  }
 
   /** The tag of `update` in `room`. */
   tag(room: string, update: Uint8Array): Uint8Array {
-    const mac = createHmac("sha256", this.key).update(attestationInput(room, update)).digest();
+    const mac = createHmac("sha256", this.key).update(attestationPrefix(room, update.length)).update(update).digest();
     return new Uint8Array(mac.buffer, mac.byteOffset, ATTESTATION_TAG_BYTES);
   }
 
