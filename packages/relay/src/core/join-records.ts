@@ -29,7 +29,8 @@ interface RecordingRoom {
   readonly ref: RoomRef;
   readonly doc: Y.Doc;
   readonly isOpen: boolean;
-  transactAsRelay(change: (doc: Y.Doc) => void): Promise<void>;
+  /** Records apply no update: the relay's binding, when due, goes in the same transaction (room.ts). */
+  transactLocallyAsRelay(change: (doc: Y.Doc) => void): Promise<void>;
 }
 
 /** The client records of one room's peers, stamped at the moments described above. */
@@ -104,7 +105,7 @@ export class JoinRecords {
 
   private write(change: (doc: Y.Doc) => void): void {
     this.room
-      .transactAsRelay(change)
+      .transactLocallyAsRelay(change)
       .catch((error) => this.logger.warn("client record not stored", { room: this.room.name, error }));
   }
 }

@@ -85,6 +85,9 @@ export interface RoomHooks {
   stored(room: Room): void;
 }
 
+/** The guid of every room's document (see {@link Room.doc}). */
+const ROOM_GUID = "parley-room";
+
 /** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
 const RELAY_ORIGIN = Symbol("parley-relay");
 
@@ -109,8 +112,12 @@ function syncUpdateFrame(update: Uint8Array): Uint8Array {
 
 /** One loaded document and its connections. Create with {@link Room.load}. */
 export class Room implements RoomHandle {
-  /** The document. Read it freely; change it only through {@link Room.transactAsRelay}. */
-  readonly doc = new Y.Doc();
+  /**
+   * The document. Read it freely; change it only through {@link Room.transactAsRelay}. Its guid (used by Yjs
+   * only for subdocuments, which rooms do not have) is given: Yjs's default, lib0's `uuidv4`, draws 31 random
+   * numbers through WebCrypto, about 50 µs of every join.
+   */
+  readonly doc = new Y.Doc({ guid: ROOM_GUID });
   /** Presence of the connected clients (not stored): presence.ts. */
   readonly presence: Presence;
   private readonly peers = new Set<RoomPeer>();
@@ -224,11 +231,32 @@ export class Room implements RoomHandle {
    * if it could not be). Resolves at once, after earlier writes are durable, if `change` changes nothing.
    */
   async transactAsRelay(change: (doc: Y.Doc) => void): Promise<void> {
+    return this.relayTransaction(change, false);
+  }
+
+  /**
+   * {@link Room.transactAsRelay} for a `change` that applies no update (the client records): the relay's binding
+   * in `owners`, when one is due, is written in the same transaction as the change — one update, one append and
+   * one forwarded frame instead of two. A change that applies an update must go through `transactAsRelay`: Yjs
+   * would treat the transaction as remote and rotate the relay's clientID after it (see `bindRelay`).
+   */
+  async transactLocallyAsRelay(change: (doc: Y.Doc) => void): Promise<void> {
+    return this.relayTransaction(change, true);
+  }
+
+  private async relayTransaction(change: (doc: Y.Doc) => void, local: boolean): Promise<void> {
     if (this.state !== "open") throw new InvalidStateError(`room ${this.name} is closed`);
     const release = this.hold();
     try {
-      this.bindRelay([]);
-      this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
+      if (local) {
+        this.doc.transact(() => {
+          this.bindRelay([]);
+          change(this.doc);
+        }, RELAY_ORIGIN);
+      } else {
+        this.bindRelay([]);
+        this.doc.transact(() => change(this.doc), RELAY_ORIGIN);
+      }
       this.records.wrote();
       await this.writes.durableSoFar();
       if (!this.isOpen) throw new StorageError(`room ${this.name} failed to store`);
@@ -246,8 +274,8 @@ export class Room implements RoomHandle {
     const verdict = checkUpdate(this.doc, update, { clientId: peer.clientId }, Date.now());
     if (!verdict.ok) return verdict;
     if (verdict.newOwners.length > 0) {
-      this.bindRelay(verdict.newOwners);
       this.doc.transact(() => {
+        this.bindRelay(verdict.newOwners);
         const owners = ownersOf(this.doc);
         for (const id of verdict.newOwners) owners.set(String(id), peer.clientId);
       }, RELAY_ORIGIN);
@@ -482,8 +510,9 @@ export class Room implements RoomHandle {
   /**
    * Makes sure the relay writes with a Yjs clientID bound to RELAY_OWNER that nobody else owns or has
    * used: a fresh one per load (never reused across restarts, where unstored relay structs may exist on
-   * clients), and a new one if Yjs ever changed `doc.clientID`. The binding is its own local transaction:
-   * Yjs marks any transaction that applies an update as remote, and would then rotate the clientID.
+   * clients), and a new one if Yjs ever changed `doc.clientID`. The binding is written in a local transaction
+   * (its own, or the caller's if that one applies no update): Yjs marks any transaction that applies an update
+   * as remote, and would then rotate the clientID. Inside a transaction, call it before the relay writes in it.
    */
   private bindRelay(exclude: number[]): void {
     if (this.relayId !== null && this.relayId === this.doc.clientID) return;
