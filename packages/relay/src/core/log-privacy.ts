@@ -5,7 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { parseRoomName } from "@parley/protocol";
-import type { LogFields, Logger } from "./logger.js";
+import type { LogFields, Logger, LogLevel } from "./logger.js";
 
 /** The hash a room is logged as: the first 16 hex digits of SHA-256 of its name. */
 export function roomHash(room: string): string {
@@ -22,13 +22,22 @@ function redact(fields: LogFields | undefined): LogFields | undefined {
     : { ...rest, app: ref.appId, kind: ref.kind, room: roomHash(room) };
 }
 
-/** A logger that replaces every `room` field by `app`, `kind` and the room's hash before writing. */
+/**
+ * A logger that replaces every `room` field by `app`, `kind` and the room's hash before writing. Lines the
+ * wrapped logger would drop (its {@link Logger.enabled} says so) are dropped here, unhashed: the relay logs a
+ * debug line per connection, and hashing it at the default level `info` was a SHA-256 per join for nothing.
+ */
 export function privateRooms(logger: Logger): Logger {
+  const log = (level: LogLevel, fields: LogFields | undefined, write: (fields: LogFields | undefined) => void) => {
+    if (logger.enabled?.(level) === false) return;
+    write(redact(fields));
+  };
   return {
-    debug: (msg, fields) => logger.debug(msg, redact(fields)),
-    info: (msg, fields) => logger.info(msg, redact(fields)),
-    warn: (msg, fields) => logger.warn(msg, redact(fields)),
-    error: (msg, fields) => logger.error(msg, redact(fields)),
+    debug: (msg, fields) => log("debug", fields, (redacted) => logger.debug(msg, redacted)),
+    info: (msg, fields) => log("info", fields, (redacted) => logger.info(msg, redacted)),
+    warn: (msg, fields) => log("warn", fields, (redacted) => logger.warn(msg, redacted)),
+    error: (msg, fields) => log("error", fields, (redacted) => logger.error(msg, redacted)),
+    enabled: (level) => logger.enabled?.(level) ?? true,
   };
 }
 

@@ -15,6 +15,11 @@ export interface Logger {
   info(msg: string, fields?: LogFields): void;
   warn(msg: string, fields?: LogFields): void;
   error(msg: string, fields?: LogFields): void;
+  /**
+   * Whether lines of `level` are written at all. Optional: a wrapper that does work per line (log-privacy.ts
+   * hashes room names) asks first and skips it for lines that would be dropped; absent means "maybe".
+   */
+  enabled?(level: LogLevel): boolean;
 }
 
 const rank: Record<LogLevel, number> = { debug: 0, info: 1, warn: 2, error: 3 };
@@ -41,8 +46,9 @@ export function createJsonLogger(options: { level?: LogLevel; write?: (line: str
     info: (msg, fields) => log("info", msg, fields),
     warn: (msg, fields) => log("warn", msg, fields),
     error: (msg, fields) => log("error", msg, fields),
+    enabled: (level) => rank[level] >= minimum,
   };
 }
 
 /** A logger that drops everything (the default for embedded use in tests). */
-export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {} };
+export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() {}, enabled: () => false };
