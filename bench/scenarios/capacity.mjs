@@ -1,6 +1,7 @@
 // Capacity: idle authenticated connections, each in its own conversation — first a smaller batch, then up to the
 // larger total. Server memory per connection (VmRSS growth over the server's idle baseline, divided by the
-// connections open) and the time to open them all (each one through its first sync).
+// connections open), the time to open them all (each one through its first sync) and the server's CPU per connection
+// opened (from the start of a batch until the server is quiet again).
 import { closeAll, openIdle } from "../clients.mjs";
 import { waitForQuiet } from "../server-process.mjs";
 
@@ -43,6 +44,7 @@ async function measure(running, size) {
   let totalSeconds = 0;
   for (const total of size.capacitySteps) {
     const started = performance.now();
+    const cpuBefore = server.cpuNanos();
     const batch = await openIdle(running, total - open.length, `capacity-${total}`, {
       deadline: Date.now() + size.capacityTimeoutMs,
     });
@@ -50,6 +52,8 @@ async function measure(running, size) {
     totalSeconds += seconds;
     open.push(...batch.connections);
     await waitForQuiet(server, { quietMs: 1_000 * size.quietScale, timeoutMs: 15_000 });
+    // Until quiet: what the joins set off after their first sync (client records, acks) is theirs too.
+    const batchCpuNanos = server.cpuNanos() - cpuBefore;
     const rss = server.rssBytes();
     const stillOpen = open.filter((connection) => connection.closed === null).length;
     steps.push({
@@ -59,6 +63,7 @@ async function measure(running, size) {
       firstError: batch.firstError,
       stillOpen,
       batchOpenSeconds: seconds,
+      cpuMicrosPerConnection: batchCpuNanos / 1000 / Math.max(1, batch.connections.length),
       openSeconds: totalSeconds,
       rssBytes: rss,
       bytesPerConnection: (rss - baseline) / Math.max(1, open.length),
