@@ -4,6 +4,7 @@ import * as Y from "yjs";
 import { MemoryStorage } from "../storage/storage.js";
 import { silentLogger } from "./logger.js";
 import { READER_ACK_MS, type Room, type RoomPeer } from "./room.js";
+import type { RoomLeases } from "./room-leases.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";
@@ -109,5 +110,37 @@ describe("hibernation", () => {
     await rooms.close(1001, "shutdown");
     expect(peer.closedWith).toBe(1001);
     await expect(rooms.open(ROOM)).rejects.toMatchObject({ code: "ERR_INVALID_STATE" });
+  });
+
+  it("keeps a hibernating room's lease, wakes under it, and closes the parked peers if it is lost", async () => {
+    const storage = new MemoryStorage();
+    const events: string[] = [];
+    let lose: () => void = () => {};
+    const leases: RoomLeases = {
+      async acquire(name) {
+        events.push("acquire");
+        const fence = await storage.claim(name);
+        return {
+          fence,
+          onLost: (lost) => {
+            lose = lost;
+          },
+          release: () => events.push("release"),
+        };
+      },
+    };
+    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000, hibernateMs: 50, leases });
+    const peer = new Peer("client-eeeeeeeeeeeeeeee");
+    await roomWithMessage(rooms, peer);
+    await waitUntil(() => peer.room === null);
+    expect(events).toEqual(["acquire"]); // parked, not released
+    const again = await rooms.open(ROOM);
+    expect(peer.room).toBe(again);
+    expect(events).toEqual(["acquire"]); // woken under the same lease
+    await waitUntil(() => peer.room === null);
+    lose();
+    expect(peer.closedWith).toBe(1001);
+    expect(events).toEqual(["acquire", "release"]);
+    await rooms.close(1001, "shutdown");
   });
 });

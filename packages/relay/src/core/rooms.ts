@@ -32,10 +32,7 @@ export interface RoomsOptions {
   extensions?: Extensions;
   /** Who may load a room when several relay nodes share the storage. Default: none (one relay). */
   leases?: RoomLeases;
-  /**
-   * How long a room with connected but quiet clients stays loaded, in ms (hibernation.ts). Default 0: always; also
-   * always with `leases`.
-   */
+  /** How long a room with connected but quiet clients stays loaded, in ms (hibernation.ts). Default 0: always. */
   hibernateMs?: number;
 }
 
@@ -45,6 +42,8 @@ export class Rooms implements RoomOpener {
   private readonly loaded = new Map<string, Room>();
   private readonly timers = new Map<Room, NodeJS.Timeout>();
   private readonly leases = new Map<Room, RoomLease>();
+  /** Leases of hibernating rooms, by name: the load that wakes the room takes it back. */
+  private readonly parkedLeases = new Map<string, RoomLease>();
   private readonly hooks: RoomHooks = {
     idle: (room) => this.scheduleUnload(room),
     active: (room) => this.cancelUnload(room),
@@ -64,12 +63,16 @@ export class Rooms implements RoomOpener {
 
   constructor(private readonly options: RoomsOptions) {
     this.extensions = options.extensions ?? new Extensions([], options.logger);
-    // Not with leases (several nodes): a hibernating room would give its lease back while its clients stay parked
-    // here, and a client connecting through another node would get the room there, unseen by them.
     this.hibernation = new Hibernation(
-      options.leases === undefined ? (options.hibernateMs ?? 0) : 0,
+      options.hibernateMs ?? 0,
       () => this.loaded.values(),
       (room) => {
+        // A hibernating room keeps its lease (several nodes): its clients stay here, so the room must too.
+        const lease = this.leases.get(room);
+        if (lease !== undefined) {
+          this.leases.delete(room);
+          this.parkedLeases.set(room.name, lease);
+        }
         this.unload(room);
         options.logger.debug("room hibernated", { room: room.name });
       },
@@ -131,6 +134,8 @@ export class Rooms implements RoomOpener {
     this.closing = true;
     // Parked connections' records were stamped when they joined; their lastSeen is not (the room is not loaded).
     for (const { peer } of this.hibernation.stop()) peer.close(code, reason, detail);
+    for (const lease of this.parkedLeases.values()) lease.release();
+    this.parkedLeases.clear();
     const rooms = await Promise.allSettled([...this.loading.values()]);
     for (const result of rooms) if (result.status === "fulfilled") result.value.closePeers(code, reason, detail);
     for (const result of rooms) {
@@ -146,7 +151,10 @@ export class Rooms implements RoomOpener {
     const { storage, logger, leases } = this.options;
     const attestor = await this.attestor();
     if (leases === undefined) return Room.load(name, ref, storage, this.hooks, logger, attestor);
-    const lease = await leases.acquire(name);
+    const parked = this.parkedLeases.get(name);
+    this.parkedLeases.delete(name);
+    const lease = parked ?? (await leases.acquire(name));
+    if (parked === undefined) lease.onLost(() => this.leaseLost(name, lease));
     let room: Room;
     try {
       room = await Room.load(name, ref, storage, this.hooks, logger, attestor, lease.fence);
@@ -155,13 +163,23 @@ export class Rooms implements RoomOpener {
       throw error;
     }
     this.leases.set(room, lease);
-    lease.onLost(() => {
-      logger.warn("room lease lost; closing room", { room: name });
-      // Like a fenced write (room.ts): the clients reconnect and reach the node that holds the room now.
-      room.closePeers(CloseCode.GoingAway, "room-moved", "room lease lost");
-      this.forget(room);
-    });
     return room;
+  }
+
+  /** A room's lease was lost: like a fenced write (room.ts), its clients reconnect to the node that holds it now. */
+  private leaseLost(name: string, lease: RoomLease): void {
+    this.options.logger.warn("room lease lost; closing room", { room: name });
+    if (this.parkedLeases.get(name) === lease) {
+      this.parkedLeases.delete(name);
+      for (const { peer } of this.hibernation.drop(name))
+        peer.close(CloseCode.GoingAway, "room-moved", "room lease lost");
+      lease.release();
+      return;
+    }
+    const room = this.loaded.get(name);
+    if (room === undefined || this.leases.get(room) !== lease) return;
+    room.closePeers(CloseCode.GoingAway, "room-moved", "room lease lost");
+    this.forget(room);
   }
 
   private scheduleUnload(room: Room): void {
