@@ -39,7 +39,11 @@ function fakeOwnership() {
 }
 
 function fakeCoordination() {
-  return { setOwner: vi.fn(async () => {}), clearOwner: vi.fn(async () => {}) };
+  return {
+    setOwner: vi.fn(async () => {}),
+    clearOwner: vi.fn(async () => {}),
+    requestRelease: vi.fn(async () => {}),
+  };
 }
 
 let running: ClusterLeases | undefined;

@@ -80,15 +80,16 @@ export class ClusterLeases implements RoomLeases {
       // Whoever routed this here had a stale idea of the owner: correct the cache for the next connection. And
       // the holder may keep the room only for its grace period (an anonymous room a login merge needs here):
       // ask it to hand the room over if nobody uses it there; the caller's retry then finds it free.
-      void ownership.owner(name).then(
-        async (current) => {
+      // Hints only: nothing of this may escape as an unhandled rejection (it would end the relay).
+      void ownership
+        .owner(name)
+        .then(async (current) => {
           const holder = parseOwner(current?.owner);
           if (current === null || holder === null) return;
           await coordination.setOwner(name, current.owner);
           if (holder.nodeId !== parseOwner(owner)?.nodeId) await coordination.requestRelease(holder.nodeId, name);
-        },
-        () => {},
-      );
+        })
+        .catch(() => {});
       throw new FencedError(name);
     }
     const held = new HeldLease(this, name, lease.fence, asked + leaseMs);
