@@ -6,4 +6,5 @@
 export { SCHEMA_VERSION } from "./migrations.js";
 export { createPostgresStorage, PostgresStorage, type PostgresStorageOptions } from "./postgres-storage.js";
 export { type Lease, RoomOwnership } from "./room-ownership.js";
+export { PostgresWebhookOutbox } from "./webhook-outbox.js";
 export type { WriteQueueStats } from "./write-queue.js";

@@ -12,6 +12,10 @@
  * - `updates`: the appended updates, `(room, seq)`; those at or below the room's `snapshot_seq` are deleted
  *   by the compaction that folded them into the snapshot.
  * - `secrets`: secrets every relay node on the schema shares, by name (`attestation`: the attestation key).
+ * - `webhook_outbox`: one row per webhook delivery (an event to one endpoint), inserted by the append that stores
+ *   the change it reports (webhook-outbox.ts). `next_attempt_at` is when it may be claimed next (a claim moves it
+ *   forward by the claim's duration); `dead` rows were given up and are kept for operators. Delivered rows are
+ *   deleted.
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";
@@ -55,6 +59,24 @@ const MIGRATIONS: readonly Migration[] = [
     name: "relay secrets",
     sql: (s) => `
       CREATE TABLE ${s}.secrets (name text PRIMARY KEY, bytes bytea NOT NULL);`,
+  },
+  {
+    version: 4,
+    name: "webhook outbox",
+    sql: (s) => `
+      CREATE TABLE ${s}.webhook_outbox (
+        id text PRIMARY KEY,
+        app_id text NOT NULL,
+        url text NOT NULL,
+        event_id text NOT NULL,
+        body text NOT NULL,
+        attempts integer NOT NULL DEFAULT 0,
+        next_attempt_at timestamptz NOT NULL DEFAULT now(),
+        dead boolean NOT NULL DEFAULT false,
+        failure text,
+        created_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX webhook_outbox_due ON ${s}.webhook_outbox (app_id, url, next_attempt_at) WHERE NOT dead;`,
   },
 ];
 

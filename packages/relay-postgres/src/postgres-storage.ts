@@ -20,6 +20,7 @@ import postgres, { type Sql } from "postgres";
 import { migrate, quoteSchema } from "./migrations.js";
 import { RoomOwnership } from "./room-ownership.js";
 import * as statements from "./statements.js";
+import { PostgresWebhookOutbox } from "./webhook-outbox.js";
 import { type BatchOutcome, type QueuedAppend, WriteQueue, type WriteQueueStats } from "./write-queue.js";
 
 /** Options of {@link PostgresStorage}. */
@@ -67,6 +68,11 @@ function failure(what: string, error: unknown): Error {
 export class PostgresStorage implements RelayStorage {
   /** Room leases on the same rows and epochs as this storage's fences. */
   readonly ownership: RoomOwnership;
+  /**
+   * The durable webhook outbox (`@parley/relay`'s `WebhookOutbox` capability, which the webhooks extension
+   * detects): deliveries attached to an update are inserted by the statement that appends it.
+   */
+  readonly webhookOutbox: PostgresWebhookOutbox;
   private readonly sql: Sql;
   private readonly s: string;
   private readonly queue: WriteQueue;
@@ -95,6 +101,7 @@ export class PostgresStorage implements RelayStorage {
     this.migrated.catch(() => {});
     this.queue = new WriteQueue((batch) => this.commitAppends(batch));
     this.ownership = new RoomOwnership(this.sql, this.s, this.migrated);
+    this.webhookOutbox = new PostgresWebhookOutbox(this.sql, this.s, this.migrated);
   }
 
   /** Resolves once connected and migrated; rejects with a {@link StorageError} saying why not. */
@@ -160,10 +167,14 @@ export class PostgresStorage implements RelayStorage {
     assertBytes(update, "update");
     assertFence(fence);
     this.assertOpen();
-    // Copied before any await: the caller may reuse its buffer before the batch is sent.
+    // Copied before any await: the caller may reuse its buffer before the batch is sent. The deliveries attached
+    // to this very object are taken now too, so they ride with this append and no other.
     const copy = update.slice();
+    const deliveries = this.webhookOutbox.take(update);
     await this.ready();
-    return this.queue.append({ name, fence, update: copy });
+    return this.queue.append(
+      deliveries === undefined ? { name, fence, update: copy } : { name, fence, update: copy, deliveries },
+    );
   }
 
   /** Replaces every update appended to `name` before this call with `snapshot`, in one transaction. */
@@ -231,6 +242,7 @@ export class PostgresStorage implements RelayStorage {
 
   private async commitAppends(batch: QueuedAppend[]): Promise<BatchOutcome> {
     let rows: Array<{ name: string; epoch: number }>;
+    const outbox = PostgresWebhookOutbox.columns(batch.map((append) => append.deliveries));
     try {
       rows = await this.sql.unsafe(
         statements.appendBatch(this.s),
@@ -238,6 +250,12 @@ export class PostgresStorage implements RelayStorage {
           batch.map((append) => append.name),
           batch.map((append) => append.fence),
           batch.map((append) => Buffer.from(append.update.buffer, append.update.byteOffset, append.update.byteLength)),
+          outbox.ord,
+          outbox.id,
+          outbox.appId,
+          outbox.url,
+          outbox.eventId,
+          outbox.body,
         ],
         { prepare: true },
       );

@@ -9,6 +9,10 @@
  * Group commit: `$1` names, `$2` fences, `$3` updates (parallel arrays, in call order). Each room whose
  * epoch matches its fence gets its updates numbered after `last_seq` in array order; returns the rooms
  * (and epochs) that were written. Appends of a room with another fence are not in the result: refused.
+ *
+ * The webhook deliveries attached to the appends ride in the same statement, so in the same transaction:
+ * `$4` the index (1-based, in `$1`) of the append each belongs to, `$5` ids, `$6` app ids, `$7` URLs,
+ * `$8` event ids, `$9` bodies. Only those of written appends are inserted (the join on `bumped`).
  */
 export function appendBatch(s: string): string {
   return `
@@ -24,6 +28,12 @@ export function appendBatch(s: string): string {
       INSERT INTO ${s}.updates (room, seq, bytes)
       SELECT i.name, b.base + row_number() OVER (PARTITION BY i.name ORDER BY i.ord), i.bytes
       FROM input i JOIN bumped b ON b.name = i.name AND b.epoch = i.fence
+    ), outboxed AS (
+      INSERT INTO ${s}.webhook_outbox (id, app_id, url, event_id, body)
+      SELECT o.id, o.app_id, o.url, o.event_id, o.body
+      FROM unnest($4::bigint[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[])
+        AS o(ord, id, app_id, url, event_id, body)
+      JOIN input i ON i.ord = o.ord JOIN bumped b ON b.name = i.name AND b.epoch = i.fence
     )
     SELECT name, epoch FROM bumped`;
 }

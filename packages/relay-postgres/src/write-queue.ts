@@ -10,6 +10,8 @@
  * append), so a burst of large updates is several statements rather than one of unbounded size.
  */
 
+import type { NewWebhookDelivery } from "@parley/relay";
+
 /** Most appends in one statement. */
 export const MAX_BATCH_APPENDS = 1000;
 /** Most update bytes in one statement (one update larger than this still goes, alone). */
@@ -20,6 +22,8 @@ export interface QueuedAppend {
   name: string;
   fence: number;
   update: Uint8Array;
+  /** Webhook deliveries stored in the same transaction, if the append is (webhook-outbox.ts). */
+  deliveries?: readonly NewWebhookDelivery[];
 }
 
 /** What a batch did with each append, by index: `undefined` = stored, an error = refused or failed. */

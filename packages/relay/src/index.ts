@@ -69,3 +69,10 @@ export {
   MemoryStorage,
   type RelayStorage,
 } from "./storage/storage.js";
+export {
+  type ClaimedWebhookDelivery,
+  type NewWebhookDelivery,
+  type WebhookOutbox,
+  type WebhookOutboxEndpoint,
+  webhookOutboxOf,
+} from "./storage/webhook-outbox.js";
