@@ -26,6 +26,8 @@ import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppConfig, FsyncPolicy } from "../../config/config.js";
 import type { Logger } from "../../core/logger.js";
+import type { WebhookOutbox } from "../../storage/webhook-outbox.js";
+import { CLAIM_MARGIN_MS, OutboxClaims } from "./webhook-claims.js";
 import type { WebhookConfig, WebhookEventType } from "./webhook-config.js";
 import { flushDelivery, persistDelivery, writeDeliveryNow } from "./webhook-files.js";
 import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
@@ -75,6 +77,12 @@ export interface WebhookQueueOptions {
   concurrency?: number;
   /** Deliveries one app may have outstanding; events beyond it are dropped. Default 10,000. */
   maxQueuedPerApp?: number;
+  /**
+   * The storage's durable outbox, if it offers one (PostgreSQL): deliveries are then rows stored with their
+   * change and claimed by any node (webhook-claims.ts) instead of files under `dataDir`; `maxQueuedPerApp`
+   * bounds only what this node has claimed.
+   */
+  outbox?: WebhookOutbox;
 }
 
 /** Deliveries queue per endpoint: an app and one of its URLs. */
@@ -106,10 +114,41 @@ export class WebhookQueue {
   private readonly outstanding = new Map<string, number>();
   /** The endpoint served last, so the next pump starts after it (round-robin across pumps). */
   private lastServed: string | undefined;
+  /** The storage outbox's staging and claims, when the storage has one. */
+  private readonly claims: OutboxClaims | undefined;
 
   constructor(private readonly options: WebhookQueueOptions) {
     this.dir = join(options.dataDir, "webhooks");
     this.deadDir = join(this.dir, "dead");
+    const { outbox } = options;
+    if (outbox !== undefined) {
+      this.claims = new OutboxClaims({
+        outbox,
+        logger: options.logger,
+        capacity: () => this.capacity(),
+        claimMs: () =>
+          Math.max(0, ...options.apps.flatMap((app) => (app.webhooks ?? []).map((w) => w.timeoutMs))) + CLAIM_MARGIN_MS,
+        receive: (claimed) => {
+          for (const delivery of claimed) this.add({ ...delivery, nextAttemptAt: 0 });
+          this.pump();
+        },
+      });
+    }
+  }
+
+  /** The change of `room` whose events were just found is `update`, about to be appended (outbox only). */
+  changeApplied(room: string, update: Uint8Array): void {
+    this.claims?.attach(room, update);
+  }
+
+  /** A room's change was stored: its deliveries can be claimed now (outbox only). */
+  changeStored(): void {
+    this.claims?.stored();
+  }
+
+  /** `room` left memory (outbox only: drops events of changes it never appended). */
+  roomUnloaded(room: string): void {
+    this.claims?.forget(room);
   }
 
   /** Whether some app subscribes to `type` (lets callers skip building events nobody wants). */
@@ -119,6 +158,12 @@ export class WebhookQueue {
 
   /** Loads the deliveries a previous process left and starts sending. */
   async start(): Promise<void> {
+    if (this.claims !== undefined) {
+      // Nothing on disk: what a previous process (or another node) left is in the outbox, claimed like the rest.
+      this.started = true;
+      this.claims.start();
+      return;
+    }
     const configured = this.options.apps.some((app) => (app.webhooks?.length ?? 0) > 0);
     // Without webhooks the relay touches nothing on disk, unless deliveries are left from an earlier config.
     if (!configured && !existsSync(this.dir)) {
@@ -180,6 +225,14 @@ export class WebhookQueue {
       if (after !== undefined) delivery.after = after;
       return delivery;
     });
+    if (this.claims !== undefined) {
+      const rows = deliveries.map(({ id, appId, url, eventId, body }) => ({ id, appId, url, eventId, body }));
+      if (after !== undefined) {
+        this.claims.stage(after.room, rows);
+        return Promise.resolve();
+      }
+      return this.options.outbox!.insert(rows).then(() => this.claims?.claim());
+    }
     for (const delivery of deliveries) {
       writeDeliveryNow(this.dir, delivery);
       this.add(delivery);
@@ -218,6 +271,7 @@ export class WebhookQueue {
   /** Stops sending (in-flight attempts are aborted and stay queued) and waits for pending file writes. */
   async close(): Promise<void> {
     this.closed = true;
+    this.claims?.stop();
     clearTimeout(this.timer);
     for (const controller of this.inFlight.values()) controller.abort();
     while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
@@ -277,6 +331,21 @@ export class WebhookQueue {
       this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
       this.timer.unref();
     }
+  }
+
+  /** Per configured endpoint: how many more deliveries it could start now (what a claim may take for it). */
+  private capacity(): Array<{ appId: string; url: string; limit: number }> {
+    const held = new Map<string, number>();
+    for (const delivery of this.waiting.values()) {
+      held.set(endpointKey(delivery), (held.get(endpointKey(delivery)) ?? 0) + 1);
+    }
+    return this.options.apps.flatMap((app) =>
+      (app.webhooks ?? []).map((webhook) => ({
+        appId: app.id,
+        url: webhook.url,
+        limit: webhook.concurrency - (held.get(endpointKey({ appId: app.id, url: webhook.url })) ?? 0),
+      })),
+    );
   }
 
   private endpointConcurrency(delivery: Delivery): number {
@@ -371,8 +440,13 @@ export class WebhookQueue {
     if (delivery.attempts >= endpoint.retry.maxAttempts) {
       this.givenUp++;
       this.forget(delivery);
+      const { outbox } = this.options;
       await this.track(
-        rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),
+        outbox !== undefined
+          ? outbox.giveUp(delivery.id, delivery.attempts, failure).catch((error: unknown) => {
+              this.options.logger.warn("webhook give-up not stored", { delivery: delivery.id, error });
+            })
+          : rename(join(this.dir, `${delivery.id}.json`), join(this.deadDir, `${delivery.id}.json`)).catch(() => {}),
       );
       this.options.logger.error("webhook delivery given up", { delivery: delivery.id, url: delivery.url, failure });
       return;
@@ -385,6 +459,18 @@ export class WebhookQueue {
       failure,
       retryInMs: delivery.nextAttemptAt - Date.now(),
     });
+    if (this.options.outbox !== undefined) {
+      // Back to the outbox: whichever node claims it after the delay sends it, with the same event id.
+      this.forget(delivery);
+      const delayMs = delivery.nextAttemptAt - Date.now();
+      await this.track(this.options.outbox.retry(delivery.id, delivery.attempts, delayMs)).catch((error: unknown) =>
+        this.options.logger.warn("webhook retry state not stored; the claim will lapse", {
+          delivery: delivery.id,
+          error,
+        }),
+      );
+      return;
+    }
     await this.track(persistDelivery(this.dir, delivery, this.options.fsync)).catch((error: unknown) =>
       this.options.logger.warn("webhook retry state not stored", { delivery: delivery.id, error }),
     );
@@ -392,6 +478,16 @@ export class WebhookQueue {
 
   private async remove(delivery: Delivery): Promise<void> {
     this.forget(delivery);
-    await this.track(rm(join(this.dir, `${delivery.id}.json`), { force: true }));
+    if (this.options.outbox === undefined) {
+      await this.track(rm(join(this.dir, `${delivery.id}.json`), { force: true }));
+      return;
+    }
+    // If this fails, the claim lapses and the delivery is sent again: at least once, same event id.
+    await this.track(this.options.outbox.done(delivery.id)).catch((error: unknown) =>
+      this.options.logger.warn("webhook delivery not marked done; it may be sent again", {
+        delivery: delivery.id,
+        error,
+      }),
+    );
   }
 }

@@ -4,6 +4,7 @@
  * configured per app (`apps[].webhooks`).
  */
 import type { ExtensionContext, RelayExtension, RoomHandle } from "../../core/extension.js";
+import { webhookOutboxOf } from "../../storage/webhook-outbox.js";
 import type { WebhookEventType } from "./webhook-config.js";
 import { changeState, watchRoom } from "./webhook-events.js";
 import { type WebhookEvent, WebhookQueue } from "./webhook-queue.js";
@@ -38,11 +39,24 @@ export function webhooks(): WebhooksExtension {
         logger,
         changeState: (change) => changeState(rooms, change),
         maxQueuedPerApp: config.limits.maxWebhookDeliveriesPerApp,
+        // A storage with its own outbox (PostgreSQL) stores events with their change, for every node to send;
+        // otherwise (the file store) they are files under this process's dataDir.
+        outbox: webhookOutboxOf(given.storage),
       });
       await queue.start();
     },
     onRoomLoaded(room: RoomHandle) {
       if (queue !== undefined && context !== undefined) watchRoom(room, queue, context.logger);
+    },
+    onRoomUnloaded(room: RoomHandle) {
+      queue?.roomUnloaded(room.name);
+    },
+    // Called by the relay right before it appends the change: the events found while applying it go with it.
+    onChange(event) {
+      queue?.changeApplied(event.room.name, event.update);
+    },
+    onStored() {
+      queue?.changeStored();
     },
     async onStop() {
       await queue?.close();
