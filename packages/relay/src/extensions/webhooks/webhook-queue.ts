@@ -19,6 +19,10 @@
  * room's stored state covers it; if a restarted relay finds the change was never stored (it crashed
  * between the two writes) the delivery is dropped — the change did not happen, and when the client
  * resends it, it is a new change with a new event.
+ *
+ * With a storage that has its own outbox (`options.outbox`, PostgreSQL) the files are not used: deliveries are
+ * rows written by the change's own append and claimed by any node (webhook-claims.ts); the scheduling, signing
+ * and retry rules below are the same, and a retry or give-up is written back to the outbox.
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";

@@ -19,7 +19,10 @@ export interface WebhooksExtension extends RelayExtension {
   stats(): { queued: number; failedAttempts: number; givenUp: number };
 }
 
-/** Creates the webhooks extension. Its outbox lives in `<dataDir>/webhooks`. */
+/**
+ * Creates the webhooks extension. Its outbox is the storage's when the storage offers one (`WebhookOutbox`,
+ * PostgreSQL: shared by every node, written with the change), otherwise files in `<dataDir>/webhooks`.
+ */
 export function webhooks(): WebhooksExtension {
   let queue: WebhookQueue | undefined;
   let context: ExtensionContext | undefined;
