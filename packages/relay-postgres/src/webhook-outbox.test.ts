@@ -1,10 +1,12 @@
 /**
- * The webhook outbox's SQL on a real PostgreSQL: deliveries are stored by their change's append (and only if it
- * is stored), two nodes claiming at once never get the same delivery, and a failed delivery comes back with its
- * event id and attempt count.
+ * The webhook outbox's SQL on a real PostgreSQL: the relay's WebhookOutbox conformance suite (deliveries stored
+ * by their change's append and only if it is stored, two nodes claiming at once never get the same delivery, a
+ * failed delivery comes back with its event id and attempt count, a lapsed claim is taken by the next claimer),
+ * then what only SQL shows: a refused append and a stored one in one group-commit statement, and the rows left.
  */
 import { FencedError } from "@parley/protocol";
 import type { NewWebhookDelivery } from "@parley/relay";
+import { describeWebhookOutbox } from "@parley/relay/testing";
 import type { Sql } from "postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PostgresStorage } from "./postgres-storage.js";
@@ -86,74 +88,32 @@ describe("deliveries are stored by the append of their change", () => {
   });
 });
 
-describe("claims", () => {
-  it("gives each delivery to one of two nodes claiming at the same time", async () => {
-    const url = "http://hooks.test/claims";
-    const all = Array.from({ length: 60 }, () => delivery(url));
-    await nodeA.webhookOutbox.insert(all);
-    const claimed: string[] = [];
-    // Both nodes claim in rounds until nothing is left; rows one holds are skipped by the other, not waited on.
-    const worker = async (node: PostgresStorage) => {
-      for (;;) {
-        const got = await node.webhookOutbox.claim([{ appId: "app", url, limit: 7 }], 60_000);
-        if (got.length === 0) return;
-        claimed.push(...got.map((d) => d.id));
-      }
-    };
-    await Promise.all([worker(nodeA), worker(nodeB), worker(nodeA), worker(nodeB)]);
-    expect(claimed.sort()).toEqual(all.map((d) => d.id).sort());
-    expect(new Set(claimed).size).toBe(all.length);
+describe("rows", () => {
+  it("keeps a given-up delivery as a dead row with its last failure, and deletes a delivered one", async () => {
+    const url = "http://hooks.test/rows";
+    const [delivered, givenUp] = [delivery(url), delivery(url)];
+    await nodeA.webhookOutbox.insert([delivered, givenUp]);
+    expect(await nodeB.webhookOutbox.claim([{ appId: "app", url, limit: 10 }], 60_000)).toHaveLength(2);
+    await nodeB.webhookOutbox.done(delivered.id);
+    await nodeB.webhookOutbox.giveUp(givenUp.id, 20, "HTTP 500");
+    expect(await rows(url)).toEqual([{ id: givenUp.id, event_id: givenUp.eventId, attempts: 20, dead: true }]);
+    const [row] = await admin.unsafe(`SELECT failure FROM "${schema}".webhook_outbox WHERE id = $1`, [givenUp.id]);
+    expect(row?.failure).toBe("HTTP 500");
   });
+});
 
-  it("takes at most `limit` per endpoint, so one endpoint's backlog leaves room for another's", async () => {
-    const busy = "http://hooks.test/busy";
-    const quiet = "http://hooks.test/quiet";
-    await nodeA.webhookOutbox.insert([...Array.from({ length: 10 }, () => delivery(busy)), delivery(quiet)]);
-    const got = await nodeB.webhookOutbox.claim(
-      [
-        { appId: "app", url: busy, limit: 2 },
-        { appId: "app", url: quiet, limit: 2 },
-      ],
-      60_000,
-    );
-    expect(got.filter((d) => d.url === busy)).toHaveLength(2);
-    expect(got.filter((d) => d.url === quiet)).toHaveLength(1);
-  });
-
-  it("brings a failed delivery back with its event id and attempts; done removes it; given up is kept aside", async () => {
-    const url = "http://hooks.test/retry";
-    const first = delivery(url);
-    const second = delivery(url);
-    await nodeA.webhookOutbox.insert([first, second]);
-    const endpoint = [{ appId: "app", url, limit: 10 }];
-    const claimed = await nodeA.webhookOutbox.claim(endpoint, 60_000);
-    expect(claimed.map((d) => [d.id, d.eventId, d.attempts])).toEqual([
-      [first.id, first.eventId, 0],
-      [second.id, second.eventId, 0],
-    ]);
-    // While claimed, no other node sees them.
-    expect(await nodeB.webhookOutbox.claim(endpoint, 60_000)).toEqual([]);
-    await nodeA.webhookOutbox.retry(first.id, 1, 0);
-    const again = await nodeB.webhookOutbox.claim(endpoint, 60_000);
-    expect(again).toEqual([{ ...first, attempts: 1 }]);
-    await nodeB.webhookOutbox.done(first.id);
-    await nodeA.webhookOutbox.giveUp(second.id, 20, "HTTP 500");
-    expect(await rows(url)).toEqual([{ id: second.id, event_id: second.eventId, attempts: 20, dead: true }]);
-    expect(await nodeA.webhookOutbox.claim(endpoint, 1)).toEqual([]);
-  });
-
-  it("lets a claim lapse: a node that died mid-delivery leaves it to the next claimer", async () => {
-    const url = "http://hooks.test/lapse";
-    const lost = delivery(url);
-    await nodeA.webhookOutbox.insert([lost]);
-    const endpoint = [{ appId: "app", url, limit: 1 }];
-    expect(await nodeA.webhookOutbox.claim(endpoint, 50)).toHaveLength(1);
-    // The 50 ms claim runs out on the server's clock; polled, not timed.
-    let reclaimed: Awaited<ReturnType<typeof nodeB.webhookOutbox.claim>> = [];
-    while (reclaimed.length === 0) {
-      await new Promise((resolve) => setTimeout(resolve, 20));
-      reclaimed = await nodeB.webhookOutbox.claim(endpoint, 60_000);
-    }
-    expect(reclaimed).toEqual([{ ...lost, attempts: 0 }]);
-  });
+describeWebhookOutbox({ describe, it }, "PostgresStorage", () => {
+  const medium = uniqueSchema();
+  const opened: PostgresStorage[] = [];
+  return {
+    open() {
+      const storage = new PostgresStorage({ url: TEST_POSTGRES_URL, schema: medium });
+      opened.push(storage);
+      return storage;
+    },
+    async dispose() {
+      await Promise.all(opened.map((storage) => storage.close()));
+      await dropSchema(admin, medium);
+    },
+  };
 });

@@ -59,6 +59,7 @@ export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
 export { remoteAddress } from "./limits/connection-quota.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
+export { MemoryWebhookOutbox } from "./storage/memory-webhook-outbox.js";
 export { openStorage } from "./storage/open-storage.js";
 export {
   DEFAULT_LIST_LIMIT,

@@ -14,3 +14,8 @@ export {
   type TestFunctions,
 } from "./storage/conformance.js";
 export type { Fence, ListOptions, ListPage, RelayStorage } from "./storage/storage.js";
+export {
+  describeWebhookOutbox,
+  type WebhookOutboxCase,
+  webhookOutboxCases,
+} from "./storage/webhook-outbox-conformance.js";

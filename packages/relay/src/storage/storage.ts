@@ -42,7 +42,9 @@
  * or a Redis stream also offers, so scale-out backends fit the same interface. `@parley/relay/testing`
  * exports the conformance suite every adapter must pass.
  */
+
 import { FencedError, InvalidArgumentError } from "@parley/protocol";
+import { MemoryWebhookOutbox } from "./memory-webhook-outbox.js";
 
 /** A write fence: the epoch a writer got from {@link RelayStorage.claim}; a write carrying an older fence is refused. */
 export type Fence = number;
@@ -132,14 +134,21 @@ export function pageOf(names: Iterable<string>, prefix: string, options: ListOpt
 
 /**
  * An in-memory {@link RelayStorage} for unit tests and embedding: durable only as long as the process,
- * fenced within it (every writer of one instance shares its epochs).
+ * fenced within it (every writer of one instance shares its epochs). With `{ webhookOutbox: true }` it also
+ * offers the in-memory twin of the `WebhookOutbox` capability (memory-webhook-outbox.ts).
  */
 export class MemoryStorage implements RelayStorage {
+  /** The webhook outbox, if asked for at construction. */
+  readonly webhookOutbox?: MemoryWebhookOutbox;
   private readonly documents = new Map<string, Uint8Array[]>();
   /** Newest fence per name; kept after `remove` so fences keep growing. */
   private readonly fences = new Map<string, Fence>();
   /** Lives as long as the documents do: this instance is the whole medium. */
   private readonly key = crypto.getRandomValues(new Uint8Array(32));
+
+  constructor(options: { webhookOutbox?: boolean } = {}) {
+    if (options.webhookOutbox === true) this.webhookOutbox = new MemoryWebhookOutbox();
+  }
 
   async claim(name: string): Promise<Fence> {
     assertDocumentName(name);
@@ -154,10 +163,13 @@ export class MemoryStorage implements RelayStorage {
   }
 
   async append(name: string, update: Uint8Array, fence: Fence): Promise<void> {
+    // Taken before the check: a refused append stores its webhook deliveries never, not later.
+    const storeDeliveries = this.webhookOutbox?.appended(update);
     this.check(name, fence);
     const updates = this.documents.get(name) ?? [];
     updates.push(update.slice());
     this.documents.set(name, updates);
+    storeDeliveries?.();
   }
 
   async compact(name: string, snapshot: Uint8Array, fence: Fence): Promise<void> {
