@@ -11,6 +11,7 @@ import {
   CloseCode,
   createSecret,
   type MessageRecord,
+  MessageType,
   messagesOf,
   roomName,
 } from "@parley/protocol";
@@ -89,12 +90,21 @@ describe("erasing conversations through the business API", () => {
     // A provider would reconnect and send its copy back: erasure is of what the relay stores. A raw
     // connection shows what a connected client is told.
     member.destroy();
-    const watcher = connectRaw(relay, userRoom("erin"), { token: await signUserToken("erin"), client: createSecret() });
+    const watcher = connectRaw(relay, userRoom("erin"), {
+      token: await signUserToken("erin"),
+      client: createSecret(),
+      acks: "1",
+      attest: "1",
+    });
     await watcher.opened;
+    const framesBefore = watcher.frames.length;
 
     const erased = await api(relay, "DELETE", "users/erin");
     expect(erased.status).toBe(204);
     expect((await watcher.closed).code).toBe(CloseCode.GoingAway);
+    // The erasure wrote nothing to the live room: no change reached the client that it could hand back, attested,
+    // into the user's next conversation.
+    expect(watcher.frames.slice(framesBefore).filter((frame) => frame[0] === MessageType.attested)).toEqual([]);
     expect((await api(relay, "GET", "users/erin")).status).toBe(404);
     expect((await api(relay, "GET", `anonymous/${anonymousId}`)).status).toBe(404);
     expect((await api(relay, "GET", "users")).body.users).toEqual([]);

@@ -71,6 +71,8 @@ export class Connection implements RoomPeer {
   private closing = false;
   /** Frames received while the room hibernates, or `null` while it is loaded. */
   private parked: Uint8Array[] | null = null;
+  /** Sync requests being answered (awaiting durability); with `replying` and `deferredStep1`: see {@link busy}. */
+  private answering = 0;
   private waking = false;
   private leftWhileParked = false;
   private expiryTimer: NodeJS.Timeout | undefined;
@@ -216,6 +218,16 @@ export class Connection implements RoomPeer {
     this.expiryTimer.unref();
   }
 
+  /** Whether it is answering a sync request: its room must not hibernate under it. */
+  get busy(): boolean {
+    return this.answering > 0 || this.replying || this.deferredStep1 !== null;
+  }
+
+  /** The room it is in now (another object after a hibernation). */
+  get currentRoom(): Room {
+    return this.room;
+  }
+
   /** Its room hibernated (hibernation.ts): frames wait for the room to load again. */
   park(): void {
     this.parked = [];
@@ -313,7 +325,9 @@ export class Connection implements RoomPeer {
         return;
       }
       case MessageType.attested: {
-        if (!this.attests) throw new Refusal(CloseCode.BadFrame, "message-type", "attested frames need attest=1");
+        if (!this.attests) {
+          throw new Refusal(CloseCode.BadFrame, "message-type", "attested frames need attest=1 (with acks=1)");
+        }
         const { update, tag } = readAttested(decoder);
         if (!this.room.applyAttested(update, tag, this)) {
           throw new Refusal(CloseCode.Authorship, "attestation", "not the relay's attestation of this update");
@@ -394,6 +408,7 @@ export class Connection implements RoomPeer {
   /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
   private async answerSyncStep1(stateVector: Uint8Array): Promise<void> {
     let update: Uint8Array;
+    this.answering++;
     try {
       update = await this.room.durableUpdateSince(stateVector);
     } catch (error) {
@@ -401,6 +416,8 @@ export class Connection implements RoomPeer {
       this.options.logger.warn("sync reply not sent", { room: this.room.name, error });
       if (this.room.isOpen) this.close(CloseCode.InternalError, "sync-failed");
       return;
+    } finally {
+      this.answering--;
     }
     if (this.closing) return;
     // The whole document's reply is one shared, cached frame (full-state-cache.ts).

@@ -49,6 +49,11 @@ export interface RoomHandle {
   transactAsRelay(change: (doc: Y.Doc) => void): Promise<void>;
   /** Keeps the room loaded until the returned function is called. */
   hold(): () => void;
+  /**
+   * Closes the room's clients with 1001 `room-moved` and drops the room, writing nothing: for a change made to its
+   * storage behind its back (an erasure), which the clients then load afresh.
+   */
+  evict(): void;
 }
 
 /** Opens rooms for extensions. */

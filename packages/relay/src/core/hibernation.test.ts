@@ -12,6 +12,7 @@ const ROOM = "app/u/YWxpY2U";
 class Peer implements RoomPeer {
   readonly wantsAcks = true;
   readonly attests = true;
+  readonly busy = false;
   synced = true;
   /** `null` while parked; the room it was handed when its room loaded again. */
   room: Room | null | undefined;

@@ -23,6 +23,7 @@ function peer(clientId: string): RoomPeer {
     wantsAcks: false,
     synced: true,
     attests: false,
+    busy: false,
     send() {},
     close() {},
     park() {},

@@ -297,7 +297,8 @@ export function createRelay(options: RelayOptions): Relay {
         connection.start(queued);
         const clientId = admission.clientId;
         extensions.connected({ room, clientId });
-        ws.once("close", (code: number) => extensions.disconnected({ room, clientId, code }));
+        // The room it is in when it closes: after a hibernation that is another object than the one it joined.
+        ws.once("close", (code: number) => extensions.disconnected({ room: connection.currentRoom, clientId, code }));
         logger.debug("connection opened", { room: admission.room, client: admission.clientId });
       } finally {
         release();

@@ -49,6 +49,7 @@ class GatedStorage extends MemoryStorage implements RelayStorage {
 
 class FakePeer implements RoomPeer {
   readonly wantsAcks = true;
+  readonly busy = false;
   synced = true;
   frames: Uint8Array[] = [];
   closedWith: number | undefined;

@@ -51,6 +51,8 @@ export interface RoomPeer {
   readonly synced: boolean;
   /** Whether it takes changes at once as `attested` frames (`attest=1`); else only once durable. */
   readonly attests: boolean;
+  /** Whether it is answering a sync request (the room must not hibernate under it). */
+  readonly busy: boolean;
   send(frame: Uint8Array): void;
   close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail?: string): void;
   /** Its room hibernated (hibernation.ts): hold frames and wake the room on the next one. */
@@ -371,7 +373,15 @@ export class Room implements RoomHandle {
     await this.writes.settled();
   }
 
-  /** Frees the document. The registry calls this when it unloads the room. */
+  /**
+   * Closes the room as if another writer had claimed it, without writing anything: its clients are closed with 1001
+   * `room-moved`, reconnect, and load what storage holds now (an erasure). A write would be forwarded, attested, at
+   * once, and handed back by its readers into whatever the room holds next.
+   */
+  evict(): void {
+    this.fail(new FencedError(this.name));
+  }
+
   /** A peer did something: the room is not quiet. */
   touch(): void {
     this.lastActive = Date.now();
@@ -393,7 +403,8 @@ export class Room implements RoomHandle {
       this.readersOwed.size === 0 &&
       this.readerAckTimer === undefined &&
       !this.ackScheduled &&
-      this.presence.presentFrame() === null
+      this.presence.presentFrame() === null &&
+      ![...this.peers].some((peer) => peer.busy)
     );
   }
 
@@ -417,6 +428,7 @@ export class Room implements RoomHandle {
     this.hooks.active(this);
   }
 
+  /** Frees the document. The registry calls this when it unloads the room. */
   destroy(): void {
     if (this.state === "open") this.state = "closed";
     clearTimeout(this.readerAckTimer);
@@ -484,7 +496,11 @@ export class Room implements RoomHandle {
     if (this.state !== "open") return;
     let frame: Uint8Array | undefined;
     for (const peer of owed) {
-      if (!peer.synced) continue;
+      // A peer not synced yet gets the stored state with its sync's answer.
+      if (!peer.synced) {
+        owed.delete(peer);
+        continue;
+      }
       frame ??= encodeStored(this.storedStateVector());
       peer.send(frame);
       owed.delete(peer);

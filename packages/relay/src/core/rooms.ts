@@ -44,6 +44,8 @@ export class Rooms implements RoomOpener {
   private readonly leases = new Map<Room, RoomLease>();
   /** Leases of hibernating rooms, by name: the load that wakes the room takes it back. */
   private readonly parkedLeases = new Map<string, RoomLease>();
+  /** Leases lost while their room was loading. */
+  private readonly lostLeases = new WeakSet<RoomLease>();
   private readonly hooks: RoomHooks = {
     idle: (room) => this.scheduleUnload(room),
     active: (room) => this.cancelUnload(room),
@@ -158,11 +160,18 @@ export class Rooms implements RoomOpener {
     let room: Room;
     try {
       room = await Room.load(name, ref, storage, this.hooks, logger, attestor, lease.fence);
+      this.leases.set(room, lease);
     } catch (error) {
       lease.release();
       throw error;
     }
-    this.leases.set(room, lease);
+    // Lost while loading (nothing was registered for leaseLost to close): a copy nobody else writes to must not serve.
+    if (this.lostLeases.delete(lease)) {
+      this.leases.delete(room);
+      room.destroy();
+      lease.release();
+      throw new FencedError(name);
+    }
     return room;
   }
 
@@ -177,7 +186,11 @@ export class Rooms implements RoomOpener {
       return;
     }
     const room = this.loaded.get(name);
-    if (room === undefined || this.leases.get(room) !== lease) return;
+    if (room === undefined || this.leases.get(room) !== lease) {
+      // Still loading: load() sees this once it is done.
+      this.lostLeases.add(lease);
+      return;
+    }
     room.closePeers(CloseCode.GoingAway, "room-moved", "room lease lost");
     this.forget(room);
   }

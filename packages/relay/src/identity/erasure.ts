@@ -73,8 +73,9 @@ export class Erasure {
         const fence = await this.storage.claim(name);
         if (how === "remove") await this.storage.remove(name, fence);
         else await this.storage.compact(name, anonymousTombstone(), fence);
-        // Refused as fenced: the room closes its clients and is dropped; the next load reads the erasure.
-        await room.transactAsRelay((doc) => metaOf(doc).set(ERASED_KEY, true)).catch(() => {});
+        // Its clients reconnect and the next load reads the erasure. Not by a write that storage then refuses: the
+        // write would reach the clients first, attested, and they would hand it back into the next room of the name.
+        room.evict();
         return;
       } catch (error) {
         if (!(error instanceof FencedError) || attempt >= ATTEMPTS) throw error;

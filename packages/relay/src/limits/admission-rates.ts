@@ -4,7 +4,7 @@
  * relay: the address before the token is verified, the room before it is loaded, a new anonymous identity
  * before anything of it is stored.
  *
- * An anonymous room nobody wrote to stores nothing (not even its client's record, see `Room.recordJoin`), so
+ * An anonymous room nobody wrote to stores nothing (not even its client's record, see core/join-records.ts), so
  * it still "holds nothing" when its visitor comes back on the next page: each (address, anonymous id) is
  * counted once per hour, or every page view of a visitor who never writes would count as a new identity.
  */

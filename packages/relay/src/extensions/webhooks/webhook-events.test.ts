@@ -49,6 +49,7 @@ const peer = (clientId: string): RoomPeer => ({
   clientId,
   wantsAcks: false,
   attests: false,
+  busy: false,
   synced: true,
   send() {},
   close() {},
