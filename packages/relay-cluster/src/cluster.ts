@@ -1,10 +1,12 @@
 /**
- * A relay node of a cluster: its room leases (handed to `createRelay({ leases })`) and the extension that
- * routes upgrades and runs the heartbeat and the lease renewals from the relay's start to its stop.
+ * A relay node of a cluster: its room leases (handed to `createRelay({ leases })`), its admission counters
+ * in Redis (`createRelay({ admission })`) and the extension that routes upgrades and runs the heartbeats and
+ * the lease renewals from the relay's start to its stop.
  */
 import { InvalidArgumentError } from "@parley/protocol";
 import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage, RoomHandle } from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
+import { RedisAdmission } from "./admission.js";
 import { Coordination, ownerString } from "./coordination.js";
 import { ClusterLeases } from "./leases.js";
 import { LookupBudget } from "./lookup-budget.js";
@@ -44,11 +46,13 @@ export function createCluster(options: ClusterOptions): ClusterParts {
   const { config, logger } = options;
   const ownership = ownershipOf(options.storage);
   const self = { nodeId: config.nodeId, advertise: config.advertise };
-  const coordination = new Coordination({
+  const heartbeatMs = Math.min(HEARTBEAT_MS, Math.floor(config.leaseMs / 4));
+  const coordination = new Coordination({ url: config.redis, keyPrefix: config.keyPrefix, self, heartbeatMs, logger });
+  const admission = new RedisAdmission({
     url: config.redis,
     keyPrefix: config.keyPrefix,
-    self,
-    heartbeatMs: Math.min(HEARTBEAT_MS, Math.floor(config.leaseMs / 4)),
+    nodeId: config.nodeId,
+    heartbeatMs,
     logger,
   });
   const leases = new ClusterLeases({
@@ -87,7 +91,7 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     async onStart(context) {
       router.trustProxy = context.config.limits.trustProxy;
       router.budget = new LookupBudget(context.config.limits.connectsPerMinutePerIp);
-      await coordination.start();
+      await Promise.all([coordination.start(), admission.start()]);
       leases.start();
       logger.info("cluster node started", { node: config.nodeId, advertise: config.advertise });
     },
@@ -96,8 +100,8 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     async onStop() {
       router.closePipes();
       await leases.stop();
-      await coordination.stop();
+      await Promise.all([coordination.stop(), admission.stop()]);
     },
   };
-  return { leases, extension };
+  return { leases, admission, extension };
 }

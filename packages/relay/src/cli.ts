@@ -84,7 +84,13 @@ async function main(): Promise<void> {
   const relay = createRelay({
     ...config,
     ...(storage ? { storage } : {}),
-    ...(cluster ? { leases: cluster.leases, extensions: [cluster.extension, ...defaultExtensions()] } : {}),
+    ...(cluster
+      ? {
+          leases: cluster.leases,
+          admission: cluster.admission,
+          extensions: [cluster.extension, ...defaultExtensions()],
+        }
+      : {}),
     logger,
     configSource,
   });

@@ -56,6 +56,13 @@ export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-sig
 export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks.js";
 export type { Credential, CredentialProblem } from "./identity/credential.js";
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
+export {
+  type AdmissionBackend,
+  LocalAdmission,
+  type Rate,
+  type RateKind,
+  type SlotKind,
+} from "./limits/admission-backend.js";
 export { remoteAddress } from "./limits/connection-quota.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";

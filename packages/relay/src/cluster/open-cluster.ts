@@ -8,12 +8,15 @@ import type { ClusterConfig } from "../config/cluster-config.js";
 import type { RelayExtension } from "../core/extension.js";
 import type { Logger } from "../core/logger.js";
 import type { RoomLeases } from "../core/room-leases.js";
+import type { AdmissionBackend } from "../limits/admission-backend.js";
 import type { RelayStorage } from "../storage/storage.js";
 
-/** What the relay needs of a cluster: the room leases and the extension that routes upgrades. */
+/** What the relay needs of a cluster: the room leases, the shared admission counters, the routing extension. */
 export interface ClusterParts {
   /** Pass to `createRelay({ leases })`. */
   leases: RoomLeases;
+  /** Pass to `createRelay({ admission })`: connection quotas and rates counted across the nodes. */
+  admission: AdmissionBackend;
   /** Put first in `createRelay({ extensions })`: it routes upgrades before anything else sees them. */
   extension: RelayExtension;
 }

@@ -19,8 +19,9 @@ import { PROBLEM_TEXT } from "../identity/credential.js";
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
 import { revocationOf } from "../identity/revocation.js";
+import { type AdmissionBackend, LocalAdmission } from "../limits/admission-backend.js";
 import { AdmissionRates } from "../limits/admission-rates.js";
-import { ConnectionQuota, remoteAddress } from "../limits/connection-quota.js";
+import { remoteAddress } from "../limits/connection-quota.js";
 import type { Limits } from "../limits/limits.js";
 import { ReplyQueue } from "../limits/reply-queue.js";
 import { FileStorage } from "../storage/file-store.js";
@@ -52,6 +53,12 @@ export interface RelayOptions extends Partial<Omit<RelayConfig, "apps" | "limits
    * passes the leases of `@parley/relay-cluster` when the config has `cluster`, with its extension.
    */
   leases?: RoomLeases;
+  /**
+   * Where connections per address and per user and connection rates per address are counted
+   * (limits/admission-backend.ts). Default: this process's memory. The CLI passes the Redis-backed one of
+   * `@parley/relay-cluster` when the config has `cluster`, so the limits hold for the whole cluster.
+   */
+  admission?: AdmissionBackend;
   /** Default: silent. The CLI logs JSON lines to stdout. */
   logger?: Logger;
   /**
@@ -119,6 +126,7 @@ export function createRelay(options: RelayOptions): Relay {
     extensions: givenExtensions,
     configSource,
     leases,
+    admission: counters = new LocalAdmission(),
     ...raw
   } = options;
   if ((raw as { cluster?: unknown }).cluster !== undefined) {
@@ -158,9 +166,7 @@ export function createRelay(options: RelayOptions): Relay {
   const keys = KeyRing.create(config.apps, config.clockToleranceS, config.maxTokenLifetimeS);
   keys.catch(() => {}); // reported by listen()
   const { limits } = config;
-  const perIp = new ConnectionQuota(limits.connectionsPerIp);
-  const perUser = new ConnectionQuota(limits.connectionsPerUser);
-  const rates = new AdmissionRates(limits);
+  const rates = new AdmissionRates(limits, counters);
   const replies = new ReplyQueue(limits.maxQueuedReplyBytes);
   const sockets = new Set<WebSocket>();
   /** Admitted connections, which a reload checks against the new keys and denylists. */
@@ -247,8 +253,8 @@ export function createRelay(options: RelayOptions): Relay {
     let admission: Admission | undefined;
     try {
       const address = clientAddress ?? remoteAddress(request, limits.trustProxy);
-      rates.connectFrom(address);
-      const fromIp = perIp.take(address);
+      await rates.connectFrom(address);
+      const fromIp = await counters.takeSlot("per-address", address, limits.connectionsPerIp);
       if (fromIp === null)
         throw new Refusal(CloseCode.TooManyConnections, "per-address", "too many connections from this address");
       keep(fromIp);
@@ -263,7 +269,7 @@ export function createRelay(options: RelayOptions): Relay {
         authenticate: (asked) => extensions.authenticate(asked),
       });
       rates.connectTo(admission.room);
-      const fromUser = perUser.take(admission.room);
+      const fromUser = await counters.takeSlot("per-user", admission.room, limits.connectionsPerUser);
       if (fromUser === null)
         throw new Refusal(CloseCode.TooManyConnections, "per-user", "too many connections for this user");
       keep(fromUser);
@@ -276,7 +282,7 @@ export function createRelay(options: RelayOptions): Relay {
           throw new Refusal(CloseCode.Forbidden, revoked, "anonymous user was logged out or merged");
         }
         if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0)
-          rates.newAnonymousFrom(address, admission.ref.subject);
+          await rates.newAnonymousFrom(address, admission.ref.subject);
         const ring = await keys;
         // A reload while this connection was admitted did not see it: check its credential against it now.
         const problem = admission.credential === undefined ? null : ring.problem(admission.credential);

@@ -10,41 +10,39 @@
  */
 import { CloseCode } from "@parley/protocol";
 import { Refusal } from "../core/refusal.js";
+import type { AdmissionBackend, Rate } from "./admission-backend.js";
 import { KeyedRate } from "./keyed-rate.js";
 import type { Limits } from "./limits.js";
 
 /** How long an anonymous identity counted for an address is not counted again. */
 const COUNTED_MS = 3_600_000;
-/**
- * Identities remembered as counted, relay-wide (about 100 bytes each). Forgetting one early is safe: it is
- * counted again, which is stricter.
- */
-const MAX_COUNTED = 100_000;
 
-/** The connection-rate limits of one relay. */
+/**
+ * The connection-rate limits of one relay. The per-address ones are counted by the admission backend (so a
+ * cluster counts them across its nodes); the per-room one here, since every connection to a room reaches the
+ * node serving it.
+ */
 export class AdmissionRates {
-  private readonly perAddress: KeyedRate;
+  private readonly perAddress: Rate;
   private readonly perRoom: KeyedRate;
-  private readonly anonymousPerAddress: KeyedRate;
-  /** `address \n anonymousId` → when it was counted, oldest first; at most {@link MAX_COUNTED} entries. */
-  private readonly counted = new Map<string, number>();
+  private readonly anonymousPerAddress: Rate;
 
   constructor(
     limits: Limits,
-    private readonly now: () => number = () => performance.now(),
+    private readonly backend: AdmissionBackend,
+    now: () => number = () => performance.now(),
   ) {
-    this.perAddress = new KeyedRate(limits.connectsPerMinutePerIp, limits.connectsPerMinutePerIp / 60, this.now);
-    this.perRoom = new KeyedRate(limits.connectsPerMinutePerRoom, limits.connectsPerMinutePerRoom / 60, this.now);
-    this.anonymousPerAddress = new KeyedRate(
-      limits.newAnonymousPerHourPerIp,
-      limits.newAnonymousPerHourPerIp / 3600,
-      this.now,
-    );
+    this.perAddress = { capacity: limits.connectsPerMinutePerIp, perSecond: limits.connectsPerMinutePerIp / 60 };
+    this.perRoom = new KeyedRate(limits.connectsPerMinutePerRoom, limits.connectsPerMinutePerRoom / 60, now);
+    this.anonymousPerAddress = {
+      capacity: limits.newAnonymousPerHourPerIp,
+      perSecond: limits.newAnonymousPerHourPerIp / 3600,
+    };
   }
 
-  /** A new connection from `address`; throws a {@link Refusal} (4529) over the rate. */
-  connectFrom(address: string): void {
-    if (!this.perAddress.take(address)) {
+  /** A new connection from `address`; rejects with a {@link Refusal} (4529) over the rate. */
+  async connectFrom(address: string): Promise<void> {
+    if (!(await this.backend.takeEvent("connect", address, this.perAddress))) {
       throw new Refusal(CloseCode.RateLimited, "connect-rate", "too many new connections from this address");
     }
   }
@@ -57,22 +55,11 @@ export class AdmissionRates {
 
   /**
    * A connection to the anonymous room of `anonymousId`, which holds nothing yet, from `address`: a new
-   * identity unless counted for this address within the hour; throws (4529) over the rate.
+   * identity unless counted for this address within the hour; rejects (4529) over the rate.
    */
-  newAnonymousFrom(address: string, anonymousId: string): void {
-    const now = this.now();
-    const key = `${address}\n${anonymousId}`;
-    const at = this.counted.get(key);
-    if (at !== undefined && now - at < COUNTED_MS) return;
-    if (!this.anonymousPerAddress.take(address)) {
+  async newAnonymousFrom(address: string, anonymousId: string): Promise<void> {
+    if (!(await this.backend.takeFirst("anonymous", address, anonymousId, this.anonymousPerAddress, COUNTED_MS))) {
       throw new Refusal(CloseCode.RateLimited, "anonymous-rate", "too many new anonymous users from this address");
-    }
-    this.counted.delete(key);
-    this.counted.set(key, now);
-    // Oldest first: forget what is over an hour old, and the oldest beyond the cap (then counted again).
-    for (const [old, when] of this.counted) {
-      if (now - when < COUNTED_MS && this.counted.size <= MAX_COUNTED) break;
-      this.counted.delete(old);
     }
   }
 }

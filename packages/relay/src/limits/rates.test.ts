@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { LocalAdmission } from "./admission-backend.js";
 import { AdmissionRates } from "./admission-rates.js";
 import { KeyedRate } from "./keyed-rate.js";
 import { DEFAULT_LIMITS } from "./limits.js";
@@ -37,18 +38,38 @@ describe("KeyedRate", () => {
 });
 
 describe("AdmissionRates.newAnonymousFrom", () => {
-  it("counts an anonymous id once per address and hour, and refuses new ids beyond the limit", () => {
+  it("counts an anonymous id once per address and hour, and refuses new ids beyond the limit", async () => {
     let now = 0;
-    const rates = new AdmissionRates({ ...DEFAULT_LIMITS, newAnonymousPerHourPerIp: 2 }, () => now);
-    for (let i = 0; i < 5; i++) rates.newAnonymousFrom("10.0.0.1", "a");
-    rates.newAnonymousFrom("10.0.0.1", "b");
-    expect(() => rates.newAnonymousFrom("10.0.0.1", "c")).toThrow(/anonymous-rate/);
-    rates.newAnonymousFrom("10.0.0.2", "c");
-    rates.newAnonymousFrom("10.0.0.1", "a");
+    const clock = () => now;
+    const rates = new AdmissionRates(
+      { ...DEFAULT_LIMITS, newAnonymousPerHourPerIp: 2 },
+      new LocalAdmission(clock),
+      clock,
+    );
+    for (let i = 0; i < 5; i++) await rates.newAnonymousFrom("10.0.0.1", "a");
+    await rates.newAnonymousFrom("10.0.0.1", "b");
+    await expect(rates.newAnonymousFrom("10.0.0.1", "c")).rejects.toThrow(/anonymous-rate/);
+    await rates.newAnonymousFrom("10.0.0.2", "c");
+    await rates.newAnonymousFrom("10.0.0.1", "a");
     // An hour later "a" counts again, as a new identity would (and the bucket has refilled).
     now = 3_600_000;
-    rates.newAnonymousFrom("10.0.0.1", "a");
-    rates.newAnonymousFrom("10.0.0.1", "c");
-    expect(() => rates.newAnonymousFrom("10.0.0.1", "d")).toThrow(/anonymous-rate/);
+    await rates.newAnonymousFrom("10.0.0.1", "a");
+    await rates.newAnonymousFrom("10.0.0.1", "c");
+    await expect(rates.newAnonymousFrom("10.0.0.1", "d")).rejects.toThrow(/anonymous-rate/);
+  });
+});
+
+describe("LocalAdmission slots", () => {
+  it("holds at most the limit per kind and key, and gives a slot back once", async () => {
+    const backend = new LocalAdmission();
+    const first = await backend.takeSlot("per-user", "u", 2);
+    const second = await backend.takeSlot("per-user", "u", 2);
+    expect(await backend.takeSlot("per-user", "u", 2)).toBeNull();
+    expect(await backend.takeSlot("per-address", "u", 2)).not.toBeNull();
+    first?.();
+    first?.();
+    expect(await backend.takeSlot("per-user", "u", 2)).not.toBeNull();
+    expect(await backend.takeSlot("per-user", "u", 2)).toBeNull();
+    expect(second).not.toBeNull();
   });
 });
