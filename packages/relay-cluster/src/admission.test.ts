@@ -151,6 +151,18 @@ describe("RedisAdmission", () => {
     expect(await b.takeSlot("per-address", "10.0.0.9", 2)).toBeNull();
   });
 
+  it("writes its slots again within a heartbeat when Redis lost its keys", async () => {
+    const [a, b] = [await backend("node-a"), await backend("node-b")];
+    expect(await a.takeSlot("per-user", "app/u/dan", 2)).not.toBeNull();
+    expect(await a.takeSlot("per-user", "app/u/dan", 2)).not.toBeNull();
+    const slots = `${keyPrefix}slots:per-user:app/u/dan`;
+    for await (const keys of admin.scanIterator({ MATCH: `${keyPrefix}*`, COUNT: 1000 })) {
+      if (keys.length > 0) await admin.del(keys);
+    }
+    await eventually(async () => Object.values(await admin.hGetAll(slots)).includes("2"), "node-a's slots again");
+    expect(await b.takeSlot("per-user", "app/u/dan", 2)).toBeNull();
+  });
+
   it("counts per node while Redis is unreachable, logs it once, and writes its slots to Redis when it is back", async () => {
     const proxy = await redisProxy();
     try {

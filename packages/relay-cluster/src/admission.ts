@@ -14,8 +14,9 @@
  *
  * Redis away (not connected, an error, no answer within 1 s): this node counts in its own memory instead
  * (the per-node limits of a single relay), logs it once, and when Redis answers again starts a new holder
- * that writes every slot this node holds (the old holder's fields die with its heartbeat). So an outage or a
- * FLUSHALL makes the limits looser for a while, never stricter: nobody is locked out.
+ * that writes every slot this node holds (the old holder's fields die with its heartbeat); the same when a
+ * heartbeat finds its key gone (a FLUSHALL, a Redis restart). So an outage makes the limits looser for a
+ * while, never stricter: nobody is locked out.
  *
  * The scripts name keys they build from `ARGV` (the holders' heartbeats): fine on one Redis server, not on a
  * Redis Cluster, which Parley does not use.
@@ -197,8 +198,16 @@ export class RedisAdmission implements AdmissionBackend {
   private async beat(): Promise<void> {
     const ttl = String(this.options.heartbeatMs * 3);
     if (!this.dirty) {
-      await this.attempt(() => this.client.set(this.holderKey(this.holder), "1", { PX: Number(ttl) }));
-      return;
+      const previous = await this.attempt(() =>
+        this.client.set(this.holderKey(this.holder), "1", {
+          expiration: { type: "PX", value: Number(ttl) },
+          GET: true,
+        }),
+      );
+      if (previous !== null) return;
+      // The heartbeat was gone (Redis lost its keys, or this node stalled for three beats), and with it maybe
+      // this holder's slots: write them again now.
+      this.dirty = true;
     }
     if (!this.client.isReady) return;
     const old = this.holder;
