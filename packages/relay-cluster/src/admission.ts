@@ -198,7 +198,7 @@ export class RedisAdmission implements AdmissionBackend {
   private async beat(): Promise<void> {
     const ttl = String(this.options.heartbeatMs * 3);
     if (!this.dirty) {
-      const previous = await this.attempt(() =>
+      const previous = await this.probe(() =>
         this.client.set(this.holderKey(this.holder), "1", {
           expiration: { type: "PX", value: Number(ttl) },
           GET: true,
@@ -224,7 +224,7 @@ export class RedisAdmission implements AdmissionBackend {
     }
     // Releases from now on go to the new holder, whose counts are this node's as of this batch.
     this.holder = next;
-    const done = await this.attempt(() => batch.exec());
+    const done = await this.probe(() => batch.exec());
     if (done === undefined) this.dirty = true;
     else if (!this.healthy) {
       this.healthy = true;
@@ -240,8 +240,21 @@ export class RedisAdmission implements AdmissionBackend {
     return `${this.options.keyPrefix}holder:${holder}`;
   }
 
-  /** Runs a command; `undefined` if Redis did not answer (then Redis and this node may disagree). */
+  /**
+   * Runs a command for a connection; `undefined` if Redis did not answer (then Redis and this node may
+   * disagree). After a failure, none is sent until a heartbeat got through: a Redis that hangs costs one
+   * connection the command timeout, not every connection.
+   */
   private async attempt<T>(command: () => Promise<T>): Promise<T | undefined> {
+    if (!this.healthy) {
+      this.dirty = true;
+      return undefined;
+    }
+    return this.probe(command);
+  }
+
+  /** Runs a command whether or not Redis failed lately (the heartbeat finds out when it is back). */
+  private async probe<T>(command: () => Promise<T>): Promise<T | undefined> {
     if (!this.client.isReady) {
       this.dirty = true;
       return undefined;
