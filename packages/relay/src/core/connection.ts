@@ -30,7 +30,6 @@ import type { Limits } from "../limits/limits.js";
 import type { ReplyQueue } from "../limits/reply-queue.js";
 import { recordDisconnect } from "./client-records.js";
 import type { Extensions } from "./extensions.js";
-import { fullStateOf } from "./full-state-cache.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
 import { AwarenessQueries, awarenessFrame } from "./presence.js";
@@ -407,10 +406,10 @@ export class Connection implements RoomPeer {
 
   /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
   private async answerSyncStep1(stateVector: Uint8Array): Promise<void> {
-    let update: Uint8Array;
+    let frames: Uint8Array[];
     this.answering++;
     try {
-      update = await this.room.durableUpdateSince(stateVector);
+      frames = await this.room.durableReplySince(stateVector);
     } catch (error) {
       // A storage failure already closed every connection of the room; anything else closes this one.
       this.options.logger.warn("sync reply not sent", { room: this.room.name, error });
@@ -420,8 +419,9 @@ export class Connection implements RoomPeer {
       this.answering--;
     }
     if (this.closing) return;
-    // The whole document's reply is one shared, cached frame (full-state-cache.ts).
-    const reply = fullStateOf(this.room.doc).syncStep2Frame(update);
+    // The whole document's reply is a shared, cached frame (full-state-cache.ts); the large frame comes first,
+    // and what may follow it (a step 2 with what changed since it was encoded) is small.
+    const [reply, ...rest] = frames as [Uint8Array, ...Uint8Array[]];
     if (reply.length > this.options.limits.maxFrameBytes) {
       if (this.replying) {
         // Prepared alongside another large reply: it waits (its state vector, not its bytes), or is refused.
@@ -443,6 +443,7 @@ export class Connection implements RoomPeer {
     } else {
       this.send(reply);
     }
+    for (const frame of rest) this.send(frame);
     if (!this.synced) {
       this.synced = true;
       if (this.wantsAcks) this.send(encodeStored(this.room.storedStateVector()));

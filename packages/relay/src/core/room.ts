@@ -368,6 +368,17 @@ export class Room implements RoomHandle {
     return update;
   }
 
+  /**
+   * {@link Room.durableUpdateSince} as the frames of a sync reply, the step 2 last (full-state-cache.ts,
+   * `replyFrames`: a client that knows nothing may get a kept full encoding and a step 2 with the rest).
+   */
+  async durableReplySince(stateVector: Uint8Array): Promise<Uint8Array[]> {
+    const frames = fullStateOf(this.doc).replyFrames(stateVector);
+    await this.writes.durableSoFar();
+    if (!this.isOpen) throw new InvalidStateError(`room ${this.name} is closed`);
+    return frames;
+  }
+
   /** Waits until every write issued so far has settled. */
   async settled(): Promise<void> {
     await this.writes.settled();
