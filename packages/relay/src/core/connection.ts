@@ -404,7 +404,7 @@ export class Connection implements RoomPeer {
     }
   }
 
-  /** Sends sync step 2 once all of it is durable (see `Room.durableUpdateSince`), then the first ack. */
+  /** Sends sync step 2 once all of it is durable (see `Room.durableReplySince`), then the first ack. */
   private async answerSyncStep1(stateVector: Uint8Array): Promise<void> {
     let frames: Uint8Array[];
     this.answering++;
