@@ -123,3 +123,18 @@ it("counts an address's connections to rooms served by different nodes together 
     { what: "127.0.0.2 admitted through node-1 after closing on node-0" },
   );
 });
+
+it("gives back the slots of a SIGKILLed node: its address's connections count no more elsewhere", async () => {
+  const [first, second] = nodes as [ClusterNode, ClusterNode];
+  // Two connections of 127.0.0.7 on node-1 (their rooms served there): the address is full on node-0 too.
+  await admitted(await connect(second, "gus", "127.0.0.7"), "127.0.0.7's first room on node-1");
+  await admitted(await connect(second, "hal", "127.0.0.7"), "127.0.0.7's second room on node-1");
+  const refused = await connect(first, "ida", "127.0.0.7");
+  expect(await refused.outcome).toBe("closed");
+  expect(await refused.closed).toEqual({ code: CloseCode.TooManyConnections, reason: "per-address" });
+  await second.relay.kill();
+  // Nobody releases node-1's slots; they lapse with its heartbeat (three beats) and node-0 admits the address.
+  await waitFor(async () => (await (await connect(first, "ida", "127.0.0.7")).outcome) === "admitted", {
+    what: "127.0.0.7 admitted on node-0 after node-1 died",
+  });
+});
