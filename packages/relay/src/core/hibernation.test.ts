@@ -2,8 +2,9 @@ import { messagesOf, ownersOf } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryStorage } from "../storage/storage.js";
+import { READER_ACK_MS } from "./acks.js";
 import { silentLogger } from "./logger.js";
-import { READER_ACK_MS, type Room, type RoomPeer } from "./room.js";
+import type { Room, RoomPeer } from "./room.js";
 import type { RoomLeases } from "./room-leases.js";
 import { Rooms } from "./rooms.js";
 

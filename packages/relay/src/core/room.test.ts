@@ -12,8 +12,9 @@ import * as decoding from "lib0/decoding";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
+import { READER_ACK_MS } from "./acks.js";
 import { silentLogger } from "./logger.js";
-import { READER_ACK_MS, type Room, type RoomPeer } from "./room.js";
+import type { Room, RoomPeer } from "./room.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";

@@ -6,7 +6,7 @@
  * relay's attestation, to the connections that take attested frames, and appends it to storage
  * (write-path.ts). Once the append is durable it goes to the other connections (stock clients never hold
  * what the relay could lose), its writer gets a `stored` ack, and readers get one at most every
- * {@link READER_ACK_MS}. See `onUpdate`.
+ * `READER_ACK_MS` (acks.ts). See `onUpdate`.
  */
 import {
   type ClientInfo,
@@ -33,6 +33,7 @@ import * as syncProtocol from "y-protocols/sync";
 import * as Y from "yjs";
 import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
+import { Acks } from "./acks.js";
 import type { Attestor } from "./attestor.js";
 import { claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
 import type { RoomHandle } from "./extension.js";
@@ -98,13 +99,6 @@ class Redelivery {
   constructor(readonly peer: RoomPeer) {}
 }
 
-/**
- * Readers (connections that received others' changes) learn what is stored at most this often: one frame per
- * window however many changes arrived. They need it to show others' messages `sent` (a short lag is fine) and to
- * let go of the attested updates they keep; a writer's own delivery status gets its ack at once.
- */
-export const READER_ACK_MS = 200;
-
 function syncUpdateFrame(update: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();
   encoding.writeVarUint(encoder, MessageType.sync);
@@ -127,12 +121,11 @@ export class Room implements RoomHandle {
   private readonly records: JoinRecords;
   private holds = 0;
   private readonly writes: WritePath;
-  private ackScheduled = false;
-  /** Writers whose change became durable since their last ack. */
-  private readonly writersOwed = new Set<RoomPeer>();
-  /** Readers that received changes which became durable since their last ack. */
-  private readonly readersOwed = new Set<RoomPeer>();
-  private readerAckTimer: NodeJS.Timeout | undefined;
+  /** The `stored` frames owed to its peers (acks.ts). */
+  private readonly acks = new Acks(
+    () => encodeStored(this.storedStateVector()),
+    () => this.state === "open",
+  );
   /** The Yjs clientID the relay writes with in this load, once bound to RELAY_OWNER in `owners`. */
   private relayId: number | null = null;
   private state: "open" | "failed" | "closed" = "open";
@@ -320,8 +313,7 @@ export class Room implements RoomHandle {
   /** Removes a peer, its presence, and stamps `lastSeen` (and `active: false` after a logout). */
   leave(peer: RoomPeer, loggedOut = false): void {
     if (!this.peers.delete(peer)) return;
-    this.writersOwed.delete(peer);
-    this.readersOwed.delete(peer);
+    this.acks.forget(peer);
     this.presence.leave(peer);
     this.records.left(peer, loggedOut);
     this.hooks.idle(this);
@@ -410,10 +402,7 @@ export class Room implements RoomHandle {
       this.holds === 0 &&
       !this.writes.busy &&
       !this.records.answering &&
-      this.writersOwed.size === 0 &&
-      this.readersOwed.size === 0 &&
-      this.readerAckTimer === undefined &&
-      !this.ackScheduled &&
+      this.acks.settled &&
       this.presence.presentFrame() === null &&
       ![...this.peers].some((peer) => peer.busy)
     );
@@ -442,7 +431,7 @@ export class Room implements RoomHandle {
   /** Frees the document. The registry calls this when it unloads the room. */
   destroy(): void {
     if (this.state === "open") this.state = "closed";
-    clearTimeout(this.readerAckTimer);
+    this.acks.stop();
     this.presence.destroy();
     this.doc.destroy();
   }
@@ -470,53 +459,18 @@ export class Room implements RoomHandle {
     this.writes.append(update, stateVector, () => {
       if (this.state !== "open") return;
       let frame: Uint8Array | undefined;
+      const readers: RoomPeer[] = [];
       for (const peer of this.peers) {
         if (peer === source) continue;
         if (!peer.attests) {
           frame ??= syncUpdateFrame(update);
           peer.send(frame);
         }
-        if (peer.wantsAcks) this.readersOwed.add(peer);
+        readers.push(peer);
       }
-      if (writer?.wantsAcks && this.peers.has(writer)) this.writersOwed.add(writer);
       this.hooks.stored(this);
-      this.scheduleAcks();
+      this.acks.owe(writer !== null && this.peers.has(writer) ? writer : null, readers);
     });
-  }
-
-  /** Acks writers on the next tick (one frame per batch), readers at most every {@link READER_ACK_MS}. */
-  private scheduleAcks(): void {
-    if (this.writersOwed.size > 0 && !this.ackScheduled) {
-      this.ackScheduled = true;
-      setImmediate(() => {
-        this.ackScheduled = false;
-        this.sendAcks(this.writersOwed);
-      });
-    }
-    if (this.readersOwed.size > 0 && this.readerAckTimer === undefined) {
-      this.readerAckTimer = setTimeout(() => {
-        this.readerAckTimer = undefined;
-        this.sendAcks(this.readersOwed);
-      }, READER_ACK_MS);
-      this.readerAckTimer.unref();
-    }
-  }
-
-  /** Sends the stored state vector to the synced peers of `owed` (the others wait for their sync's ack). */
-  private sendAcks(owed: Set<RoomPeer>): void {
-    if (this.state !== "open") return;
-    let frame: Uint8Array | undefined;
-    for (const peer of owed) {
-      // A peer not synced yet gets the stored state with its sync's answer.
-      if (!peer.synced) {
-        owed.delete(peer);
-        continue;
-      }
-      frame ??= encodeStored(this.storedStateVector());
-      peer.send(frame);
-      owed.delete(peer);
-      if (owed === this.writersOwed) this.readersOwed.delete(peer);
-    }
   }
 
   private fail(error: unknown): void {
