@@ -41,4 +41,23 @@ describe("AttestedLog", () => {
     const log = await AttestedLog.open(storage, "app/u/y");
     expect(log.size).toBe(1);
   });
+
+  it("keeps another instance's entries on the same store when it saves its own", async () => {
+    const storage = memoryStorage();
+    const tabA = await AttestedLog.open(storage, "app/u/z");
+    const tabB = await AttestedLog.open(storage, "app/u/z");
+    const fromA = { update: updateOf(1, 1), tag: new Uint8Array(16).fill(1) };
+    const fromB = { update: updateOf(2, 1), tag: new Uint8Array(16).fill(2) };
+    tabA.add(fromA);
+    await tabA.settled();
+    tabB.add(fromB);
+    await tabB.settled();
+    const reopened = await AttestedLog.open(storage, "app/u/z");
+    expect(reopened.missingFrom(new Map())).toEqual([fromB, fromA]);
+    // What is stored is dropped from the other's entries too.
+    tabB.prune(new Map([[1, 1]]));
+    tabB.add({ update: updateOf(3, 1), tag: new Uint8Array(16).fill(3) });
+    await tabB.settled();
+    expect((await AttestedLog.open(storage, "app/u/z")).size).toBe(2);
+  });
 });

@@ -41,8 +41,16 @@ function decode(saved: StoredValue | undefined): AttestedUpdate[] {
 
 export class AttestedLog {
   private entries: AttestedUpdate[] = [];
-  private readonly saves = new CoalescedWrite(() => {
-    const value = this.entries.map((entry) => [toBase64(entry.update), toBase64(entry.tag)]);
+  /** The newest stored state this log was told of (merged): what is no longer worth keeping, from anyone. */
+  private readonly stored = new Map<number, number>();
+  private readonly saves = new CoalescedWrite(async () => {
+    // Other instances on the same store (tabs) save their own entries under this key: keep theirs that are not
+    // stored yet, so that the last save does not erase another tab's.
+    const mine = new Set(this.entries.map((entry) => toBase64(entry.tag)));
+    const theirs = decode(await this.storage.get(attestedKey(this.room))).filter(
+      (entry) => !mine.has(toBase64(entry.tag)) && !isCoveredBy(entry.update, this.stored),
+    );
+    const value = [...this.entries, ...theirs].map((entry) => [toBase64(entry.update), toBase64(entry.tag)]);
     return value.length === 0
       ? this.storage.delete(attestedKey(this.room))
       : this.storage.set(attestedKey(this.room), value);
@@ -73,6 +81,9 @@ export class AttestedLog {
 
   /** Lets go of the updates `stored` covers: the relay holds them durably. */
   prune(stored: Map<number, number>): void {
+    for (const [client, clock] of stored) {
+      if ((this.stored.get(client) ?? 0) < clock) this.stored.set(client, clock);
+    }
     const kept = this.entries.filter((entry) => !isCoveredBy(entry.update, stored));
     if (kept.length === this.entries.length) return;
     this.entries = kept;
