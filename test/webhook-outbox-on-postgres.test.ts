@@ -52,13 +52,13 @@ afterAll(async () => {
 });
 
 /** A relay process on the test schema; each call is a new process with its own data directory. */
-async function relayOnPostgres(endpoint: string): Promise<RelayHandle> {
+async function relayOnPostgres(endpoint: string, timeoutMs = 500): Promise<RelayHandle> {
   const relay = await startBusinessRelay({
     // A short timeout keeps the claim an attempt cut by the SIGKILL holds (timeoutMs + 5 s) short.
     webhooks: [
       {
         ...(webhookConfig(endpoint, ["message.created"], { initialDelayMs: 50, maxDelayMs: 200 }) as object),
-        timeoutMs: 500,
+        timeoutMs,
       },
     ],
     extraConfig: { storage: { kind: "postgres", url: URL, schema } },
@@ -111,4 +111,31 @@ it("delivers every acknowledged message's event after the relay that stored it w
     (await admin.unsafe<[{ n: number }]>(`SELECT count(*)::int AS n FROM "${schema}".webhook_outbox`))[0].n;
   await waitFor(async () => (await remaining()) === 0, { what: "the outbox emptied once delivered" });
   expect(await remaining()).toBe(0);
+});
+
+it("hands a delivery it was sending back to the outbox when stopped (SIGTERM), for the next process", async () => {
+  receiver = await startReceiver();
+  receiver.respond = () => "hang";
+  // A long attempt timeout: the claim would hold the delivery for 35 s if the stopping relay kept it.
+  const first = await relayOnPostgres(receiver.url, 30_000);
+  const phone = createClient({ appId: TEST_APP.id, relayUrl: first.url, storage: memoryStorage(), WebSocket });
+  clients.push(phone);
+  await phone.login("outbox-stopped", await signUserToken("outbox-stopped"));
+  await phone.send("sent while the endpoint hangs");
+  const target = receiver;
+  await waitFor(() => target.received.length === 1, { what: "the attempt reached the hanging endpoint" });
+  const eventId = eventOf(target.received[0]!).id;
+  await phone.destroy();
+  await first.stop();
+  const [row] = await admin.unsafe<[{ due: boolean; attempts: number }]>(
+    `SELECT next_attempt_at <= now() AS due, attempts FROM "${schema}".webhook_outbox WHERE event_id = $1`,
+    [eventId],
+  );
+  expect(row).toEqual({ due: true, attempts: 1 });
+
+  target.respond = () => 204;
+  await relayOnPostgres(target.url, 30_000);
+  await waitFor(() => target.received.some((d) => d.answered === 204), { what: "delivered by the next process" });
+  expect(target.received.map((d) => eventOf(d).id)).toEqual([eventId, eventId]);
+  expect(target.received.map((d) => d.headers["parley-attempt"])).toEqual(["1", "2"]);
 });

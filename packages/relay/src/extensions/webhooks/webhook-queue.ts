@@ -279,6 +279,13 @@ export class WebhookQueue {
     clearTimeout(this.timer);
     for (const controller of this.inFlight.values()) controller.abort();
     while (this.writes.size > 0) await Promise.allSettled([...this.writes]);
+    const { outbox } = this.options;
+    if (outbox === undefined) return;
+    // Hands what this node claimed back at once, rather than when its claims lapse: another node (or the next
+    // start) sends it. An attempt cut here may have reached the endpoint: at least once, same event id.
+    const claimed = [...this.waiting.values()];
+    this.waiting.clear();
+    await Promise.allSettled(claimed.map((delivery) => outbox.retry(delivery.id, delivery.attempts, 0)));
   }
 
   private endpoints(appId: string, type: WebhookEventType): WebhookConfig[] {
@@ -339,6 +346,8 @@ export class WebhookQueue {
 
   /** Per configured endpoint: how many more deliveries it could start now (what a claim may take for it). */
   private capacity(): Array<{ appId: string; url: string; limit: number }> {
+    // Claims beyond what can start now would wait here while their claim runs out, and be sent twice.
+    if (this.waiting.size >= (this.options.concurrency ?? 32)) return [];
     const held = new Map<string, number>();
     for (const delivery of this.waiting.values()) {
       held.set(endpointKey(delivery), (held.get(endpointKey(delivery)) ?? 0) + 1);
