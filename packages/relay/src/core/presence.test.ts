@@ -29,4 +29,29 @@ describe("Presence", () => {
     expect(presence.awareness.meta.size).toBe(baseline);
     presence.destroy();
   });
+
+  it("makes the awareness (and its timer) only once presence is used, and relays as before", () => {
+    const frames: Uint8Array[] = [];
+    const peer: PresencePeer = { clientId: "peerClientId0000000000", send: (frame) => frames.push(frame) };
+    const presence = new Presence(new Y.Doc(), () => [peer]);
+    const made = () => (presence as unknown as { made: unknown }).made !== null;
+    presence.join(peer);
+    expect(presence.presentFrame()).toBeNull();
+    presence.leave(peer);
+    presence.join(peer);
+    expect(made()).toBe(false);
+    expect(presence.apply(update([[7, 1, { name: "me" }]]), peer)).toBeNull();
+    expect(made()).toBe(true);
+    expect(frames).toHaveLength(1);
+    expect(presence.presentFrame()).not.toBeNull();
+    presence.leave(peer);
+    expect(presence.presentFrame()).toBeNull();
+    presence.destroy();
+  });
+
+  it("destroys cleanly when the awareness was never made", () => {
+    const presence = new Presence(new Y.Doc(), () => []);
+    presence.destroy();
+    expect((presence as unknown as { made: unknown }).made).toBeNull();
+  });
 });

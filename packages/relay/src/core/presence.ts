@@ -32,24 +32,36 @@ export function awarenessFrame(awareness: awarenessProtocol.Awareness, clients: 
 
 /** The presence of one room. */
 export class Presence {
-  /** The awareness; the relay's own local state speaks for the business (business API typing). */
-  readonly awareness: awarenessProtocol.Awareness;
+  /** The awareness, made when first needed (see {@link Presence.awareness}). */
+  private made: awarenessProtocol.Awareness | null = null;
   /** The awareness clientIDs each connection introduced (bounded: MAX_PRESENCE_IDS each). */
   private readonly idsOf = new Map<PresencePeer, Set<number>>();
 
   constructor(
     private readonly doc: Y.Doc,
     private readonly peers: () => Iterable<PresencePeer>,
-  ) {
-    this.awareness = new awarenessProtocol.Awareness(doc);
-    this.awareness.setLocalState(null);
-    this.awareness.on("update", (change: AwarenessChange) => this.relay(change));
+  ) {}
+
+  /**
+   * The awareness; the relay's own local state speaks for the business (business API typing). Made on first use
+   * (a presence frame, the business API): most rooms never see one, and each awareness costs its construction and
+   * a timer every 3 s for as long as the room is loaded.
+   */
+  get awareness(): awarenessProtocol.Awareness {
+    if (this.made === null) {
+      const awareness = new awarenessProtocol.Awareness(this.doc);
+      awareness.setLocalState(null);
+      awareness.on("update", (change: AwarenessChange) => this.relay(change));
+      this.made = awareness;
+    }
+    return this.made;
   }
 
   /** A frame with every state present now, or `null` if nobody is present. */
   presentFrame(): Uint8Array | null {
-    const present = [...this.awareness.getStates().keys()];
-    return present.length === 0 ? null : awarenessFrame(this.awareness, present);
+    if (this.made === null) return null;
+    const present = [...this.made.getStates().keys()];
+    return present.length === 0 ? null : awarenessFrame(this.made, present);
   }
 
   /**
@@ -86,14 +98,14 @@ export class Presence {
   leave(peer: PresencePeer): void {
     const ids = this.idsOf.get(peer);
     this.idsOf.delete(peer);
-    if (ids === undefined || ids.size === 0) return;
-    awarenessProtocol.removeAwarenessStates(this.awareness, [...ids], null);
-    for (const id of ids) this.awareness.meta.delete(id);
+    if (ids === undefined || ids.size === 0 || this.made === null) return;
+    awarenessProtocol.removeAwarenessStates(this.made, [...ids], null);
+    for (const id of ids) this.made.meta.delete(id);
   }
 
-  /** Stops the awareness (its timers). */
+  /** Stops the awareness (its timers), if it was made. */
   destroy(): void {
-    this.awareness.destroy();
+    this.made?.destroy();
   }
 
   private relay(change: AwarenessChange): void {
