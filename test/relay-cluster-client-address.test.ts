@@ -6,43 +6,19 @@
  */
 import { CloseCode, createSecret, roomName } from "@parley/protocol";
 import { PEER_HEADER } from "@parley/relay-cluster";
-import type { Sql } from "postgres";
-import type { RedisClientType } from "redis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ClusterNode, clusterServices, forgetRedisData, startClusterNodes } from "./support/cluster.js";
+import { type ClusterNode, clusterForThisFile } from "./support/cluster.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_addr_${run}`;
-const keyPrefix = `parley-test-addr-${run}:`;
-let admin: Sql;
-let redis: RedisClientType;
-let nodes: ClusterNode[] = [];
 const sockets: WebSocket[] = [];
-
-beforeAll(async () => {
-  ({ admin, redis } = await clusterServices());
-  nodes = await startClusterNodes(2, {
-    schema,
-    keyPrefix,
-    leaseMs: 3_000,
-    extraConfig: { limits: { connectionsPerIp: 2 } },
-  });
-}, 90_000);
-
-afterAll(async () => {
-  for (const ws of sockets) ws.terminate();
-  for (const node of nodes) await node.relay.stop();
-  if (admin) {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
-  if (redis?.isOpen) {
-    await forgetRedisData(redis, keyPrefix);
-    await redis.close();
-  }
+const cluster = clusterForThisFile("addr", 2, {
+  leaseMs: 3_000,
+  extraConfig: { limits: { connectionsPerIp: 2 } },
+  beforeStop: () => {
+    for (const ws of sockets) ws.terminate();
+  },
 });
 
 interface Connection {
@@ -65,7 +41,7 @@ function connect(node: ClusterNode, room: string, token: string, from: string, h
 it("counts a piped connection against the client's address on the room's owner, and believes no client", async () => {
   const room = roomName({ appId: TEST_APP.id, kind: "user", subject: "oz" });
   const token = await signUserToken("oz");
-  const [owner, other] = nodes as [ClusterNode, ClusterNode];
+  const [owner, other] = cluster.nodes as [ClusterNode, ClusterNode];
   // The first connection reaches node-0 directly: node-0 serves the room.
   const direct = connect(owner, room, token, "127.0.0.1");
   await waitFor(direct.admitted, { what: "the direct connection admitted" });

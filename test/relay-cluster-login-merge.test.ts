@@ -5,38 +5,19 @@
  * grace period out; the merge then completes and every client has every message.
  */
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import type { Sql } from "postgres";
-import type { RedisClientType } from "redis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ClusterNode, clusterServices, forgetRedisData, startClusterNodes } from "./support/cluster.js";
+import { type ClusterNode, clusterForThisFile } from "./support/cluster.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_merge_${run}`;
-const keyPrefix = `parley-test-merge-${run}:`;
-let admin: Sql;
-let redis: RedisClientType;
-let nodes: ClusterNode[] = [];
 const clients: ParleyClient[] = [];
-
-beforeAll(async () => {
-  ({ admin, redis } = await clusterServices());
-  nodes = await startClusterNodes(2, { schema, keyPrefix, leaseMs: 3_000, extraConfig: { roomGraceMs: 5_000 } });
-}, 90_000);
-
-afterAll(async () => {
-  for (const client of clients) await client.destroy().catch(() => {});
-  for (const node of nodes) await node.relay.stop();
-  if (admin) {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
-  if (redis?.isOpen) {
-    await forgetRedisData(redis, keyPrefix);
-    await redis.close();
-  }
+const cluster = clusterForThisFile("merge", 2, {
+  leaseMs: 3_000,
+  extraConfig: { roomGraceMs: 5_000 },
+  beforeStop: async () => {
+    for (const client of clients) await client.destroy().catch(() => {});
+  },
 });
 
 function client(node: ClusterNode): ParleyClient {
@@ -46,7 +27,7 @@ function client(node: ClusterNode): ParleyClient {
 }
 
 it("merges an anonymous room another node keeps, which hands it over when asked", async () => {
-  const [first, second] = nodes as [ClusterNode, ClusterNode];
+  const [first, second] = cluster.nodes as [ClusterNode, ClusterNode];
   // The user's room is on node-1.
   const phone = client(second);
   await phone.login("pia", await signUserToken("pia"));

@@ -7,43 +7,19 @@
  * counting let through. Codes as on one relay.
  */
 import { CloseCode, createSecret, roomName } from "@parley/protocol";
-import type { Sql } from "postgres";
-import type { RedisClientType } from "redis";
-import { afterAll, beforeAll, expect, it } from "vitest";
+import { expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ClusterNode, clusterServices, forgetRedisData, startClusterNodes } from "./support/cluster.js";
+import { type ClusterNode, clusterForThisFile } from "./support/cluster.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_quotas_${run}`;
-const keyPrefix = `parley-test-quotas-${run}:`;
-let admin: Sql;
-let redis: RedisClientType;
-let nodes: ClusterNode[] = [];
 const sockets: WebSocket[] = [];
-
-beforeAll(async () => {
-  ({ admin, redis } = await clusterServices());
-  nodes = await startClusterNodes(2, {
-    schema,
-    keyPrefix,
-    leaseMs: 3_000,
-    extraConfig: { limits: { connectionsPerUser: 2, connectionsPerIp: 2 } },
-  });
-}, 90_000);
-
-afterAll(async () => {
-  for (const ws of sockets) ws.terminate();
-  for (const node of nodes) await node.relay.stop();
-  if (admin) {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
-  if (redis?.isOpen) {
-    await forgetRedisData(redis, keyPrefix);
-    await redis.close();
-  }
+const cluster = clusterForThisFile("quotas", 2, {
+  leaseMs: 3_000,
+  extraConfig: { limits: { connectionsPerUser: 2, connectionsPerIp: 2 } },
+  beforeStop: () => {
+    for (const ws of sockets) ws.terminate();
+  },
 });
 
 interface Connection {
@@ -85,7 +61,7 @@ async function admitted(connection: Connection, what: string): Promise<Connectio
 }
 
 it("refuses a user's third connection through either node (4530 per-user)", async () => {
-  const [first, second] = nodes as [ClusterNode, ClusterNode];
+  const [first, second] = cluster.nodes as [ClusterNode, ClusterNode];
   await admitted(await connect(first, "ann", "127.0.0.3"), "ann's first connection, on node-0");
   await admitted(await connect(second, "ann", "127.0.0.4"), "ann's second connection, through node-1");
   for (const [node, from] of [
@@ -99,7 +75,7 @@ it("refuses a user's third connection through either node (4530 per-user)", asyn
 });
 
 it("counts an address's connections to rooms served by different nodes together (4530 per-address)", async () => {
-  const [first, second] = nodes as [ClusterNode, ClusterNode];
+  const [first, second] = cluster.nodes as [ClusterNode, ClusterNode];
   // Nobody serves these rooms yet: each is served by the node the connection reaches.
   const onFirst = await admitted(await connect(first, "bo", "127.0.0.2"), "127.0.0.2's room on node-0");
   await admitted(await connect(second, "cy", "127.0.0.2"), "127.0.0.2's room on node-1");
@@ -125,7 +101,7 @@ it("counts an address's connections to rooms served by different nodes together 
 });
 
 it("gives back the slots of a SIGKILLed node: its address's connections count no more elsewhere", async () => {
-  const [first, second] = nodes as [ClusterNode, ClusterNode];
+  const [first, second] = cluster.nodes as [ClusterNode, ClusterNode];
   // Two connections of 127.0.0.7 on node-1 (their rooms served there): the address is full on node-0 too.
   await admitted(await connect(second, "gus", "127.0.0.7"), "127.0.0.7's first room on node-1");
   await admitted(await connect(second, "hal", "127.0.0.7"), "127.0.0.7's second room on node-1");

@@ -5,6 +5,7 @@
 import { createServer } from "node:net";
 import postgres, { type Sql } from "postgres";
 import { createClient as createRedisClient, type RedisClientType } from "redis";
+import { afterAll, beforeAll } from "vitest";
 import { type RelayHandle, startRelay } from "./relay.js";
 
 /** `PARLEY_TEST_POSTGRES_URL`, default the local trust-auth server's `test` database. */
@@ -104,4 +105,42 @@ export async function forgetRedisData(redis: RedisClientType, keyPrefix: string)
     if (keys.length > 0) removed += await redis.del(keys);
   }
   return removed;
+}
+
+/**
+ * Starts `count` nodes on a fresh schema and key prefix (named after `name`) before a test file's tests; after them
+ * runs `beforeStop` (close the test's own sockets and clients), stops the nodes and removes the schema and keys.
+ * Read `nodes` inside the tests.
+ */
+export function clusterForThisFile(
+  name: string,
+  count: number,
+  options: { leaseMs: number; extraConfig?: object; beforeStop?: () => Promise<void> | void },
+): { readonly nodes: ClusterNode[] } {
+  const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  const schema = `parley_cluster_${name}_${run}`;
+  const keyPrefix = `parley-test-${name}-${run}:`;
+  let services: { admin: Sql; redis: RedisClientType } | undefined;
+  let nodes: ClusterNode[] = [];
+  beforeAll(async () => {
+    services = await clusterServices();
+    const { leaseMs, extraConfig } = options;
+    nodes = await startClusterNodes(count, { schema, keyPrefix, leaseMs, ...(extraConfig ? { extraConfig } : {}) });
+  }, 90_000);
+  afterAll(async () => {
+    await options.beforeStop?.();
+    for (const node of nodes) await node.relay.stop();
+    if (services === undefined) return;
+    await services.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+    await services.admin.end();
+    if (services.redis.isOpen) {
+      await forgetRedisData(services.redis, keyPrefix);
+      await services.redis.close();
+    }
+  });
+  return {
+    get nodes() {
+      return nodes;
+    },
+  };
 }
