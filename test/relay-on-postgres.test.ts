@@ -11,25 +11,16 @@ import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import * as Y from "yjs";
+import { assertPostgresReachable, PG_URL, postgresAdmin } from "./support/postgres.js";
 import { type RelayHandle, signUserToken, startRelay, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = `parley_it_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const admin = postgres(URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+const admin = postgresAdmin();
 let relay: RelayHandle | undefined;
 const clients: ParleyClient[] = [];
 
-beforeAll(async () => {
-  try {
-    await admin`SELECT 1`;
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${URL} (${(error as Error).message}). Start one (see "Tests" in ` +
-        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
-    );
-  }
-});
+beforeAll(() => assertPostgresReachable(admin));
 
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.destroy().catch(() => {});
@@ -50,7 +41,7 @@ function client(): ParleyClient {
 
 /** The message ids PostgreSQL holds for `userId`'s room. */
 async function storedMessageIds(userId: string): Promise<string[]> {
-  const storage = await createPostgresStorage({ url: URL, schema });
+  const storage = await createPostgresStorage({ url: PG_URL, schema });
   try {
     const doc = new Y.Doc();
     for (const update of await storage.load(roomName({ appId: TEST_APP.id, kind: "user", subject: userId }))) {
@@ -63,7 +54,7 @@ async function storedMessageIds(userId: string): Promise<string[]> {
 }
 
 it("keeps everything acknowledged in PostgreSQL across a SIGKILL of the relay", async () => {
-  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: URL, schema } } });
+  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: PG_URL, schema } } });
   const userId = "pg-durable";
   const [phone, laptop] = [client(), client()];
   await phone.login(userId, await signUserToken(userId));
@@ -101,7 +92,7 @@ it("keeps everything acknowledged in PostgreSQL across a SIGKILL of the relay", 
 });
 
 it("leaves messages pending while PostgreSQL cannot commit them, and acknowledges them once it can", async () => {
-  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: URL, schema } } });
+  relay = await startRelay({ extraConfig: { storage: { kind: "postgres", url: PG_URL, schema } } });
   const userId = "pg-stalled";
   const phone = client();
   await phone.login(userId, await signUserToken(userId));
@@ -109,7 +100,7 @@ it("leaves messages pending while PostgreSQL cannot commit them, and acknowledge
   await waitFor(() => phone.messages().every((m) => m.status === "sent"), { what: "first message acknowledged" });
   // Stalls the room's writes inside PostgreSQL without touching the shared server: another session holds the
   // room row's lock, so the relay's append statement waits for it as it would behind a paused server.
-  const locker = postgres(URL, { max: 1, onnotice: () => {} });
+  const locker = postgres(PG_URL, { max: 1, onnotice: () => {} });
   try {
     await locker`BEGIN`;
     await locker.unsafe(`SELECT 1 FROM "${schema}".rooms WHERE name = $1 FOR UPDATE`, [

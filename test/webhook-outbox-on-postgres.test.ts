@@ -8,7 +8,6 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { WebhookEvent } from "@parley/business";
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import postgres from "postgres";
 import { afterAll, afterEach, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import {
@@ -18,26 +17,17 @@ import {
   type WebhookReceiver,
   webhookConfig,
 } from "./business-support.js";
+import { assertPostgresReachable, PG_URL, postgresAdmin } from "./support/postgres.js";
 import { type RelayHandle, signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
 const schema = `parley_it_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const admin = postgres(URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+const admin = postgresAdmin();
 const relays: RelayHandle[] = [];
 const clients: ParleyClient[] = [];
 let receiver: WebhookReceiver | undefined;
 
-beforeAll(async () => {
-  try {
-    await admin`SELECT 1`;
-  } catch (error) {
-    throw new Error(
-      `PostgreSQL is not reachable at ${URL} (${(error as Error).message}). Start one (see "Tests" in ` +
-        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
-    );
-  }
-});
+beforeAll(() => assertPostgresReachable(admin));
 
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.destroy().catch(() => {});
@@ -61,7 +51,7 @@ async function relayOnPostgres(endpoint: string, timeoutMs = 500): Promise<Relay
         timeoutMs,
       },
     ],
-    extraConfig: { storage: { kind: "postgres", url: URL, schema } },
+    extraConfig: { storage: { kind: "postgres", url: PG_URL, schema } },
   });
   relays.push(relay);
   return relay;

@@ -3,13 +3,13 @@
  * Redis key prefix per run. Without either server the tests fail with instructions; they never skip.
  */
 import { createServer } from "node:net";
-import postgres, { type Sql } from "postgres";
+import type { Sql } from "postgres";
 import { createClient as createRedisClient, type RedisClientType } from "redis";
 import { afterAll, beforeAll } from "vitest";
+import { assertPostgresReachable, PG_URL, postgresAdmin } from "./postgres.js";
 import { type RelayHandle, startRelay } from "./relay.js";
 
-/** `PARLEY_TEST_POSTGRES_URL`, default the local trust-auth server's `test` database. */
-export const PG_URL = process.env.PARLEY_TEST_POSTGRES_URL ?? "postgres://postgres@127.0.0.1:5432/test";
+export { PG_URL } from "./postgres.js";
 /** `PARLEY_TEST_REDIS_URL`, default the local server. */
 export const REDIS_URL = process.env.PARLEY_TEST_REDIS_URL ?? "redis://127.0.0.1:6379";
 
@@ -36,15 +36,12 @@ export function freePort(): Promise<number> {
 
 /** Connections to both servers, or an error saying how to start the missing one. */
 export async function clusterServices(): Promise<{ admin: Sql; redis: RedisClientType }> {
-  const admin = postgres(PG_URL, { max: 1, onnotice: () => {}, connect_timeout: 5 });
+  const admin = postgresAdmin();
   try {
-    await admin`SELECT 1`;
+    await assertPostgresReachable(admin);
   } catch (error) {
     await admin.end({ timeout: 1 }).catch(() => {});
-    throw new Error(
-      `PostgreSQL is not reachable at ${PG_URL} (${(error as Error).message}). Start one (see "Tests" in ` +
-        "packages/relay-postgres/README.md) or set PARLEY_TEST_POSTGRES_URL.",
-    );
+    throw error;
   }
   const redis: RedisClientType = createRedisClient({
     url: REDIS_URL,
