@@ -9,7 +9,7 @@ import type { RoomOwnership } from "@parley/relay-postgres";
 import { RedisAdmission } from "./admission.js";
 import { Coordination, ownerString } from "./coordination.js";
 import { ClusterLeases } from "./leases.js";
-import { LookupBudget } from "./lookup-budget.js";
+import { lookupBudget } from "./lookup-budget.js";
 import { Router } from "./router.js";
 
 /** Options of {@link createCluster}. */
@@ -90,7 +90,7 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     },
     async onStart(context) {
       router.trustProxy = context.config.limits.trustProxy;
-      router.budget = new LookupBudget(context.config.limits.connectsPerMinutePerIp);
+      router.budget = lookupBudget(context.config.limits.connectsPerMinutePerIp);
       await Promise.all([coordination.start(), admission.start()]);
       leases.start();
       logger.info("cluster node started", { node: config.nodeId, advertise: config.advertise });

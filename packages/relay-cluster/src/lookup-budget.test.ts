@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { LookupBudget } from "./lookup-budget.js";
+import { lookupBudget } from "./lookup-budget.js";
 
-describe("LookupBudget", () => {
+describe("lookupBudget", () => {
   it("allows the relay's connection rate per address, refills over a minute, and keeps addresses apart", () => {
     let now = 0;
-    const budget = new LookupBudget(3, () => now);
+    const budget = lookupBudget(3, () => now);
     expect([1, 2, 3, 4].map(() => budget.take("203.0.113.7"))).toEqual([true, true, true, false]);
     expect(budget.take("198.51.100.1")).toBe(true);
     now += 20_000; // a third of a minute: one look-up back

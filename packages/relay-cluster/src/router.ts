@@ -21,7 +21,7 @@ import { businessRoomOf, type Logger, remoteAddress, type UpgradeDecision } from
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { type Coordination, type OwnerAddress, parseOwner } from "./coordination.js";
 import type { ClusterLeases } from "./leases.js";
-import { LookupBudget } from "./lookup-budget.js";
+import { lookupBudget } from "./lookup-budget.js";
 import { signPeerAddress, verifiedPeerAddress } from "./peer-address.js";
 import { pipeUpgrade } from "./pipe.js";
 import { forwardRequest } from "./request-forward.js";
@@ -53,7 +53,7 @@ export class Router {
   /** The relay's `limits.trustProxy`, known once the relay starts. */
   trustProxy = false;
   /** Look-ups per client address, at the relay's `limits.connectsPerMinutePerIp` once it starts. */
-  budget = new LookupBudget(600);
+  budget = lookupBudget(600);
   /**
    * Sockets being routed or piped to another node, still open. The relay's HTTP server waits for them when it
    * closes, and it does not know them (they never became its WebSockets): {@link Router.closePipes} ends them.

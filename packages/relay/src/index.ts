@@ -64,6 +64,7 @@ export {
   type SlotKind,
 } from "./limits/admission-backend.js";
 export { remoteAddress } from "./limits/connection-quota.js";
+export { KeyedRate } from "./limits/keyed-rate.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
 export { MemoryWebhookOutbox } from "./storage/memory-webhook-outbox.js";
