@@ -4,7 +4,15 @@
  * the lease renewals from the relay's start to its stop.
  */
 import { InvalidArgumentError } from "@parley/protocol";
-import type { ClusterConfig, ClusterParts, Logger, RelayExtension, RelayStorage, RoomHandle } from "@parley/relay";
+import type {
+  ClusterConfig,
+  ClusterParts,
+  ClusterStats,
+  Logger,
+  RelayExtension,
+  RelayStorage,
+  RoomHandle,
+} from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { RedisAdmission } from "./admission.js";
 import { Coordination, ownerString } from "./coordination.js";
@@ -103,5 +111,16 @@ export function createCluster(options: ClusterOptions): ClusterParts {
       await Promise.all([coordination.stop(), admission.stop()]);
     },
   };
-  return { leases, admission, extension };
+  const stats = (): ClusterStats => ({
+    leasesHeld: leases.size,
+    leasesLost: leases.counts.lost,
+    roomsHandedOver: leases.counts.handedOver,
+    renewalsFailed: leases.counts.renewalsFailed,
+    pipesOpen: router.openPipes,
+    upgradesPiped: router.counts.piped,
+    upgradesUnroutable: router.counts.unroutable,
+    requestsForwarded: router.counts.forwarded,
+    redisReady: coordination.ready,
+  });
+  return { leases, admission, extension, stats };
 }

@@ -82,6 +82,11 @@ export class Coordination {
     this.subscriber.on("error", () => {}); // the main connection reports Redis trouble
   }
 
+  /** Whether the Redis connection is ready for commands. */
+  get ready(): boolean {
+    return this.client.isReady;
+  }
+
   /** Calls `listener` with each room another node asks this node to hand over. */
   onReleaseRequest(listener: (room: string) => void): void {
     this.releaseRequested = listener;

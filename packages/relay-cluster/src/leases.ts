@@ -49,6 +49,7 @@ class HeldLease implements RoomLease {
   lose(): void {
     if (this.lost || this.released) return;
     this.lost = true;
+    this.leases.counts.lost++;
     this.leases.dropped(this, false);
     this.onLostCallback?.();
   }
@@ -57,6 +58,7 @@ class HeldLease implements RoomLease {
   handOver(): void {
     if (this.lost || this.released) return;
     this.lost = true;
+    this.leases.counts.handedOver++;
     this.leases.dropped(this, true);
     this.onLostCallback?.();
   }
@@ -68,8 +70,15 @@ export class ClusterLeases implements RoomLeases {
   private readonly releasing = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
+  /** For the metrics: leases lost, rooms handed over on request, renewals PostgreSQL did not answer. */
+  readonly counts = { lost: 0, handedOver: 0, renewalsFailed: 0 };
 
   constructor(private readonly options: ClusterLeasesOptions) {}
+
+  /** How many leases this node holds. */
+  get size(): number {
+    return this.held.size;
+  }
 
   /** Takes `name` for this node, or rejects with `FencedError` if another node's lease on it is live. */
   async acquire(name: string): Promise<RoomLease> {
@@ -155,6 +164,7 @@ export class ClusterLeases implements RoomLeases {
         else lease.lose();
       }
     } catch (error) {
+      this.counts.renewalsFailed++;
       logger.warn("room leases not renewed", { rooms: batch.length, error });
     } finally {
       this.renewing = false;

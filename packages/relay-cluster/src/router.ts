@@ -60,6 +60,13 @@ export class Router {
    */
   private readonly pipes = new Set<Duplex>();
   private closed = false;
+  /** For the metrics: upgrades piped, upgrades answered 503, business requests forwarded. */
+  readonly counts = { piped: 0, unroutable: 0, forwarded: 0 };
+
+  /** Sockets being routed or piped to another node right now. */
+  get openPipes(): number {
+    return this.pipes.size;
+  }
 
   constructor(private readonly options: RouterOptions) {}
 
@@ -110,6 +117,7 @@ export class Router {
       if (alive !== false && (await this.pipe(owner, room, request, socket, head, peer))) return TAKEN;
       if (performance.now() > deadline) {
         this.options.logger.warn("room owner unreachable", { room, node: owner.nodeId });
+        this.counts.unroutable++;
         socket.end("HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
         return TAKEN;
       }
@@ -133,6 +141,7 @@ export class Router {
     if (owner === null || owner === undefined || owner.nodeId === self.nodeId) return false;
     const address = remoteAddress(request, this.trustProxy);
     this.options.logger.debug("request forwarded to the room's owner", { room, node: owner.nodeId });
+    this.counts.forwarded++;
     await forwardRequest(owner.advertise, request, response, (nonce) =>
       signPeerAddress(secret, address, request, nonce),
     );
@@ -169,6 +178,7 @@ export class Router {
     // Connected while the node was stopping: nothing will end this pipe later.
     if (piped && this.closed) socket.destroy();
     if (piped) {
+      this.counts.piped++;
       this.options.logger.debug("upgrade piped to the room's owner", { room, node: owner.nodeId });
     }
     return piped;

@@ -88,7 +88,7 @@ async function main(): Promise<void> {
       ? {
           leases: cluster.leases,
           admission: cluster.admission,
-          extensions: [cluster.extension, ...defaultExtensions()],
+          extensions: [cluster.extension, ...defaultExtensions({ cluster })],
         }
       : {}),
     logger,

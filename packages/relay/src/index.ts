@@ -3,7 +3,7 @@
  * embed it with {@link createRelay}.
  */
 
-export { type ClusterParts, openCluster } from "./cluster/open-cluster.js";
+export { type ClusterParts, type ClusterStats, openCluster } from "./cluster/open-cluster.js";
 export type { ClusterConfig } from "./config/cluster-config.js";
 export {
   type AppConfig,

@@ -11,6 +11,30 @@ import type { RoomLeases } from "../core/room-leases.js";
 import type { AdmissionBackend } from "../limits/admission-backend.js";
 import type { RelayStorage } from "../storage/storage.js";
 
+/**
+ * What a cluster node reports to the metrics extension (`parley_cluster_*`). Totals count since the node started.
+ */
+export interface ClusterStats {
+  /** Room leases this node holds: rooms it serves or is loading. */
+  leasesHeld: number;
+  /** Leases lost: another node took the room (this node was paused or cut off from PostgreSQL past the lease). */
+  leasesLost: number;
+  /** Idle rooms handed over because another node asked for them (a login merge there needs the room). */
+  roomsHandedOver: number;
+  /** Lease renewals PostgreSQL did not answer (past the lease, every held room is lost). */
+  renewalsFailed: number;
+  /** Connections this node is routing or piping to another node, open now. */
+  pipesOpen: number;
+  /** Upgrades piped to the room's owner. */
+  upgradesPiped: number;
+  /** Upgrades answered 503 because the room's owner could not be reached (the client retries). */
+  upgradesUnroutable: number;
+  /** Business API requests forwarded to the node serving their conversation. */
+  requestsForwarded: number;
+  /** Whether this node's Redis connection is ready (without it the node routes by PostgreSQL alone). */
+  redisReady: boolean;
+}
+
 /** What the relay needs of a cluster: the room leases, the shared admission counters, the routing extension. */
 export interface ClusterParts {
   /** Pass to `createRelay({ leases })`. */
@@ -19,6 +43,8 @@ export interface ClusterParts {
   admission: AdmissionBackend;
   /** Put first in `createRelay({ extensions })`: it routes upgrades before anything else sees them. */
   extension: RelayExtension;
+  /** Pass to `defaultExtensions({ cluster })`: the metrics extension reports these. */
+  stats(): ClusterStats;
 }
 
 /** What the CLI needs of `@parley/relay-cluster`. */

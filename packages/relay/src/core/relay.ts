@@ -12,6 +12,7 @@ import { CloseCode, FencedError, InvalidArgumentError, PARLEY_SUBPROTOCOL } from
 import { type WebSocket, WebSocketServer } from "ws";
 import { type AppConfig, parseConfig, type RelayConfig } from "../config/config.js";
 import { businessApi } from "../extensions/business-api/business-api-extension.js";
+import type { ClusterStatsSource } from "../extensions/metrics/cluster-metrics.js";
 import { metrics } from "../extensions/metrics/metrics.js";
 import { webhooks } from "../extensions/webhooks/webhooks.js";
 import { type Admission, admit, WS_PATH_PREFIX } from "../identity/admission.js";
@@ -81,11 +82,12 @@ export type { ReloadResult } from "./reloader.js";
 
 /**
  * The extensions a relay runs unless told otherwise: the business API (history imports reported as webhooks),
- * webhooks, and Prometheus metrics (served if the config's `metrics.enabled`).
+ * webhooks, and Prometheus metrics (served if the config's `metrics.enabled`; with `cluster`, the node's
+ * cluster metrics too).
  */
-export function defaultExtensions(): RelayExtension[] {
+export function defaultExtensions(options: { cluster?: ClusterStatsSource } = {}): RelayExtension[] {
   const events = webhooks();
-  return [businessApi({ webhooks: events }), events, metrics({ webhooks: events })];
+  return [businessApi({ webhooks: events }), events, metrics({ webhooks: events, ...options })];
 }
 
 /** A relay instance. */

@@ -5,7 +5,8 @@
  * What it exports (all prefixed `parley_`): open connections, loaded rooms, updates applied (by clients and by
  * the relay), messages written by users, refusals by close code, durable-state advances, storage write latency
  * (append, compact, remove: from the call to durable), webhook queue depth,
- * failed attempts and given-up deliveries, plus Node's process metrics (event-loop lag, heap, CPU, handles).
+ * failed attempts and given-up deliveries, a cluster node's leases, pipes and forwards (cluster-metrics.ts), plus
+ * Node's process metrics (event-loop lag, heap, CPU, handles).
  * Room names and user ids never appear in labels: they would leak who talks and grow without bound.
  */
 import { timingSafeEqual } from "node:crypto";
@@ -15,6 +16,7 @@ import type { Transaction } from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
 import type { RelayExtension } from "../../core/extension.js";
 import type { WebhooksExtension } from "../webhooks/webhooks.js";
+import { type ClusterStatsSource, registerClusterMetrics } from "./cluster-metrics.js";
 
 /** The path metrics are served on. */
 export const METRICS_PATH = "/metrics";
@@ -23,6 +25,8 @@ export const METRICS_PATH = "/metrics";
 export interface MetricsOptions {
   /** Reports the webhook queue's depth and failures. */
   webhooks?: WebhooksExtension;
+  /** Reports a cluster node's leases, pipes and forwards (the relay's `ClusterParts`). */
+  cluster?: ClusterStatsSource;
 }
 
 function sameSecret(given: string, expected: string): boolean {
@@ -73,6 +77,7 @@ export function metrics(options: MetricsOptions = {}): RelayExtension & { readon
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
     registers: [registry],
   });
+  if (options.cluster !== undefined) registerClusterMetrics(registry, options.cluster);
   const { webhooks } = options;
   if (webhooks !== undefined) {
     new Gauge({
