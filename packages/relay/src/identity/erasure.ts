@@ -11,19 +11,25 @@
  *   documents, with no second table to move to PostgreSQL. Erasing a user also turns the anonymous rooms
  *   merged into it into tombstones (without `mergedInto`, which would name the erased user).
  *
- * The eraser claims the room's fence, so the loaded room (if any) can write no more, erases with that
- * fence, then makes the loaded room notice: it writes once, is refused as fenced, closes its clients
- * (1001, they reconnect and load what is stored now) and is dropped. A client that reconnects in between
- * claims the room again and fences the eraser out: the erasure is then tried again.
+ * The eraser loads the room here, claims its fence, so the loaded room can write no more, erases with that
+ * fence, then evicts the loaded room: it closes its clients (1001, they reconnect and load what is stored now)
+ * and is dropped. A client that reconnects in between claims the room again and fences the eraser out: the
+ * erasure is then tried again. With several relay nodes a request about a conversation reaches the node serving
+ * its room, but the anonymous rooms merged into a user may be held by another node (a business read there, a
+ * refused connection during its grace period): loading one here is refused (`FencedError`) and asks that node
+ * to hand the idle room over, so the eraser waits and tries again, up to {@link WAIT_MS} (a dead holder's lease
+ * runs out within its `leaseMs`).
  */
 import { FencedError, metaOf, type RoomRef, roomName } from "@parley/protocol";
 import * as Y from "yjs";
-import type { RoomOpener } from "../core/extension.js";
+import type { RoomHandle, RoomOpener } from "../core/extension.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { MERGED_KEY } from "./merge.js";
 import { ERASED_KEY, revoke } from "./revocation.js";
 
 const ATTEMPTS = 3;
+/** How long an erasure waits for another relay node to give up a room (see the module comment). */
+const WAIT_MS = 15_000;
 
 /** The stored form of an erased anonymous subject: a document with nothing but the revocation. */
 export function anonymousTombstone(): Uint8Array {
@@ -46,11 +52,12 @@ export class Erasure {
   async erase(ref: RoomRef): Promise<void> {
     if (ref.kind === "anonymous") return this.eraseRoom(roomName(ref), "tombstone");
     const name = roomName(ref);
-    const merged = await this.mergedInto(name);
-    await this.eraseRoom(name, "remove");
-    for (const anonymousId of merged) {
+    // The merged rooms first: the user's room names them, so an erasure that fails half-way (another node did not
+    // give one up in time) is retried in full, where removing the user's room first would leave them behind a 404.
+    for (const anonymousId of await this.mergedInto(name)) {
       await this.eraseRoom(roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }), "tombstone");
     }
+    await this.eraseRoom(name, "remove");
   }
 
   private async mergedInto(name: string): Promise<string[]> {
@@ -67,7 +74,7 @@ export class Erasure {
   private async eraseRoom(name: string, how: "remove" | "tombstone"): Promise<void> {
     for (let attempt = 1; ; attempt++) {
       // Loaded and held first, so that the registry keeps this instance (the one clients see) until it fails.
-      const room = await this.rooms.open(name);
+      const room = await this.openHere(name);
       const release = room.hold();
       try {
         const fence = await this.storage.claim(name);
@@ -82,6 +89,19 @@ export class Erasure {
       } finally {
         release();
       }
+    }
+  }
+
+  /** The room loaded on this node, waiting while another node holds it. */
+  private async openHere(name: string): Promise<RoomHandle> {
+    const deadline = performance.now() + WAIT_MS;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return await this.rooms.open(name);
+      } catch (error) {
+        if (!(error instanceof FencedError) || performance.now() >= deadline) throw error;
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 100 * 2 ** attempt)));
     }
   }
 }

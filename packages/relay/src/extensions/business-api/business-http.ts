@@ -20,6 +20,8 @@ const statusByCode: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.TooLarge]: 413,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Storage]: 503,
+  // Another relay node serves the room, and did not give it up in time: retry.
+  [ErrorCode.Fenced]: 503,
   // A room that closed under the request (a storage failure, a shutdown): retry.
   [ErrorCode.InvalidState]: 503,
 };
