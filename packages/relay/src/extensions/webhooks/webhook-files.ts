@@ -3,10 +3,33 @@
  * flushed to the disk (file, then directory entry) where the relay's `fsync` policy asks for it.
  */
 import { renameSync, writeFileSync } from "node:fs";
-import { type FileHandle, open, rename } from "node:fs/promises";
+import { type FileHandle, mkdir, open, readdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { FsyncPolicy } from "../../config/config.js";
+import type { Logger } from "../../core/logger.js";
 import type { Delivery } from "./webhook-queue.js";
+
+/**
+ * The deliveries a previous process left in `dir`: temp files of unfinished writes are removed, and a file that
+ * does not parse is moved to `deadDir` (kept for the operator, never sent).
+ */
+export async function loadDeliveries(dir: string, deadDir: string, logger: Logger): Promise<Delivery[]> {
+  await mkdir(deadDir, { recursive: true });
+  const deliveries: Delivery[] = [];
+  for (const name of await readdir(dir)) {
+    if (!name.endsWith(".json")) {
+      if (name.endsWith(".tmp")) await rm(join(dir, name), { force: true });
+      continue;
+    }
+    try {
+      deliveries.push(JSON.parse(await readFile(join(dir, name), "utf8")) as Delivery);
+    } catch (error) {
+      logger.error("unreadable webhook delivery kept aside", { file: name, error });
+      await rename(join(dir, name), join(deadDir, name)).catch(() => {});
+    }
+  }
+  return deliveries;
+}
 
 /** Writes a new delivery's file (temp file, rename) synchronously, without waiting for the disk. */
 export function writeDeliveryNow(dir: string, delivery: Delivery): void {

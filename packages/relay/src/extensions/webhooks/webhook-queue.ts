@@ -26,15 +26,16 @@
  */
 import { randomBytes } from "node:crypto";
 import { existsSync } from "node:fs";
-import { mkdir, readdir, readFile, rename, rm } from "node:fs/promises";
+import { rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import type { AppConfig, FsyncPolicy } from "../../config/config.js";
 import type { Logger } from "../../core/logger.js";
 import type { WebhookOutbox } from "../../storage/webhook-outbox.js";
 import { CLAIM_MARGIN_MS, OutboxClaims } from "./webhook-claims.js";
 import type { WebhookConfig, WebhookEventType } from "./webhook-config.js";
-import { flushDelivery, persistDelivery, writeDeliveryNow } from "./webhook-files.js";
-import { SIGNATURE_HEADER, signWebhook } from "./webhook-signature.js";
+import { flushDelivery, loadDeliveries, persistDelivery, writeDeliveryNow } from "./webhook-files.js";
+import { postWebhook } from "./webhook-post.js";
+import { type EndpointTurn, takeTurns } from "./webhook-turns.js";
 
 /** The body of every delivery. */
 export interface WebhookEvent {
@@ -174,20 +175,7 @@ export class WebhookQueue {
       this.started = true;
       return;
     }
-    await mkdir(this.deadDir, { recursive: true });
-    for (const name of await readdir(this.dir)) {
-      if (!name.endsWith(".json")) {
-        if (name.endsWith(".tmp")) await rm(join(this.dir, name), { force: true });
-        continue;
-      }
-      try {
-        const delivery = JSON.parse(await readFile(join(this.dir, name), "utf8")) as Delivery;
-        this.add(delivery);
-      } catch (error) {
-        this.options.logger.error("unreadable webhook delivery kept aside", { file: name, error });
-        await rename(join(this.dir, name), join(this.deadDir, name)).catch(() => {});
-      }
-    }
+    for (const delivery of await loadDeliveries(this.dir, this.deadDir, this.options.logger)) this.add(delivery);
     if (this.waiting.size > 0) this.options.logger.info("webhook deliveries resumed", { count: this.waiting.size });
     this.started = true;
     this.pump();
@@ -309,7 +297,7 @@ export class WebhookQueue {
     const limit = this.options.concurrency ?? 32;
     const now = Date.now();
     let next = Number.POSITIVE_INFINITY;
-    const due = new Map<string, Delivery[]>();
+    const endpoints = new Map<string, EndpointTurn<Delivery>>();
     for (const delivery of this.waiting.values()) {
       if (this.inFlight.has(delivery.id)) continue;
       if (delivery.nextAttemptAt > now) {
@@ -317,26 +305,16 @@ export class WebhookQueue {
         continue;
       }
       const key = endpointKey(delivery);
-      const queue = due.get(key);
-      if (queue === undefined) due.set(key, [delivery]);
-      else queue.push(delivery);
-    }
-    const keys = [...due.keys()];
-    const after = this.lastServed === undefined ? -1 : keys.indexOf(this.lastServed);
-    const turns = [...keys.slice(after + 1), ...keys.slice(0, after + 1)];
-    let started = true;
-    while (started && this.inFlight.size < limit) {
-      started = false;
-      for (const key of turns) {
-        if (this.inFlight.size >= limit) break;
-        const queue = due.get(key) as Delivery[];
-        const delivery = queue[0];
-        if (delivery === undefined || (this.busy.get(key) ?? 0) >= this.endpointConcurrency(delivery)) continue;
-        queue.shift();
-        this.launch(delivery, key);
-        this.lastServed = key;
-        started = true;
+      const turn = endpoints.get(key);
+      if (turn !== undefined) turn.due.push(delivery);
+      else {
+        const concurrency = this.endpointConcurrency(delivery);
+        endpoints.set(key, { due: [delivery], busy: this.busy.get(key) ?? 0, concurrency });
       }
+    }
+    for (const { key, delivery } of takeTurns(endpoints, limit - this.inFlight.size, this.lastServed)) {
+      this.launch(delivery, key);
+      this.lastServed = key;
     }
     if (Number.isFinite(next)) {
       this.timer = setTimeout(() => this.pump(), Math.max(0, next - now));
@@ -413,36 +391,17 @@ export class WebhookQueue {
     }
     if (this.closed) return;
     delivery.attempts++;
-    let failure: string | undefined;
-    // A plain timer, not AbortSignal.timeout(): combined with AbortSignal.any() that signal is held only
-    // weakly and can be garbage-collected before it fires, leaving the attempt hanging.
-    const timeout = setTimeout(
-      () => controller.abort(new Error(`no answer within ${endpoint.timeoutMs} ms`)),
-      endpoint.timeoutMs,
-    );
-    try {
-      const response = await fetch(delivery.url, {
-        method: "POST",
-        headers: {
-          "content-type": "application/json",
-          "user-agent": "parley-relay",
-          [SIGNATURE_HEADER]: signWebhook(endpoint.secret, delivery.body, Math.floor(Date.now() / 1000)),
-          "Parley-Event-Id": delivery.eventId,
-          "Parley-Delivery-Id": delivery.id,
-          "Parley-Attempt": String(delivery.attempts),
-        },
+    const failure = await postWebhook(
+      endpoint,
+      {
+        url: delivery.url,
         body: delivery.body,
-        signal: controller.signal,
-        redirect: "manual",
-      });
-      await response.body?.cancel().catch(() => {});
-      if (response.status < 200 || response.status > 299) failure = `HTTP ${response.status}`;
-    } catch (error) {
-      const reason = controller.signal.aborted ? controller.signal.reason : error;
-      failure = reason instanceof Error ? `${reason.name}: ${reason.message}` : String(reason);
-    } finally {
-      clearTimeout(timeout);
-    }
+        eventId: delivery.eventId,
+        deliveryId: delivery.id,
+        attempt: delivery.attempts,
+      },
+      controller,
+    );
     if (this.closed) return;
     if (failure === undefined) {
       this.options.logger.debug("webhook delivered", { delivery: delivery.id, attempts: delivery.attempts });
