@@ -16,6 +16,10 @@
  *   the change it reports (webhook-outbox.ts). `next_attempt_at` is when it may be claimed next (a claim moves it
  *   forward by the claim's duration); `dead` rows were given up and are kept for operators. Delivered rows are
  *   deleted.
+ * - `conversations`: the conversation index (conversation-index.ts), one row per indexed room: its app and kind,
+ *   its summary as JSON and `last_activity` (both `NULL` for a stored room with nothing to list), and the `fence`
+ *   (epoch) it was written under. Its room's writer upserts it; the business API pages it by
+ *   `(app_id[, kind], last_activity DESC, name DESC)`.
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";
@@ -78,10 +82,33 @@ const MIGRATIONS: readonly Migration[] = [
       );
       CREATE INDEX webhook_outbox_due ON ${s}.webhook_outbox (app_id, url, next_attempt_at) WHERE NOT dead;`,
   },
+  {
+    version: 6,
+    name: "conversations",
+    sql: (s) => `
+      CREATE TABLE ${s}.conversations (
+        name text COLLATE "C" PRIMARY KEY,
+        app_id text COLLATE "C" NOT NULL,
+        kind text NOT NULL CHECK (kind IN ('user', 'anonymous')),
+        last_activity double precision,
+        summary json,
+        fence bigint NOT NULL,
+        updated_at timestamptz NOT NULL DEFAULT now()
+      );
+      CREATE INDEX conversations_by_activity ON ${s}.conversations (app_id, last_activity DESC, name DESC)
+        WHERE last_activity IS NOT NULL;
+      CREATE INDEX conversations_by_kind_activity ON ${s}.conversations (app_id, kind, last_activity DESC, name DESC)
+        WHERE last_activity IS NOT NULL;`,
+  },
 ];
 
+/** The versions of the migrations this package has, ascending (applied by set membership, not by count). */
+export const MIGRATION_VERSIONS: readonly number[] = MIGRATIONS.map((migration) => migration.version).sort(
+  (a, b) => a - b,
+);
+
 /** The newest schema version this package knows. */
-export const SCHEMA_VERSION = MIGRATIONS.length;
+export const SCHEMA_VERSION = Math.max(...MIGRATION_VERSIONS);
 
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 

@@ -17,6 +17,7 @@ import {
   type RelayStorage,
 } from "@parley/relay";
 import postgres, { type Sql } from "postgres";
+import { PostgresConversationIndex } from "./conversation-index.js";
 import { migrate, quoteSchema } from "./migrations.js";
 import { RoomOwnership } from "./room-ownership.js";
 import * as statements from "./statements.js";
@@ -73,6 +74,11 @@ export class PostgresStorage implements RelayStorage {
    * detects): deliveries attached to an update are inserted by the statement that appends it.
    */
   readonly webhookOutbox: PostgresWebhookOutbox;
+  /**
+   * The conversation index (`@parley/relay`'s `ConversationIndex` capability, which the business API detects):
+   * the `conversations` table, paged by newest activity without loading a document.
+   */
+  readonly conversationIndex: PostgresConversationIndex;
   private readonly sql: Sql;
   private readonly s: string;
   private readonly queue: WriteQueue;
@@ -102,6 +108,7 @@ export class PostgresStorage implements RelayStorage {
     this.queue = new WriteQueue((batch) => this.commitAppends(batch));
     this.ownership = new RoomOwnership(this.sql, this.s, this.migrated);
     this.webhookOutbox = new PostgresWebhookOutbox(this.sql, this.s, this.migrated);
+    this.conversationIndex = new PostgresConversationIndex(this.sql, this.s, this.migrated);
   }
 
   /** Resolves once connected and migrated; rejects with a {@link StorageError} saying why not. */

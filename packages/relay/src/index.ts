@@ -66,7 +66,18 @@ export {
 export { remoteAddress } from "./limits/connection-quota.js";
 export { KeyedRate } from "./limits/keyed-rate.js";
 export { DEFAULT_LIMITS, type Limits } from "./limits/limits.js";
+export {
+  assertIndexEntry,
+  assertPageArguments,
+  type ConversationIndex,
+  type ConversationIndexPage,
+  type ConversationIndexPageOptions,
+  type ConversationPosition,
+  conversationIndexOf,
+  MAX_CONVERSATION_PAGE,
+} from "./storage/conversation-index.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
+export { MemoryConversationIndex } from "./storage/memory-conversation-index.js";
 export { MemoryWebhookOutbox } from "./storage/memory-webhook-outbox.js";
 export { openStorage } from "./storage/open-storage.js";
 export {

@@ -13,6 +13,11 @@ export {
   runRelayStorageCase,
   type TestFunctions,
 } from "./storage/conformance.js";
+export {
+  type ConversationIndexCase,
+  conversationIndexCases,
+  describeConversationIndex,
+} from "./storage/conversation-index-conformance.js";
 export type { Fence, ListOptions, ListPage, RelayStorage } from "./storage/storage.js";
 export {
   describeWebhookOutbox,

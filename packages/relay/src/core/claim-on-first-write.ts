@@ -15,23 +15,31 @@ import type { Fence, RelayStorage } from "../storage/storage.js";
 /** The fence a room loaded through {@link claimOnFirstWrite} hands its write path: never passed to storage. */
 export const UNCLAIMED: Fence = 0;
 
+/** A storage whose writes claim at the first of them; `claimed` is the fence once that claim held. */
+export type ClaimingStorage = RelayStorage & { readonly claimed: Fence | null };
+
 /**
  * `storage` for the one unclaimed, empty document `name`: its writes wait for the claim (issued once, by the
  * first of them) and go to `storage` in the order they were made, under the claimed fence. The fence given to
  * them is ignored.
  */
-export function claimOnFirstWrite(storage: RelayStorage, name: string): RelayStorage {
+export function claimOnFirstWrite(storage: RelayStorage, name: string): ClaimingStorage {
   let claimed: Promise<Fence> | undefined;
+  let held: Fence | null = null;
   const fence = (): Promise<Fence> => {
     claimed ??= (async () => {
       const fence = await storage.claim(name);
       if ((await storage.load(name)).length > 0) throw new FencedError(name);
+      held = fence;
       return fence;
     })();
     return claimed;
   };
   // Each write is chained on the one claim, so their callbacks (and the storage calls) run in the order made.
   return {
+    get claimed() {
+      return held;
+    },
     claim: (doc) => storage.claim(doc),
     load: (doc) => storage.load(doc),
     append: (doc, update) => fence().then((f) => storage.append(doc, update, f)),

@@ -23,7 +23,7 @@ import type { Awareness } from "y-protocols/awareness";
 import type * as Y from "yjs";
 import type { RelayConfig } from "../config/config.js";
 import type { KeyRing } from "../identity/jwt.js";
-import type { RelayStorage } from "../storage/storage.js";
+import type { Fence, RelayStorage } from "../storage/storage.js";
 import type { Logger } from "./logger.js";
 
 /** A loaded room as an extension sees it. Hold it ({@link RoomHandle.hold}) while using it across awaits. */
@@ -40,6 +40,12 @@ export interface RoomHandle {
   readonly isOpen: boolean;
   /** Number of connected clients. */
   readonly peerCount: number;
+  /**
+   * The storage fence this load writes under (see `RelayStorage.claim`), or `null` while it has none (an
+   * anonymous room nothing is stored in claims at its first write). An extension that keeps records of the room in
+   * the storage (the conversation index) writes them under it, so a node that lost the room cannot overwrite them.
+   */
+  readonly fence: Fence | null;
   /** The state vector of what is durably stored. */
   storedStateVector(): Uint8Array;
   /**

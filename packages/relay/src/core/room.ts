@@ -35,7 +35,7 @@ import { checkUpdate, type Verdict } from "../authorship/authorship.js";
 import type { Fence, RelayStorage } from "../storage/storage.js";
 import { Acks } from "./acks.js";
 import type { Attestor } from "./attestor.js";
-import { claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
+import { type ClaimingStorage, claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
 import { type HeldRecord, JoinRecords } from "./join-records.js";
@@ -131,19 +131,22 @@ export class Room implements RoomHandle {
   private state: "open" | "failed" | "closed" = "open";
   /** When a peer last sent a frame or the document last changed: how long the room has been quiet. */
   private lastActive = Date.now();
+  /** The storage of a room claimed at its first write (claim-on-first-write.ts), which knows the fence. */
+  private readonly claiming: ClaimingStorage | undefined;
   /** The newest {@link MAX_TAIL} messages, kept until a message changes (see {@link Room.recentFrame}). */
   private recent: ReturnType<typeof newestMessages> | undefined;
 
   private constructor(
     readonly name: string,
     readonly ref: RoomRef,
-    storage: RelayStorage,
+    storage: RelayStorage | ClaimingStorage,
     private readonly hooks: RoomHooks,
     private readonly logger: Logger,
     private readonly attestor: Attestor,
-    fence: Fence,
+    private readonly loadFence: Fence,
     stored: Uint8Array[],
   ) {
+    this.claiming = loadFence === UNCLAIMED && "claimed" in storage ? storage : undefined;
     this.doc.transact(() => {
       for (const update of stored) Y.applyUpdate(this.doc, update);
     });
@@ -152,7 +155,7 @@ export class Room implements RoomHandle {
       name,
       this.doc,
       storage,
-      fence,
+      loadFence,
       logger,
       { failed: (error) => this.fail(error), idle: () => this.hooks.idle(this) },
       stored,
@@ -194,6 +197,11 @@ export class Room implements RoomHandle {
     } catch (error) {
       throw new StorageError(`stored document ${name} cannot be read`, { cause: error });
     }
+  }
+
+  /** The storage fence this load writes under; `null` until a room claimed at its first write has claimed it. */
+  get fence(): Fence | null {
+    return this.claiming === undefined ? this.loadFence : this.claiming.claimed;
   }
 
   /** Whether the room is serving (not failed or unloaded). */

@@ -19,10 +19,15 @@
  * refused connection during its grace period): loading one here is refused (`FencedError`) and asks that node
  * to hand the idle room over, so the eraser waits and tries again, up to {@link WAIT_MS} (a dead holder's lease
  * runs out within its `leaseMs`).
+ *
+ * With a conversation index in the storage (storage/conversation-index.ts), the eraser removes the entry under its
+ * fence before it erases the document: a crash in between leaves a document whose entry the next load of its room
+ * writes again, never an erased conversation's last message in the list.
  */
 import { FencedError, metaOf, type RoomRef, roomName } from "@parley/protocol";
 import * as Y from "yjs";
 import type { RoomHandle, RoomOpener } from "../core/extension.js";
+import { conversationIndexOf } from "../storage/conversation-index.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { MERGED_KEY } from "./merge.js";
 import { ERASED_KEY, revoke } from "./revocation.js";
@@ -78,6 +83,7 @@ export class Erasure {
       const release = room.hold();
       try {
         const fence = await this.storage.claim(name);
+        await conversationIndexOf(this.storage)?.remove(name, fence);
         if (how === "remove") await this.storage.remove(name, fence);
         else await this.storage.compact(name, anonymousTombstone(), fence);
         // Its clients reconnect and the next load reads the erasure. Not by a write that storage then refuses: the

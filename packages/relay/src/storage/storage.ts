@@ -44,6 +44,7 @@
  */
 
 import { FencedError, InvalidArgumentError } from "@parley/protocol";
+import { MemoryConversationIndex } from "./memory-conversation-index.js";
 import { MemoryWebhookOutbox } from "./memory-webhook-outbox.js";
 
 /** A write fence: the epoch a writer got from {@link RelayStorage.claim}; a write carrying an older fence is refused. */
@@ -135,19 +136,28 @@ export function pageOf(names: Iterable<string>, prefix: string, options: ListOpt
 /**
  * An in-memory {@link RelayStorage} for unit tests and embedding: durable only as long as the process,
  * fenced within it (every writer of one instance shares its epochs). With `{ webhookOutbox: true }` it also
- * offers the in-memory twin of the `WebhookOutbox` capability (memory-webhook-outbox.ts).
+ * offers the in-memory twin of the `WebhookOutbox` capability (memory-webhook-outbox.ts), with
+ * `{ conversationIndex: true }` that of the `ConversationIndex` capability (memory-conversation-index.ts).
  */
 export class MemoryStorage implements RelayStorage {
   /** The webhook outbox, if asked for at construction. */
   readonly webhookOutbox?: MemoryWebhookOutbox;
+  /** The conversation index, if asked for at construction. */
+  readonly conversationIndex?: MemoryConversationIndex;
   private readonly documents = new Map<string, Uint8Array[]>();
   /** Newest fence per name; kept after `remove` so fences keep growing. */
   private readonly fences = new Map<string, Fence>();
   /** Lives as long as the documents do: this instance is the whole medium. */
   private readonly key = crypto.getRandomValues(new Uint8Array(32));
 
-  constructor(options: { webhookOutbox?: boolean } = {}) {
+  constructor(options: { webhookOutbox?: boolean; conversationIndex?: boolean } = {}) {
     if (options.webhookOutbox === true) this.webhookOutbox = new MemoryWebhookOutbox();
+    if (options.conversationIndex === true) {
+      this.conversationIndex = new MemoryConversationIndex({
+        fenceOf: (name) => this.fences.get(name),
+        storedNames: () => this.documents.keys(),
+      });
+    }
   }
 
   async claim(name: string): Promise<Fence> {

@@ -1,6 +1,6 @@
 /**
  * The business API as a relay extension: serves `/v1/apps/<app>/…` (business-api.ts) and keeps its
- * conversation index current with every loaded room.
+ * conversation list current with every loaded room (business-index.ts, business-summaries.ts).
  */
 import type { RelayExtension } from "../../core/extension.js";
 import type { WebhooksExtension } from "../webhooks/webhooks.js";
@@ -31,14 +31,20 @@ export function businessApi(options: BusinessApiOptions = {}): RelayExtension {
     onRoomLoaded(room) {
       api?.watch(room);
     },
+    onStored({ room }) {
+      api?.stored(room);
+    },
+    onRoomUnloaded(room) {
+      api?.unloaded(room);
+    },
     async onRequest(request, response) {
       const path = (request.url ?? "").split("?")[0] ?? "";
       if (api === undefined || !BusinessApi.matches(path)) return false;
       await api.handle(request, response);
       return true;
     },
-    onStop() {
-      api?.close();
+    async onStop() {
+      await api?.close();
     },
   };
 }

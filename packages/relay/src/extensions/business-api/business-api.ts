@@ -36,11 +36,13 @@ import type { RoomHandle as Room, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
 import { Erasure } from "../../identity/erasure.js";
 import { revocationOf } from "../../identity/revocation.js";
+import { type ConversationPosition, conversationIndexOf } from "../../storage/conversation-index.js";
 import type { RelayStorage } from "../../storage/storage.js";
 import type { WebhooksExtension } from "../webhooks/webhooks.js";
 import type { AppAuthenticator } from "./business-auth.js";
 import { readJsonObject, sendError, sendJson } from "./business-http.js";
-import { ConversationIndex } from "./business-index.js";
+import { type ConversationList, IndexedList, ScanningList } from "./business-index.js";
+import { SummaryWriter } from "./business-summaries.js";
 import {
   type ConversationSummary,
   describe,
@@ -136,17 +138,39 @@ function integerParam(params: URLSearchParams, name: string, fallback: number, m
 /** Serves the business API. Create one per relay. */
 export class BusinessApi {
   private readonly typing = new Map<string, { timer: NodeJS.Timeout; release: () => void }>();
-  private readonly index: ConversationIndex;
+  private readonly conversations: ConversationList;
+  /** Without a conversation index in the storage: the list kept in memory, invalidated by updates. */
+  private readonly scanning: ScanningList | undefined;
+  /** With one: the writer of this node's rooms' entries. */
+  private readonly summaries: SummaryWriter | undefined;
   private readonly erasure: Erasure;
 
   constructor(private readonly context: BusinessApiContext) {
-    this.index = new ConversationIndex(context.rooms, context.storage);
+    const index = conversationIndexOf(context.storage);
+    if (index === undefined) {
+      this.scanning = new ScanningList(context.rooms, context.storage);
+      this.conversations = this.scanning;
+    } else {
+      this.summaries = new SummaryWriter(index, context.logger);
+      this.conversations = new IndexedList(index, context.rooms, this.summaries);
+    }
     this.erasure = new Erasure(context.rooms, context.storage);
   }
 
   /** Keeps the conversation list current with `room`'s changes. Call once for every room loaded. */
   watch(room: Room): void {
-    this.index.watch(room);
+    this.scanning?.watch(room);
+    this.summaries?.loaded(room);
+  }
+
+  /** The room's durable state advanced (`onStored`). */
+  stored(room: Room): void {
+    this.summaries?.stored(room);
+  }
+
+  /** The room is unloading (`onRoomUnloaded`). */
+  unloaded(room: Room): void {
+    this.summaries?.unloaded(room);
   }
 
   /** Whether `path` belongs to the business API. */
@@ -171,13 +195,19 @@ export class BusinessApi {
     }
   }
 
-  /** Ends every typing indicator. */
-  close(): void {
+  /** Ends every typing indicator and waits for the conversation index writes in flight. */
+  async close(): Promise<void> {
     for (const { timer, release } of this.typing.values()) {
       clearTimeout(timer);
       release();
     }
     this.typing.clear();
+    await this.summaries?.close();
+  }
+
+  /** A business API write to `room` is durable: its conversation list entry is written before the answer. */
+  private async written(room: Room): Promise<void> {
+    await this.summaries?.flush(room);
   }
 
   private async dispatch(
@@ -202,6 +232,7 @@ export class BusinessApi {
       return this.withRoom(ref, false, async (room) => {
         const existed = subjectExists(room.doc);
         await room.transactAsRelay((doc) => writeProfile(doc, writes, Date.now()));
+        await this.written(room);
         sendJson(response, existed ? 200 : 201, describe(ref, room.doc, room.awareness));
       });
     }
@@ -230,6 +261,7 @@ export class BusinessApi {
           result = appendBusinessMessage(doc, input, Date.now());
         });
         if (result === undefined) throw new Error("business message not written");
+        await this.written(room);
         sendJson(response, result.created ? 201 : 200, { message: toApiMessage(result.record) });
       });
     }
@@ -240,6 +272,7 @@ export class BusinessApi {
         await room.transactAsRelay((doc) => {
           counts = importMessages(doc, records, Date.now());
         });
+        await this.written(room);
         // Queued (durably) before the answer, so the app is told about every import it was told succeeded.
         await this.context.webhooks?.enqueue({
           type: "conversation.imported",
@@ -260,6 +293,7 @@ export class BusinessApi {
         await room.transactAsRelay((doc) => {
           markReadByBusiness(doc, ts);
         });
+        await this.written(room);
         const summary: ConversationSummary = summarize(ref, room.doc);
         sendJson(response, 200, { reads: summary.reads, unread: summary.unread });
       });
@@ -341,29 +375,23 @@ export class BusinessApi {
       throw new InvalidArgumentError("kind", 'must be "user" or "anonymous"');
     }
     const cursorParam = params.get("cursor");
-    let cursor: [number, string] | null = null;
+    let cursor: ConversationPosition | undefined;
     if (cursorParam !== null) {
       try {
         const value: unknown = JSON.parse(Buffer.from(cursorParam, "base64url").toString("utf8"));
         if (!Array.isArray(value) || typeof value[0] !== "number" || typeof value[1] !== "string") throw new Error();
-        cursor = [value[0], value[1]];
+        cursor = { lastActivity: value[0], name: value[1] };
       } catch {
         throw new InvalidArgumentError("cursor", "is not a cursor this API returned");
       }
     }
-    const entries = await this.index.list(appId, kind);
-    const newerFirst = (a: [number, string], b: [number, string]) =>
-      b[0] - a[0] || (a[1] < b[1] ? 1 : a[1] > b[1] ? -1 : 0);
-    const keyed = entries
-      .map((entry) => ({ key: [entry.summary.lastActivity, entry.name] as [number, string], summary: entry.summary }))
-      .sort((a, b) => newerFirst(a.key, b.key))
-      .filter((entry) => cursor === null || newerFirst(cursor, entry.key) < 0);
-    const page = keyed.slice(0, limit);
-    const last = page.at(-1);
+    const page = await this.conversations.page(appId, kind, cursor, limit);
     return {
-      users: page.map((entry) => entry.summary),
+      users: page.summaries,
       nextCursor:
-        keyed.length > limit && last !== undefined ? Buffer.from(JSON.stringify(last.key)).toString("base64url") : null,
+        page.next === null
+          ? null
+          : Buffer.from(JSON.stringify([page.next.lastActivity, page.next.name])).toString("base64url"),
     };
   }
 }
