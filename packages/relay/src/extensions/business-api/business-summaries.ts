@@ -142,15 +142,19 @@ export class SummaryWriter {
       return;
     }
     if (!isDurable(room)) return;
-    state.owed = false;
-    state.lastWrite = Date.now();
     const entry = entryOf(room);
     const fence = room.fence;
+    if (entry === undefined || fence === null) {
+      // Nothing stored, so nothing to index: the room's first change is then written at once.
+      this.release(state);
+      return;
+    }
+    state.owed = false;
+    state.lastWrite = Date.now();
     const waiters = state.waiters;
     state.waiters = [];
     const name = room.name;
     const put = async (): Promise<void> => {
-      if (entry === undefined || fence === null) return;
       try {
         await this.index.put(name, entry, fence);
       } catch (error) {
