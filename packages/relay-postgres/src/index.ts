@@ -6,6 +6,7 @@
 export { PostgresConversationIndex } from "./conversation-index.js";
 export { SCHEMA_VERSION } from "./migrations.js";
 export { createPostgresStorage, PostgresStorage, type PostgresStorageOptions } from "./postgres-storage.js";
+export { PostgresRevocations } from "./revocations.js";
 export { type Lease, RoomOwnership } from "./room-ownership.js";
 export { PostgresWebhookOutbox } from "./webhook-outbox.js";
 export type { WriteQueueStats } from "./write-queue.js";

@@ -20,6 +20,9 @@
  *   its summary as JSON and `last_activity` (both `NULL` for a stored room with nothing to list), and the `fence`
  *   (epoch) it was written under. Its room's writer upserts it; the business API pages it by
  *   `(app_id[, kind], last_activity DESC, name DESC)`.
+ * - `revocations`: one row per revoked anonymous room (revocations.ts): `merged_into` is the userId of the
+ *   merge that came first, or null after a logout or an erasure that came first. Rows are never updated or
+ *   deleted.
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";
@@ -81,6 +84,16 @@ const MIGRATIONS: readonly Migration[] = [
         created_at timestamptz NOT NULL DEFAULT now()
       );
       CREATE INDEX webhook_outbox_due ON ${s}.webhook_outbox (app_id, url, next_attempt_at) WHERE NOT dead;`,
+  },
+  {
+    version: 5,
+    name: "revocations",
+    sql: (s) => `
+      CREATE TABLE ${s}.revocations (
+        room text COLLATE "C" PRIMARY KEY,
+        merged_into text,
+        revoked_at timestamptz NOT NULL DEFAULT now()
+      );`,
   },
   {
     version: 6,

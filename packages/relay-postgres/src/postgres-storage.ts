@@ -19,6 +19,7 @@ import {
 import postgres, { type Sql } from "postgres";
 import { PostgresConversationIndex } from "./conversation-index.js";
 import { migrate, quoteSchema } from "./migrations.js";
+import { PostgresRevocations } from "./revocations.js";
 import { RoomOwnership } from "./room-ownership.js";
 import * as statements from "./statements.js";
 import { PostgresWebhookOutbox } from "./webhook-outbox.js";
@@ -79,6 +80,11 @@ export class PostgresStorage implements RelayStorage {
    * the `conversations` table, paged by newest activity without loading a document.
    */
   readonly conversationIndex: PostgresConversationIndex;
+  /**
+   * The revocations of anonymous subjects (`@parley/relay`'s `RevocationStore` capability, which the relay
+   * detects): one row per revoked anonymous room, the first claim's.
+   */
+  readonly revocations: PostgresRevocations;
   private readonly sql: Sql;
   private readonly s: string;
   private readonly queue: WriteQueue;
@@ -109,6 +115,7 @@ export class PostgresStorage implements RelayStorage {
     this.ownership = new RoomOwnership(this.sql, this.s, this.migrated);
     this.webhookOutbox = new PostgresWebhookOutbox(this.sql, this.s, this.migrated);
     this.conversationIndex = new PostgresConversationIndex(this.sql, this.s, this.migrated);
+    this.revocations = new PostgresRevocations(this.sql, this.s, this.migrated);
   }
 
   /** Resolves once connected and migrated; rejects with a {@link StorageError} saying why not. */

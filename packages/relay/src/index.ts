@@ -78,8 +78,15 @@ export {
 } from "./storage/conversation-index.js";
 export { FileStorage, type FileStorageOptions } from "./storage/file-store.js";
 export { MemoryConversationIndex } from "./storage/memory-conversation-index.js";
+export { MemoryRevocationStore } from "./storage/memory-revocation-store.js";
 export { MemoryWebhookOutbox } from "./storage/memory-webhook-outbox.js";
 export { openStorage } from "./storage/open-storage.js";
+export {
+  type AnonymousRevocation,
+  assertRevocationArguments,
+  type RevocationStore,
+  revocationStoreOf,
+} from "./storage/revocation-store.js";
 export {
   DEFAULT_LIST_LIMIT,
   type Fence,

@@ -18,6 +18,11 @@ export {
   conversationIndexCases,
   describeConversationIndex,
 } from "./storage/conversation-index-conformance.js";
+export {
+  describeRevocationStore,
+  type RevocationStoreCase,
+  revocationStoreCases,
+} from "./storage/revocation-conformance.js";
 export type { Fence, ListOptions, ListPage, RelayStorage } from "./storage/storage.js";
 export {
   describeWebhookOutbox,

@@ -45,6 +45,7 @@
 
 import { FencedError, InvalidArgumentError } from "@parley/protocol";
 import { MemoryConversationIndex } from "./memory-conversation-index.js";
+import { MemoryRevocationStore } from "./memory-revocation-store.js";
 import { MemoryWebhookOutbox } from "./memory-webhook-outbox.js";
 
 /** A write fence: the epoch a writer got from {@link RelayStorage.claim}; a write carrying an older fence is refused. */
@@ -137,20 +138,23 @@ export function pageOf(names: Iterable<string>, prefix: string, options: ListOpt
  * An in-memory {@link RelayStorage} for unit tests and embedding: durable only as long as the process,
  * fenced within it (every writer of one instance shares its epochs). With `{ webhookOutbox: true }` it also
  * offers the in-memory twin of the `WebhookOutbox` capability (memory-webhook-outbox.ts), with
- * `{ conversationIndex: true }` that of the `ConversationIndex` capability (memory-conversation-index.ts).
+ * `{ conversationIndex: true }` that of the `ConversationIndex` capability (memory-conversation-index.ts),
+ * and `{ revocations: true }` that of the `RevocationStore` capability (memory-revocation-store.ts).
  */
 export class MemoryStorage implements RelayStorage {
   /** The webhook outbox, if asked for at construction. */
   readonly webhookOutbox?: MemoryWebhookOutbox;
   /** The conversation index, if asked for at construction. */
   readonly conversationIndex?: MemoryConversationIndex;
+  /** The revocations of anonymous subjects, if asked for at construction. */
+  readonly revocations?: MemoryRevocationStore;
   private readonly documents = new Map<string, Uint8Array[]>();
   /** Newest fence per name; kept after `remove` so fences keep growing. */
   private readonly fences = new Map<string, Fence>();
   /** Lives as long as the documents do: this instance is the whole medium. */
   private readonly key = crypto.getRandomValues(new Uint8Array(32));
 
-  constructor(options: { webhookOutbox?: boolean; conversationIndex?: boolean } = {}) {
+  constructor(options: { webhookOutbox?: boolean; conversationIndex?: boolean; revocations?: boolean } = {}) {
     if (options.webhookOutbox === true) this.webhookOutbox = new MemoryWebhookOutbox();
     if (options.conversationIndex === true) {
       this.conversationIndex = new MemoryConversationIndex({
@@ -158,6 +162,7 @@ export class MemoryStorage implements RelayStorage {
         storedNames: () => this.documents.keys(),
       });
     }
+    if (options.revocations === true) this.revocations = new MemoryRevocationStore();
   }
 
   async claim(name: string): Promise<Fence> {

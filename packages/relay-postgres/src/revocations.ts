@@ -1,0 +1,61 @@
+/**
+ * The revocations of anonymous subjects on PostgreSQL (`@parley/relay`'s `RevocationStore` capability; the
+ * contract is written there): one row per revoked anonymous room in `revocations` (migration 5). A claim is one
+ * statement, `INSERT … ON CONFLICT (room) DO UPDATE SET room = excluded.room RETURNING merged_into`: the no-op
+ * update makes the statement return the row that holds whether it inserted it or another transaction did,
+ * after waiting for that transaction to commit, so claims racing from two nodes both return the first one.
+ * (`DO NOTHING` would return no row on conflict, and a second statement could miss a row not yet committed.)
+ */
+import { StorageError } from "@parley/protocol";
+import { type AnonymousRevocation, assertRevocationArguments, type RevocationStore } from "@parley/relay";
+import type { Sql } from "postgres";
+
+function failure(what: string, error: unknown): Error {
+  if (error instanceof StorageError) return error;
+  return new StorageError(`revocation ${what} failed: ${(error as Error).message}`, { cause: error });
+}
+
+function record(mergedInto: string | null): AnonymousRevocation {
+  return mergedInto === null ? {} : { mergedInto };
+}
+
+/** The PostgreSQL revocations of one `PostgresStorage` (its `revocations`). */
+export class PostgresRevocations implements RevocationStore {
+  constructor(
+    private readonly sql: Sql,
+    private readonly s: string,
+    private readonly migrated: Promise<void>,
+  ) {}
+
+  async claim(room: string, mergedInto?: string): Promise<AnonymousRevocation> {
+    assertRevocationArguments(room, mergedInto);
+    await this.migrated;
+    try {
+      const [row] = await this.sql.unsafe<{ merged_into: string | null }[]>(
+        `INSERT INTO ${this.s}.revocations (room, merged_into) VALUES ($1, $2)
+         ON CONFLICT (room) DO UPDATE SET room = excluded.room
+         RETURNING merged_into`,
+        [room, mergedInto ?? null],
+        { prepare: true },
+      );
+      return record(row!.merged_into);
+    } catch (error) {
+      throw failure("claim", error);
+    }
+  }
+
+  async lookup(room: string): Promise<AnonymousRevocation | undefined> {
+    assertRevocationArguments(room);
+    await this.migrated;
+    try {
+      const [row] = await this.sql.unsafe<{ merged_into: string | null }[]>(
+        `SELECT merged_into FROM ${this.s}.revocations WHERE room = $1`,
+        [room],
+        { prepare: true },
+      );
+      return row === undefined ? undefined : record(row.merged_into);
+    } catch (error) {
+      throw failure("look-up", error);
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/**
+ * The in-memory twin of the {@link RevocationStore} capability, for tests and for `MemoryStorage` (opt-in:
+ * `new MemoryStorage({ revocations: true })`). Same contract as the PostgreSQL table (revocation-store.ts),
+ * with the process as its only medium: a claim is a synchronous check-and-set, so the first one wins.
+ */
+import { type AnonymousRevocation, assertRevocationArguments, type RevocationStore } from "./revocation-store.js";
+
+/** A {@link RevocationStore} in memory. */
+export class MemoryRevocationStore implements RevocationStore {
+  private readonly records = new Map<string, AnonymousRevocation>();
+
+  async claim(room: string, mergedInto?: string): Promise<AnonymousRevocation> {
+    assertRevocationArguments(room, mergedInto);
+    const existing = this.records.get(room);
+    if (existing !== undefined) return { ...existing };
+    const record: AnonymousRevocation = mergedInto === undefined ? {} : { mergedInto };
+    this.records.set(room, record);
+    return { ...record };
+  }
+
+  async lookup(room: string): Promise<AnonymousRevocation | undefined> {
+    assertRevocationArguments(room);
+    const record = this.records.get(room);
+    return record === undefined ? undefined : { ...record };
+  }
+}
