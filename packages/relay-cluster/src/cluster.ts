@@ -4,14 +4,15 @@
  * the lease renewals from the relay's start to its stop.
  */
 import { InvalidArgumentError } from "@parley/protocol";
-import type {
-  ClusterConfig,
-  ClusterParts,
-  ClusterStats,
-  Logger,
-  RelayExtension,
-  RelayStorage,
-  RoomHandle,
+import {
+  type ClusterConfig,
+  type ClusterParts,
+  type ClusterStats,
+  type Logger,
+  type RelayExtension,
+  type RelayStorage,
+  type RoomHandle,
+  revocationStoreOf,
 } from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { RedisAdmission } from "./admission.js";
@@ -77,6 +78,7 @@ export function createCluster(options: ClusterOptions): ClusterParts {
     ownership,
     coordination,
     leases,
+    revocations: revocationStoreOf(options.storage),
     logger,
   });
   // Rooms loaded here, to tell whether one asked for is in use (hand-over requests, coordination.ts).

@@ -7,6 +7,9 @@
  * 1. Piped by a cluster node (signed peer header): served here, never piped again; if another node took
  *    the room meanwhile, the lease refuses it and the client reconnects (1001 `room-moved`).
  * 2. This node holds the room: served here.
+ * 2b. The storage's revocations refuse it (a logged-out or merged anonymous secret, or a merge of one into
+ *    another user; `isRevokedUpgrade` of `@parley/relay`): served here, where the relay refuses it (4403) after
+ *    admission without loading the room, so the owner is not bothered and nobody takes the room's lease.
  * 3. The Redis cache names a live node: piped there (no PostgreSQL look-up).
  * 4. Otherwise the lease decides: nobody holds it (or this node's earlier incarnation did): served here,
  *    and loading it takes the lease. Another node holds it: piped to the address in the lease, unless that
@@ -17,7 +20,14 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Duplex } from "node:stream";
 import { parseRoomName } from "@parley/protocol";
-import { businessRoomOf, type Logger, remoteAddress, type UpgradeDecision } from "@parley/relay";
+import {
+  businessRoomOf,
+  isRevokedUpgrade,
+  type Logger,
+  type RevocationStore,
+  remoteAddress,
+  type UpgradeDecision,
+} from "@parley/relay";
 import type { RoomOwnership } from "@parley/relay-postgres";
 import { type Coordination, type OwnerAddress, parseOwner } from "./coordination.js";
 import type { ClusterLeases } from "./leases.js";
@@ -34,6 +44,8 @@ export interface RouterOptions {
   ownership: RoomOwnership;
   coordination: Coordination;
   leases: ClusterLeases;
+  /** The storage's revocations of anonymous subjects, if it offers them. */
+  revocations?: RevocationStore | undefined;
   logger: Logger;
 }
 
@@ -80,6 +92,7 @@ export class Router {
     if (room === null || leases.holds(room)) return undefined;
     // Over its budget, an address is answered here, where admission refuses it over the same rate.
     if (!this.budget.take(remoteAddress(request, this.trustProxy))) return undefined;
+    if (await this.revoked(request)) return undefined;
     this.pipes.add(socket);
     socket.once("close", () => this.pipes.delete(socket));
     const decision = await this.routeElsewhere(room, request, socket, head);
@@ -153,6 +166,18 @@ export class Router {
     this.closed = true;
     for (const socket of this.pipes) socket.destroy();
     this.pipes.clear();
+  }
+
+  /** Whether the revocations refuse the upgrade; a failed look-up leaves the decision to the room's owner. */
+  private async revoked(request: IncomingMessage): Promise<boolean> {
+    const { revocations, logger } = this.options;
+    if (revocations === undefined) return false;
+    try {
+      return await isRevokedUpgrade(revocations, request);
+    } catch (error) {
+      logger.warn("revocation look-up failed", { error });
+      return false;
+    }
   }
 
   /** The node whose lease on `room` is live; `null` if none, `undefined` if PostgreSQL did not answer. */

@@ -56,6 +56,7 @@ export { SIGNATURE_HEADER, signWebhook } from "./extensions/webhooks/webhook-sig
 export { type WebhooksExtension, webhooks } from "./extensions/webhooks/webhooks.js";
 export type { Credential, CredentialProblem } from "./identity/credential.js";
 export type { KeyRing, VerifiedJwt, VerifiedToken } from "./identity/jwt.js";
+export { isRevokedUpgrade } from "./identity/revocation-gate.js";
 export {
   type AdmissionBackend,
   LocalAdmission,

@@ -28,6 +28,7 @@ import { chargeDocument, chargeSyncClientIds, countNewClientIds } from "../limit
 import { FrameBudget } from "../limits/frame-budget.js";
 import type { Limits } from "../limits/limits.js";
 import type { ReplyQueue } from "../limits/reply-queue.js";
+import type { RevocationStore } from "../storage/revocation-store.js";
 import { recordDisconnect } from "./client-records.js";
 import type { Extensions } from "./extensions.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
@@ -59,6 +60,8 @@ export interface ConnectionOptions {
   keys: KeyRing;
   /** Loads the room again after it hibernated (hibernation.ts). */
   rooms: { open(name: string): Promise<Room> };
+  /** Where a logout revokes an anonymous subject for every node, if the storage offers it. */
+  revocations?: RevocationStore | undefined;
 }
 
 /** An admitted connection, joined to its room by {@link Connection.start}. */
@@ -465,6 +468,8 @@ export class Connection implements RoomPeer {
     this.room.recordJoin(this);
     this.room.leave(this, true);
     try {
+      // Claimed first: the store is what every node checks at upgrade (a merge that came first stays the record).
+      if (anonymous) await this.options.revocations?.claim(this.room.name);
       await this.room.transactAsRelay((doc) => {
         recordDisconnect(doc, this.clientId, Date.now(), true);
         if (anonymous) revoke(doc);

@@ -20,12 +20,14 @@ import { PROBLEM_TEXT } from "../identity/credential.js";
 import { KeyRing } from "../identity/jwt.js";
 import { AnonymousMerges } from "../identity/merge.js";
 import { revocationOf } from "../identity/revocation.js";
+import { revocationRefusal } from "../identity/revocation-gate.js";
 import { type AdmissionBackend, LocalAdmission } from "../limits/admission-backend.js";
 import { AdmissionRates } from "../limits/admission-rates.js";
 import { remoteAddress } from "../limits/connection-quota.js";
 import type { Limits } from "../limits/limits.js";
 import { ReplyQueue } from "../limits/reply-queue.js";
 import { FileStorage } from "../storage/file-store.js";
+import { revocationStoreOf } from "../storage/revocation-store.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { handleAdminRequest } from "./admin-endpoint.js";
 import { Connection } from "./connection.js";
@@ -163,7 +165,8 @@ export function createRelay(options: RelayOptions): Relay {
     extensions,
     leases,
   });
-  const merges = new AnonymousMerges(rooms);
+  const revocations = revocationStoreOf(storage);
+  const merges = new AnonymousMerges(rooms, revocations);
   const appIds = new Set(config.apps.map((app) => app.id));
   const keys = KeyRing.create(config.apps, config.clockToleranceS, config.maxTokenLifetimeS);
   keys.catch(() => {}); // reported by listen()
@@ -275,6 +278,9 @@ export function createRelay(options: RelayOptions): Relay {
       if (fromUser === null)
         throw new Refusal(CloseCode.TooManyConnections, "per-user", "too many connections for this user");
       keep(fromUser);
+      // Before the load, which in a cluster would take the room's lease (identity/revocation-gate.ts).
+      const revoked = revocations === undefined ? null : await revocationRefusal(revocations, admission);
+      if (revoked !== null) throw revoked;
       const room = await rooms.open(admission.room);
       const release = room.hold();
       try {
@@ -299,6 +305,7 @@ export function createRelay(options: RelayOptions): Relay {
           replies,
           keys: ring,
           rooms,
+          revocations,
         });
         connections.add(connection);
         ws.once("close", () => connections.delete(connection));

@@ -28,6 +28,7 @@ import { FencedError, metaOf, type RoomRef, roomName } from "@parley/protocol";
 import * as Y from "yjs";
 import type { RoomHandle, RoomOpener } from "../core/extension.js";
 import { conversationIndexOf } from "../storage/conversation-index.js";
+import { revocationStoreOf } from "../storage/revocation-store.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { MERGED_KEY } from "./merge.js";
 import { ERASED_KEY, revoke } from "./revocation.js";
@@ -55,7 +56,11 @@ export class Erasure {
 
   /** Erases the subject's conversation (and, for a user, the anonymous ones merged into it). */
   async erase(ref: RoomRef): Promise<void> {
-    if (ref.kind === "anonymous") return this.eraseRoom(roomName(ref), "tombstone");
+    if (ref.kind === "anonymous") {
+      // The store's revocation (if any) refuses the secret at upgrade on every node, as a logout's does.
+      await revocationStoreOf(this.storage)?.claim(roomName(ref));
+      return this.eraseRoom(roomName(ref), "tombstone");
+    }
     const name = roomName(ref);
     // The merged rooms first: the user's room names them, so an erasure that fails half-way (another node did not
     // give one up in time) is retried in full, where removing the user's room first would leave them behind a 404.
