@@ -4,7 +4,8 @@
  * - the same anonymous secret logged in through two nodes at once, the node doing the merge SIGKILLed after it
  *   claimed the subject and before the merge reached the user's room, then retried through the two other
  *   nodes at once: its messages are in the user's room exactly once, and a merge into another user, or the
- *   anonymous secret itself, is refused (4403 `merged`) on every node;
+ *   anonymous secret itself, is refused (4403 `merged`) on every node; erasing the user then keeps the subject
+ *   revoked without naming the user;
  * - a logged-out anonymous secret is refused (4403 `revoked`) by a node that never loaded its room, at upgrade:
  *   that node neither loads the room (its lease and fence stay as they were) nor pipes it to the owner.
  *
@@ -27,6 +28,7 @@ import {
 import postgres from "postgres";
 import { afterAll, expect, it } from "vitest";
 import WebSocket from "ws";
+import { api } from "./business-support.js";
 import { connectRaw, storedAnonymousToken } from "./support/client.js";
 import { type ClusterNode, clusterForThisFile, PG_URL } from "./support/cluster.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
@@ -214,6 +216,12 @@ it("merges a subject into one user exactly once across a kill between the claim 
   const bob = await roomRow(userRoom("bob"));
   expect(bob === undefined || Number(bob.updates) === 0, "nothing stored for bob").toBe(true);
   expect(await storedTexts(nodes[0]!, "ada")).toEqual([...texts].sort());
+
+  // Erasing ada leaves the subject revoked, and its row names her no more.
+  expect((await api(nodes[2]!.relay, "DELETE", "users/ada")).status).toBe(204);
+  expect(await revocation(anonymousRoom)).toEqual({ merged_into: null });
+  const afterErasure = open(nodes[1]!, anonymousRoom, { token: anonymous });
+  expect(closeToken(await afterErasure.closed)).toEqual({ code: CloseCode.Forbidden, reason: "revoked" });
 });
 
 it("refuses a logged-out anonymous secret at upgrade on a node that never loaded its room, without loading it", async () => {

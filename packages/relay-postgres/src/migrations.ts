@@ -21,8 +21,8 @@
  *   (epoch) it was written under. Its room's writer upserts it; the business API pages it by
  *   `(app_id[, kind], last_activity DESC, name DESC)`.
  * - `revocations`: one row per revoked anonymous room (revocations.ts): `merged_into` is the userId of the
- *   merge that came first, or null after a logout or an erasure that came first. Rows are never updated or
- *   deleted.
+ *   merge that came first, or null after a logout that came first or an erasure. Rows are never deleted, and
+ *   updated only by an erasure (which nulls `merged_into`).
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";

@@ -44,6 +44,21 @@ export class PostgresRevocations implements RevocationStore {
     }
   }
 
+  async erase(room: string): Promise<void> {
+    assertRevocationArguments(room);
+    await this.migrated;
+    try {
+      await this.sql.unsafe(
+        `INSERT INTO ${this.s}.revocations (room) VALUES ($1)
+         ON CONFLICT (room) DO UPDATE SET merged_into = NULL`,
+        [room],
+        { prepare: true },
+      );
+    } catch (error) {
+      throw failure("erasure", error);
+    }
+  }
+
   async lookup(room: string): Promise<AnonymousRevocation | undefined> {
     assertRevocationArguments(room);
     await this.migrated;

@@ -8,8 +8,10 @@
  *   leaves the old document or the tombstone). The anonymous secret lives on in its client, so the
  *   revocation has to outlive the content or that client could open an empty room again; kept in the
  *   room's own document, the tombstone is a few dozen bytes that any storage backend keeps as it keeps
- *   documents, with no second table to move to PostgreSQL. Erasing a user also turns the anonymous rooms
- *   merged into it into tombstones (without `mergedInto`, which would name the erased user).
+ *   documents. Erasing a user also turns the anonymous rooms merged into it into tombstones (without
+ *   `mergedInto`, which would name the erased user).
+ * - A storage's revocation store (storage/revocation-store.ts), if it has one, gets the same: each erased anonymous
+ *   room revoked there with no `mergedInto` (`erase`), before its tombstone is written.
  *
  * The eraser loads the room here, claims its fence, so the loaded room can write no more, erases with that
  * fence, then evicts the loaded room: it closes its clients (1001, they reconnect and load what is stored now)
@@ -57,14 +59,17 @@ export class Erasure {
   /** Erases the subject's conversation (and, for a user, the anonymous ones merged into it). */
   async erase(ref: RoomRef): Promise<void> {
     if (ref.kind === "anonymous") {
-      // The store's revocation (if any) refuses the secret at upgrade on every node, as a logout's does.
-      await revocationStoreOf(this.storage)?.claim(roomName(ref));
+      // The store's revocation (if any) refuses the secret at upgrade on every node, and names no user.
+      await revocationStoreOf(this.storage)?.erase(roomName(ref));
       return this.eraseRoom(roomName(ref), "tombstone");
     }
     const name = roomName(ref);
     // The merged rooms first: the user's room names them, so an erasure that fails half-way (another node did not
     // give one up in time) is retried in full, where removing the user's room first would leave them behind a 404.
     for (const anonymousId of await this.mergedInto(name)) {
+      await revocationStoreOf(this.storage)?.erase(
+        roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }),
+      );
       await this.eraseRoom(roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }), "tombstone");
     }
     await this.eraseRoom(name, "remove");

@@ -18,6 +18,11 @@ export class MemoryRevocationStore implements RevocationStore {
     return { ...record };
   }
 
+  async erase(room: string): Promise<void> {
+    assertRevocationArguments(room);
+    this.records.set(room, {});
+  }
+
   async lookup(room: string): Promise<AnonymousRevocation | undefined> {
     assertRevocationArguments(room);
     const record = this.records.get(room);

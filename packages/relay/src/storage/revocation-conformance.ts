@@ -84,6 +84,20 @@ export const revocationStoreCases: readonly RevocationStoreCase[] = [
     },
   },
   {
+    name: "erases the userId of a merge, and revokes a room never claimed; a later merge gets a logout's record",
+    async run(medium) {
+      const [a, b] = [await node(medium), await node(medium)];
+      const [merged, unclaimed] = [anonymousRoom(), anonymousRoom()];
+      await a.claim(merged, "ada");
+      await a.erase(merged);
+      await b.erase(unclaimed);
+      for (const room of [merged, unclaimed]) {
+        assert.deepEqual(await b.lookup(room), {});
+        assert.deepEqual(await b.claim(room, "ada"), {}, "a merge, even into the erased user, is refused");
+      }
+    },
+  },
+  {
     name: "refuses a room that is not anonymous or a malformed userId, and stores nothing for it",
     async run(medium) {
       const store = await node(medium);
@@ -94,6 +108,7 @@ export const revocationStoreCases: readonly RevocationStoreCase[] = [
       await assert.rejects(store.claim(room, "a\u0000b"), invalidArgument);
       await assert.rejects(store.claim(room, 42 as unknown as string), invalidArgument);
       await assert.rejects(store.lookup("conformance/u/YWRh"), invalidArgument);
+      await assert.rejects(store.erase("conformance/u/YWRh"), invalidArgument);
       assert.equal(await store.lookup(room), undefined);
     },
   },

@@ -18,8 +18,9 @@
  *   claim's gets the earlier record back (and must refuse), a merge into the same user gets its own record
  *   back (and may proceed again: that is how an interrupted merge is retried), and a logout after a merge
  *   keeps `mergedInto`. Two claims racing from two nodes get the same record.
- * - A claim that resolved is durable (as durable as a stored document); one that rejected may or may not be.
+ * - A claim (or erasure) that resolved is durable (as durable as a stored document); one that rejected may or may not be.
  * - {@link RevocationStore.lookup} returns the record of a room, or `undefined` if it was never claimed.
+ * - {@link RevocationStore.erase} (an erasure) leaves the room revoked and forgets `mergedInto`.
  */
 import { assertUserId, InvalidArgumentError, parseRoomName } from "@parley/protocol";
 import type { RelayStorage } from "./storage.js";
@@ -41,6 +42,12 @@ export interface RevocationStore {
   claim(room: string, mergedInto?: string): Promise<AnonymousRevocation>;
   /** The record of `room`, or `undefined` if it was never claimed. */
   lookup(room: string): Promise<AnonymousRevocation | undefined>;
+  /**
+   * Erasure: records `room` as revoked without `mergedInto`, whether or not it was claimed before, so the
+   * record names no user any more (the erased user, or the user an erased anonymous subject was merged into).
+   * The only change ever made to a record.
+   */
+  erase(room: string): Promise<void>;
 }
 
 /** The revocation store `storage` offers, if any (a `revocations` property). */
