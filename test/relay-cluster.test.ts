@@ -4,20 +4,20 @@
  * connect through the wrong node on purpose (directly, or through a round-robin balancer that ignores
  * rooms) and are piped to the owner. Then, mid-traffic, Redis loses its data, Redis becomes unreachable, an
  * owner is paused past its lease, and an owner is SIGKILLed: every message a client saw `sent` is in
- * PostgreSQL and on every client afterwards.
+ * PostgreSQL and on every client afterwards. Owners SIGKILLed twenty times in a row, with webhooks:
+ * relay-cluster-kills.test.ts.
  *
  * Needs PostgreSQL (`PARLEY_TEST_POSTGRES_URL`, default the local `test` database) and Redis
  * (`PARLEY_TEST_REDIS_URL`, default redis://127.0.0.1:6379); each run uses its own schema and key prefix.
  */
 import { createHash } from "node:crypto";
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { anonymousIdFromSecret, listMessages, parseAnonymousToken, roomName } from "@parley/protocol";
-import { createPostgresStorage, type PostgresStorage } from "@parley/relay-postgres";
+import { anonymousIdFromSecret, parseAnonymousToken, roomName } from "@parley/protocol";
+import { createPostgresStorage } from "@parley/relay-postgres";
 import type { Sql } from "postgres";
 import type { RedisClientType } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import * as Y from "yjs";
 import { api } from "./business-support.js";
 import { connectRaw, storedAnonymousToken } from "./support/client.js";
 import {
@@ -28,6 +28,17 @@ import {
   REDIS_URL,
   startClusterNodes,
 } from "./support/cluster.js";
+import {
+  authorshipRefusals,
+  type ClusterDatabase,
+  converged,
+  expectGaplessSequence as expectGaplessIn,
+  expectStored as expectStoredIn,
+  idsOf,
+  ownerOf as ownerIn,
+  storedIds as storedIn,
+  trackAcked as trackAckedBy,
+} from "./support/cluster-checks.js";
 import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy.js";
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
@@ -40,7 +51,7 @@ const LEASE_MS = 3_000;
 
 let admin: Sql;
 let redis: RedisClientType;
-let reader: PostgresStorage;
+let db: ClusterDatabase;
 let balancer: RoundRobinProxy;
 /** The nodes reach Redis through this, so a test can take Redis away from them. */
 let redisLink: CuttableProxy;
@@ -54,7 +65,7 @@ beforeAll(async () => {
   redisLink = await startCuttableProxy(() => redisPort);
   redisUrl.host = `127.0.0.1:${new URL(redisLink.url).port}`;
   nodes.push(...(await startClusterNodes(3, { schema, keyPrefix, leaseMs: LEASE_MS, redisUrl: redisUrl.toString() })));
-  reader = await createPostgresStorage({ url: PG_URL, schema });
+  db = { admin, reader: await createPostgresStorage({ url: PG_URL, schema }), schema };
   // Every node in turn, skipping dead ones: it does not hash on the room, so most connections are misrouted.
   balancer = await startRoundRobinProxy(() => nodes.map((node) => node.port));
 }, 90_000);
@@ -67,7 +78,7 @@ afterAll(async () => {
   await balancer?.close();
   await redisLink?.close();
   for (const node of nodes) await node.relay.stop();
-  await reader?.close();
+  await db?.reader.close();
   if (admin) {
     await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
     await admin.end();
@@ -89,86 +100,22 @@ async function loggedIn(userId: string, relayUrl: string): Promise<ParleyClient>
 }
 
 const userRoom = (userId: string) => roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
-
-/** The node holding a live lease on `userId`'s room, from PostgreSQL. */
-async function ownerOf(userId: string): Promise<string | undefined> {
-  const rows = await admin.unsafe<Array<{ owner: string }>>(
-    `SELECT owner FROM "${schema}".rooms WHERE name = $1 AND owner IS NOT NULL AND lease_until > now()`,
-    [userRoom(userId)],
-  );
-  return rows[0]?.owner.split(" ")[0];
-}
-
-/** The message ids PostgreSQL holds for `userId`'s room, read with the package's storage (no lease taken). */
-async function storedIds(userId: string): Promise<string[]> {
-  const doc = new Y.Doc();
-  for (const update of await reader.load(userRoom(userId))) Y.applyUpdate(doc, update);
-  return listMessages(doc)
-    .map((m) => m.id)
-    .sort();
-}
+const ownerOf = (userId: string) => ownerIn(db, userRoom(userId));
+const storedIds = (userId: string) => storedIn(db, userRoom(userId));
+const expectStored = (acked: Set<string>, users: string[]) => expectStoredIn(db, acked, users.map(userRoom));
+const expectGaplessSequence = (userId: string) => expectGaplessIn(db, userRoom(userId));
+const trackAcked = (groups: ParleyClient[][]) => trackAckedBy(groups.flat());
 
 /** How many upgrades the nodes piped to another node so far (their debug logs). */
 const pipedUpgrades = () =>
   nodes.flatMap((node) => node.relay.logs).filter((line) => line.includes(`"msg":"upgrade piped to the room's owner"`))
     .length;
 
-const idsOf = (client: ParleyClient) =>
-  client
-    .messages()
-    .map((m) => m.id)
-    .sort();
-/** Records every message id any of `groups`' clients ever shows as `sent`, as it happens. */
-function trackAcked(groups: ParleyClient[][]): Set<string> {
-  const acked = new Set<string>();
-  for (const client of groups.flat()) {
-    client.on("messages", (messages) => {
-      for (const m of messages) if (m.status === "sent") acked.add(m.id);
-    });
-  }
-  return acked;
-}
-
-/** Every id in `acked` is stored in one of `users`' rooms. */
-async function expectStored(acked: Set<string>, users: string[]): Promise<void> {
-  const stored = new Set((await Promise.all(users.map(storedIds))).flat());
-  expect([...acked].filter((id) => !stored.has(id))).toEqual([]);
-}
-
-/** The room's stored updates are numbered without a gap or a duplicate, whichever nodes wrote them. */
-async function expectGaplessSequence(userId: string): Promise<void> {
-  const [row] = await admin.unsafe<Array<{ first: number; last: number; count: number; last_seq: number }>>(
-    `SELECT min(u.seq)::int AS first, max(u.seq)::int AS last, count(*)::int AS count, r.last_seq::int AS last_seq
-     FROM "${schema}".updates u JOIN "${schema}".rooms r ON r.name = u.room WHERE u.room = $1 GROUP BY r.last_seq`,
-    [userRoom(userId)],
-  );
-  expect(row).toBeDefined();
-  expect(row!.count).toBe(row!.last - row!.first + 1);
-  expect(row!.last).toBe(row!.last_seq);
-}
-
-/** Waits until every client of a room has `count` messages, all sent, in the same order on each, no id twice. */
-async function converged(group: ParleyClient[], count: number, what: string): Promise<void> {
-  const order = (client: ParleyClient) => client.messages().map((m) => m.id);
-  await waitFor(
-    () =>
-      group.every((c) => c.messages().length === count && c.messages().every((m) => m.status === "sent")) &&
-      group.every((c) => order(c).join() === order(group[0]!).join()),
-    { what, timeoutMs: 45_000 },
-  );
-  expect(new Set(order(group[0]!)).size).toBe(count);
-}
-
 /**
  * No node refused a client's update for authorship (4409) since it started: after a failover, no client is
  * refused for holding what another client wrote.
  */
-function expectNoAuthorshipRefusals(): void {
-  const refused = nodes
-    .flatMap((node) => node.relay.logs)
-    .filter((line) => line.includes('"msg":"connection refused a frame"') && line.includes('"code":4409'));
-  expect(refused).toEqual([]);
-}
+const expectNoAuthorshipRefusals = () => expect(authorshipRefusals(nodes)).toEqual([]);
 
 describe("several relay nodes", () => {
   it("serves each room from one node, whichever node a client connects through", async () => {
@@ -343,32 +290,5 @@ describe("several relay nodes", () => {
     await expectStored(acked, users);
     expectNoAuthorshipRefusals();
     await killed.relay.restart();
-  });
-
-  it("loses nothing while room owners are stopped and restarted again and again (SIGKILL, or SIGTERM handing rooms over)", async () => {
-    const users = ["kay", "lou", "max"];
-    const groups = await Promise.all(
-      users.map((userId) => Promise.all([0, 1].map(() => loggedIn(userId, balancer.url)))),
-    );
-    const acked = trackAcked(groups);
-    const cycles = 4;
-    for (let cycle = 0; cycle < cycles; cycle++) {
-      for (const group of groups) for (const client of group) await client.send(`cycle ${cycle}, before`);
-      const owner = await waitFor(() => ownerOf(users[cycle % users.length]!), { what: "the room has an owner" });
-      const node = nodes.find((candidate) => candidate.id === owner)!;
-      // A SIGTERMed node releases its rooms: they move at once instead of after the lease. A SIGKILLed one comes
-      // back under the same nodeId and address, and takes its own rooms back at once (a new fence each).
-      if (cycle % 2 === 0) await node.relay.kill();
-      else await node.relay.stop();
-      for (const group of groups) for (const client of group) await client.send(`cycle ${cycle}, after`);
-      await node.relay.restart();
-    }
-    for (const [i, group] of groups.entries()) await converged(group, 2 * 2 * cycles, `${users[i]}'s clients agree`);
-    for (const [i, userId] of users.entries()) {
-      expect(await storedIds(userId)).toEqual(idsOf(groups[i]![0]!));
-      await expectGaplessSequence(userId);
-    }
-    await expectStored(acked, users);
-    expectNoAuthorshipRefusals();
   });
 });

@@ -64,11 +64,19 @@ export async function clusterServices(): Promise<{ admin: Sql; redis: RedisClien
 
 /**
  * Starts `count` relay nodes (`node-0`, …) of one cluster on `schema` and `keyPrefix`, reaching Redis at
- * `redisUrl` (default {@link REDIS_URL}); `extraConfig` is merged into each node's config.
+ * `redisUrl` (default {@link REDIS_URL}) and PostgreSQL at `postgresUrlOf(index)` (default {@link PG_URL}: a
+ * test puts a proxy in front of one node's database); `extraConfig` is merged into each node's config.
  */
 export async function startClusterNodes(
   count: number,
-  options: { schema: string; keyPrefix: string; leaseMs: number; redisUrl?: string; extraConfig?: object },
+  options: {
+    schema: string;
+    keyPrefix: string;
+    leaseMs: number;
+    redisUrl?: string;
+    postgresUrlOf?: (index: number) => string;
+    extraConfig?: object;
+  },
 ): Promise<ClusterNode[]> {
   const ports = await Promise.all(Array.from({ length: count }, () => freePort()));
   const relays = await Promise.all(
@@ -79,7 +87,7 @@ export async function startClusterNodes(
           roomGraceMs: 300,
           logLevel: "debug",
           ...options.extraConfig,
-          storage: { kind: "postgres", url: PG_URL, schema: options.schema },
+          storage: { kind: "postgres", url: options.postgresUrlOf?.(i) ?? PG_URL, schema: options.schema },
           cluster: {
             redis: options.redisUrl ?? REDIS_URL,
             nodeId: `node-${i}`,

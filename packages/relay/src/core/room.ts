@@ -94,8 +94,11 @@ const ROOM_GUID = "parley-room";
 /** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
 const RELAY_ORIGIN = Symbol("parley-relay");
 
-/** The origin of an attested update a peer handed back: not its write, so it gets no ack for it. */
-class Redelivery {
+/**
+ * The origin of an attested update a peer handed back: not its write, so it gets no ack for it. Exported for the
+ * observers that tell clients' writes from the relay's (webhook-events.ts): what it carries was a client's write.
+ */
+export class Redelivery {
   constructor(readonly peer: RoomPeer) {}
 }
 

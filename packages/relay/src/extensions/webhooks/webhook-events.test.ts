@@ -1,4 +1,15 @@
-import { clientIdFromSecret, createSecret, type MessageRecord, messagesOf, ownersOf, roomName } from "@parley/protocol";
+import {
+  type AttestedUpdate,
+  clientIdFromSecret,
+  createSecret,
+  type MessageRecord,
+  MessageType,
+  messagesOf,
+  ownersOf,
+  readAttested,
+  roomName,
+} from "@parley/protocol";
+import * as decoding from "lib0/decoding";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import type { AppConfig } from "../../config/config.js";
@@ -45,17 +56,29 @@ function recordingQueue(): {
   return { queue, queued };
 }
 
-const peer = (clientId: string): RoomPeer => ({
+const peer = (clientId: string, sent: Uint8Array[] = []): RoomPeer => ({
   clientId,
   wantsAcks: false,
-  attests: false,
+  attests: true,
   busy: false,
   synced: true,
-  send() {},
+  send(frame) {
+    sent.push(frame);
+  },
   close() {},
   park() {},
   attach() {},
 });
+
+/** The attested updates among `frames`. */
+function attestedIn(frames: Uint8Array[]): AttestedUpdate[] {
+  const found: AttestedUpdate[] = [];
+  for (const frame of frames) {
+    const decoder = decoding.createDecoder(frame);
+    if (decoding.readVarUint(decoder) === MessageType.attested) found.push(readAttested(decoder));
+  }
+  return found;
+}
 
 function clientUpdate(clientId: string, text: string): Uint8Array {
   const doc = new Y.Doc();
@@ -114,5 +137,42 @@ describe("webhook events", () => {
       queued.filter((e) => e.event.type === "client.added").map((e) => (e.event.data.client as { id: string }).id),
     ).toEqual([clientId]);
     await rooms.close(1001, "shutdown");
+  });
+
+  it("reports a client's message another client hands back after the relay lost it (attested redelivery)", async () => {
+    const storage = new GatedStorage();
+    const before = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const lost = await before.open(ROOM);
+    const writerId = clientIdFromSecret(createSecret());
+    const frames: Uint8Array[] = [];
+    const reader = peer(clientIdFromSecret(createSecret()), frames);
+    lost.join(reader, { info: {} });
+    // The append never completes (the node dies): the reader got the message attested, at once.
+    const written = clientUpdate(writerId, "handed-back");
+    expect(lost.applyClientUpdate(written, peer(writerId)).ok).toBe(true);
+    const kept = attestedIn(frames);
+    expect(kept.length).toBeGreaterThan(0);
+
+    // The room's next load (another node, or this one restarted) learns of the message only from the reader.
+    storage.gated = false;
+    const { queue, queued } = recordingQueue();
+    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
+    const after = new Rooms({
+      storage,
+      logger: silentLogger,
+      graceMs: 60_000,
+      extensions: new Extensions([watcher], silentLogger),
+    });
+    const room = await after.open(ROOM);
+    for (const { update, tag } of kept) expect(room.applyAttested(update, tag, peer(reader.clientId))).toBe(true);
+    const created = queued.filter((entry) => entry.event.type === "message.created");
+    expect(created.map((entry) => entry.event.data)).toMatchObject([
+      { message: { text: "handed-back", clientId: writerId } },
+    ]);
+    // The writer's own re-send of it is skipped as known: no second event.
+    expect(room.applyClientUpdate(written, peer(writerId)).ok).toBe(true);
+    expect(queued.filter((entry) => entry.event.type === "message.created")).toHaveLength(1);
+    await after.close(1001, "shutdown");
+    storage.open();
   });
 });

@@ -28,6 +28,7 @@ import * as Y from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
 import type { RoomHandle, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
+import { Redelivery } from "../../core/room.js";
 import { MERGED_KEY } from "../../identity/merge.js";
 import { toApiMessage } from "../business-api/business-view.js";
 import { IMPORTED_CLIENT_ID } from "../business-api/business-writes.js";
@@ -38,8 +39,15 @@ function subjectOf(ref: RoomRef): { kind: RoomRef["kind"]; id: string } {
   return { kind: ref.kind, id: ref.subject };
 }
 
-/** Whether a transaction applied an update from a connected client (its origin is the connection). */
+/**
+ * Whether a transaction applied an update from a connected client (its origin is the connection), or a client's
+ * update the relay forwarded (attested) and lost before storing it, handed back by another client after a crash
+ * (`Redelivery`): the writer's own re-send of it is then skipped by Yjs as known, so this is the only time its
+ * messages are applied here, and an acknowledged message must have its `message.created`. (An attested login
+ * merge handed back would be reported again in the user room: the merge is not told apart here.)
+ */
 function fromPeer(origin: unknown): boolean {
+  if (origin instanceof Redelivery) return true;
   return (
     typeof origin === "object" && origin !== null && typeof (origin as { clientId?: unknown }).clientId === "string"
   );
