@@ -72,7 +72,11 @@ beforeAll(async () => {
   const proxied = new URL(PG_URL);
   proxied.port = String(pgLink.port);
   const postgresUrlOf = (i: number) => (i === 0 ? proxied.toString() : PG_URL);
-  nodes.push(...(await startClusterNodes(2, { schema, keyPrefix, leaseMs: LEASE_MS, postgresUrlOf })));
+  // Rooms stay loaded (the tests' default lets them hibernate after 250 ms): what the pause holds up is then the
+  // append of a change the node applied and forwarded, observable on the other client. (A hibernated room's
+  // wake-up would wait for its load the same way, with nothing to observe.)
+  const extraConfig = { roomHibernateMs: 60_000 };
+  nodes.push(...(await startClusterNodes(2, { schema, keyPrefix, leaseMs: LEASE_MS, postgresUrlOf, extraConfig })));
   db = { admin: services.admin, reader: await createPostgresStorage({ url: PG_URL, schema }), schema };
   pia = await roomServedBy("pia", nodes[0]!, nodes[1]!);
   quin = await roomServedBy("quin", nodes[1]!, nodes[0]!);
@@ -184,7 +188,28 @@ describe("PostgreSQL paused under one node", () => {
       pgLink.resume();
     }
     expect([...ackedWhilePaused]).toEqual([]);
-    await converged(pia, before + 4, "pia's clients agree once the database is back");
+    await converged(pia, before + 4, "pia's clients agree once the database is back").catch((e) => {
+      console.info(
+        "DEBUG",
+        pia.map((c) => [
+          c.status,
+          c
+            .messages()
+            .map((m) => `${m.id.slice(0, 6)}:${m.status}`)
+            .join(","),
+        ]),
+      );
+      for (const n of nodes)
+        console.info(
+          "DEBUG",
+          n.id,
+          n.relay.logs
+            .filter((l) => !/"debug"/.test(l) || /piped|lease|room/.test(l))
+            .slice(-40)
+            .join("\n"),
+        );
+      throw e;
+    });
     expect(await storedIds(db, userRoom("pia"))).toEqual(idsOf(pia[0]!));
     await expectGaplessSequence(db, userRoom("pia"));
     await converged(quin, quin[0]!.messages().length, "quin's clients agree");

@@ -12,14 +12,23 @@
  */
 import { createHash } from "node:crypto";
 import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
-import { anonymousIdFromSecret, parseAnonymousToken, roomName } from "@parley/protocol";
+import {
+  anonymousIdFromSecret,
+  listMessages,
+  type MessageRecord,
+  messagesOf,
+  ownersOf,
+  parseAnonymousToken,
+  roomName,
+} from "@parley/protocol";
 import { createPostgresStorage } from "@parley/relay-postgres";
 import type { Sql } from "postgres";
 import type { RedisClientType } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
+import * as Y from "yjs";
 import { api } from "./business-support.js";
-import { connectRaw, storedAnonymousToken } from "./support/client.js";
+import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
 import {
   type ClusterNode,
   clusterServices,
@@ -40,7 +49,7 @@ import {
   trackAcked as trackAckedBy,
 } from "./support/cluster-checks.js";
 import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy.js";
-import { signUserToken, TEST_APP } from "./support/relay.js";
+import { openProvider, signUserToken, TEST_APP, type TestProvider } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
 import { waitFor } from "./support/wait.js";
 
@@ -57,6 +66,7 @@ let balancer: RoundRobinProxy;
 let redisLink: CuttableProxy;
 const nodes: ClusterNode[] = [];
 const clients: ParleyClient[] = [];
+const providers: TestProvider[] = [];
 
 beforeAll(async () => {
   ({ admin, redis } = await clusterServices());
@@ -72,6 +82,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const client of clients.splice(0)) await client.destroy().catch(() => {});
+  for (const provider of providers.splice(0)) provider.destroy();
 });
 
 afterAll(async () => {
@@ -290,5 +301,54 @@ describe("several relay nodes", () => {
     await expectStored(acked, users);
     expectNoAuthorshipRefusals();
     await killed.relay.restart();
+  });
+
+  it("lets one of two clients claiming one Yjs clientID through two nodes at once win, and refuses the other (4409)", async () => {
+    const room = userRoom("uma");
+    const token = await signUserToken("uma");
+    const clientID = 1 + Math.floor(Math.random() * 0x7fff_ffff);
+    // Two stock y-websocket clients of the user, each with its own client secret, on two nodes (one is piped).
+    const racers = [0, 1].map((i) => {
+      const doc = new Y.Doc();
+      doc.clientID = clientID;
+      const racer = openProvider(nodes[i]!.relay, room, token, { doc });
+      providers.push(racer);
+      const closes: number[] = [];
+      racer.provider.on("connection-close", (event) => {
+        closes.push(event?.code ?? 0);
+        // A refused client would re-send the same structs at each reconnect: stop it after the first refusal.
+        if (event?.code === 4409) racer.provider.disconnect();
+      });
+      return { racer, closes, messageId: `race-${i}-${Math.random().toString(36).slice(2, 10)}` };
+    });
+    await waitFor(() => racers.every(({ racer }) => racer.provider.synced), { what: "both racers synced" });
+    // The same moment: both write their first message with the same clientID (same clock, same length).
+    for (const { racer, messageId } of racers) {
+      const record: MessageRecord = {
+        id: messageId,
+        role: "user",
+        client: racer.clientId,
+        text: messageId,
+        ts: Date.now(),
+      };
+      messagesOf(racer.doc).push([record]);
+    }
+    await waitFor(() => racers.some(({ closes }) => closes.includes(4409)), { what: "one racer refused" });
+    const losers = racers.filter(({ closes }) => closes.includes(4409));
+    expect(losers).toHaveLength(1);
+    const winner = racers.find(({ closes }) => !closes.includes(4409))!;
+    const loser = losers[0]!;
+    // The clientID is the winner's; nothing the loser wrote is stored.
+    expect(ownersOf(await readRelayDoc(nodes[0]!.relay, room, token)).get(String(clientID))).toBe(
+      winner.racer.clientId,
+    );
+    expect(await storedIds("uma")).toEqual([winner.messageId]);
+    // A client on every node reads the winner's message and nothing of the loser's.
+    for (const node of nodes) {
+      const doc = await readRelayDoc(node.relay, room, token);
+      expect(listMessages(doc).map((m) => m.id)).toEqual([winner.messageId]);
+    }
+    await waitFor(() => listMessages(winner.racer.doc).length === 1, { what: "the winner keeps its message alone" });
+    expect(loser.messageId).not.toBe(winner.messageId);
   });
 });

@@ -7,7 +7,8 @@
  * update, and refuses whatever it cannot place:
  *
  * - Structs the document already has are skipped by Yjs, so their content is not judged; their references
- *   are, because Yjs still resolves their origins and creates the roots they name.
+ *   are, because Yjs still resolves their origins and creates the roots they name. They must be the stored
+ *   ones, though (known-structs.ts): a different copy is a Yjs clientID another client wrote with.
  * - Every new struct's Yjs clientID must belong to the sender (or be unused, and then becomes the
  *   sender's: `newOwners`); only `ContentAny` items land, plus `GC`/`ContentDeleted` placeholders.
  * - Every new item's parent must be resolvable now — from its own root name, or from its origin items
@@ -38,6 +39,7 @@ export interface Sender {
 /** A client update: the sender writes the clientIDs it owns, and claims unused ones (`newOwners`). */
 class SenderPolicy implements AuthorPolicy {
   readonly newOwners: number[] = [];
+  readonly checksKnown = true;
   private readonly claimed = new Set<number>();
   private readonly owners: Y.Map<string>;
 

@@ -18,6 +18,7 @@ import {
 } from "@parley/protocol";
 import * as Y from "yjs";
 import { badFrame, refuse, resync } from "./check-failure.js";
+import { sameAsStored } from "./known-structs.js";
 import { authorKey, messageAuthors } from "./message-authors.js";
 
 /** Who may write what in one update. */
@@ -29,6 +30,11 @@ export interface AuthorPolicy {
   authorOf(client: number): string;
   /** Whether the update may delete not-yet-deleted items of `client`. */
   mayDelete(client: number): boolean;
+  /**
+   * Whether structs the document already has must be the stored ones (known-structs.ts): true for a client's
+   * update, where a different copy means a Yjs clientID another client wrote with.
+   */
+  readonly checksKnown?: boolean;
 }
 
 /** A struct as `Y.decodeUpdate` returns it. */
@@ -78,6 +84,8 @@ export class UpdateCheck {
   private readonly placements = new Map<Y.Item, Placement>();
   /** The author of each clientID with new structs. */
   private readonly authors = new Map<number, string>();
+  /** Structs (or the first part of a straddling one) the document already has, with the clock where that ends. */
+  private readonly known = new Map<Y.Item | Y.GC, number>();
   /** Message ids this update adds, with their authors. */
   private readonly addedIds = new Map<string, string>();
 
@@ -95,8 +103,20 @@ export class UpdateCheck {
     for (const struct of this.structs) this.checkReferences(struct);
     this.checkDependencyOrder();
     for (const [item, from] of this.newItems) this.checkItem(item, from);
+    if (this.policy.checksKnown === true) this.checkKnown();
     this.checkDeleteRanges(ds);
     for (const [client, ranges] of ds.clients) this.checkDeletes(client, ranges);
+  }
+
+  /** Known structs must be the stored ones (known-structs.ts). */
+  private checkKnown(): void {
+    for (const [struct, end] of this.known) {
+      if (!sameAsStored(this.doc, struct, end)) {
+        refuse(
+          `clientID ${struct.id.client} at clock ${struct.id.clock} differs from what is stored (another client's)`,
+        );
+      }
+    }
   }
 
   /** Yjs re-encodes deletes it cannot apply yet, and throws half-way on empty or out-of-range ones. */
@@ -134,10 +154,12 @@ export class UpdateCheck {
 
   /** Finds what is new for one clientID and asks the policy who writes it. */
   private findNewStructs(client: number, structs: Struct[]): void {
-    let frontier = this.state(client);
+    const stored = this.state(client);
+    let frontier = stored;
     let hasNew = false;
     for (const struct of structs) {
       const end = struct.id.clock + struct.length;
+      if (struct.id.clock < stored && !(struct instanceof Y.Skip)) this.known.set(struct, Math.min(end, stored));
       if (end <= frontier) continue; // already stored: Yjs ignores it
       if (struct.id.clock > frontier) resync(`clientID ${client} is missing clocks ${frontier}..${struct.id.clock}`);
       if (struct instanceof Y.Skip) continue; // a gap: whatever follows it is caught above
