@@ -4,6 +4,39 @@ import { messagesOf } from "@parley/protocol";
 import * as Y from "yjs";
 import { SyncConnection } from "./connection.mjs";
 import { createClientIdentity, createMessage } from "./identity.mjs";
+import { sleep } from "./stats.mjs";
+
+/**
+ * Connections closed with 1001 before their first sync and opened again, as @parley/client does: on a cluster,
+ * `room-moved` when two nodes raced to load a room for the first clients to reach them at once.
+ */
+export const reconnects = { beforeFirstSync: 0 };
+const RECONNECTS = 5;
+
+/**
+ * Connects `subject` (asking the target for its endpoint again on each attempt) and waits for the first sync.
+ * @param {import("./targets.mjs").RunningTarget} target
+ * @param {import("./targets.mjs").Subject} subject
+ * @param {Y.Doc | null} doc
+ * @param {number} timeoutMs
+ * @param {(connection: SyncConnection) => void} [setup] Called on each connection before it syncs.
+ * @returns {Promise<SyncConnection>}
+ */
+async function connect(target, subject, doc, timeoutMs, setup) {
+  for (let attempt = 1; ; attempt++) {
+    const connection = new SyncConnection(await target.endpoint(subject), doc);
+    setup?.(connection);
+    try {
+      await connection.synced(timeoutMs);
+      return connection;
+    } catch (error) {
+      await connection.close();
+      if (connection.closed?.code !== 1001 || attempt > RECONNECTS) throw error;
+      reconnects.beforeFirstSync += 1;
+      await sleep(20 * attempt);
+    }
+  }
+}
 
 /**
  * @typedef {object} ConversationClient
@@ -20,7 +53,8 @@ import { createClientIdentity, createMessage } from "./identity.mjs";
  * Opens a client of `userId` with its own document and waits for its first sync.
  * @param {import("./targets.mjs").RunningTarget} target
  * @param {string} userId
- * @param {{ identity?: import("./identity.mjs").ClientIdentity, doc?: Y.Doc, merge?: string, anonymousSecret?: string }} [options]
+ * @param {{ identity?: import("./identity.mjs").ClientIdentity, doc?: Y.Doc, merge?: string, anonymousSecret?: string,
+ *   node?: number }} [options] `node`: which node of a cluster target to connect to.
  * @returns {Promise<ConversationClient>}
  */
 export async function openClient(target, userId, options = {}) {
@@ -45,15 +79,14 @@ export async function openClient(target, userId, options = {}) {
       }
     }
   };
-  const endpoint = await target.endpoint({
+  const subject = {
     userId,
     clientSecret: identity.secret,
     ...(options.merge === undefined ? {} : { merge: options.merge }),
     ...(options.anonymousSecret === undefined ? {} : { anonymousSecret: options.anonymousSecret }),
-  });
-  const connection = new SyncConnection(endpoint, doc);
-  connection.onApplied(onApplied);
-  await connection.synced(60_000);
+    ...(options.node === undefined ? {} : { node: options.node }),
+  };
+  const connection = await connect(target, subject, doc, 60_000, (opened) => opened.onApplied(onApplied));
   return {
     doc,
     connection,
@@ -89,10 +122,16 @@ export async function openClient(target, userId, options = {}) {
  * @param {import("./targets.mjs").RunningTarget} target
  * @param {number} count
  * @param {string} prefix Makes the user ids unique to this batch.
- * @param {{ concurrency?: number, deadline?: number }} [options] `deadline` (epoch ms) bounds the whole batch.
+ * @param {{ concurrency?: number, deadline?: number, node?: number }} [options] `deadline` (epoch ms) bounds the
+ *   whole batch; `node` is the node of a cluster target they all connect to.
  * @returns {Promise<{ connections: SyncConnection[], failures: number, firstError: string }>}
  */
-export async function openIdle(target, count, prefix, { concurrency = 50, deadline = Date.now() + 120_000 } = {}) {
+export async function openIdle(
+  target,
+  count,
+  prefix,
+  { concurrency = 50, deadline = Date.now() + 120_000, node } = {},
+) {
   /** @type {SyncConnection[]} */
   const connections = [];
   let failures = 0;
@@ -103,10 +142,12 @@ export async function openIdle(target, count, prefix, { concurrency = 50, deadli
       const index = next++;
       const identity = createClientIdentity();
       try {
-        const endpoint = await target.endpoint({ userId: `${prefix}-${index}`, clientSecret: identity.secret });
-        connections.push(
-          await SyncConnection.open(endpoint, null, { timeoutMs: Math.max(1_000, deadline - Date.now()) }),
-        );
+        const subject = {
+          userId: `${prefix}-${index}`,
+          clientSecret: identity.secret,
+          ...(node === undefined ? {} : { node }),
+        };
+        connections.push(await connect(target, subject, null, Math.max(1_000, deadline - Date.now())));
       } catch (error) {
         failures += 1;
         if (firstError === "") firstError = String(error);

@@ -3,9 +3,13 @@
 //
 //   node bench/run.mjs            the whole suite (under 10 minutes); writes bench/results/*.json and docs/benchmarks.md
 //   node bench/run.mjs --smoke    a few seconds of each scenario, to keep the code from rotting (no docs)
-//   options: --out <dir> (results directory), --only <scenario,...>, --targets <id,...>,
-//            --profile (Parley runs with --cpu-prof; profiles land in <out>/profiles),
-//            --render <results.json> (only rewrite docs/benchmarks.md from a saved run)
+//   options: --out <dir> (results directory), --only <scenario,...>, --targets <id,...> (a part of the suite,
+//            for development: results only, docs untouched), --profile (Parley runs with --cpu-prof; profiles
+//            land in <out>/profiles), --render <results.json> (only rewrite docs/benchmarks.md from a saved run)
+//
+// Targets that need a server besides Node.js (PostgreSQL, Redis) are checked first. Named in --targets, one that
+// cannot run ends the run with instructions; otherwise it is left out with a line saying why (and the report says
+// so), so that `pnpm bench` works on a machine with Node.js alone.
 //
 // Each server is its own child process (its CPU and memory are read from /proc); this process is the load
 // generator. All traffic goes to 127.0.0.1; every loop is bounded in count and time.
@@ -14,8 +18,10 @@ import { cpus, release, tmpdir, totalmem } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
+import { reconnects } from "./clients.mjs";
 import { renderReport } from "./report.mjs";
 import { capacity } from "./scenarios/capacity.mjs";
+import { clusterPath } from "./scenarios/cluster-path.mjs";
 import { largeConversation } from "./scenarios/large-conversation.mjs";
 import { latency } from "./scenarios/latency.mjs";
 import { loginMerge } from "./scenarios/login-merge.mjs";
@@ -50,6 +56,12 @@ const FULL = {
   appendsPerBlock: 100,
   mergeAnonymousMessages: 10_000,
   mergeUserMessages: 100_000,
+  pathSamples: 2_000,
+  pathRounds: 10,
+  pathRooms: 100,
+  pathLoadMs: 10_000,
+  pathLoadRounds: 2,
+  pathIdle: 1_000,
   /** Scales how long a server must stay idle to count as done with its stores. */
   quietScale: 1,
 };
@@ -73,6 +85,12 @@ const SMOKE = {
   appendsPerBlock: 5,
   mergeAnonymousMessages: 200,
   mergeUserMessages: 1_000,
+  pathSamples: 40,
+  pathRounds: 2,
+  pathRooms: 4,
+  pathLoadMs: 500,
+  pathLoadRounds: 1,
+  pathIdle: 10,
   quietScale: 0.1,
 };
 
@@ -82,6 +100,7 @@ const SCENARIOS = {
   capacity,
   largeConversation,
   loginMerge,
+  clusterPath,
 };
 
 const { values } = parseArgs({
@@ -105,7 +124,36 @@ if (values.render !== undefined) {
 const size = values.smoke ? SMOKE : FULL;
 const only = values.only?.split(",");
 const chosen = values.targets?.split(",");
-const targets = TARGETS.filter((target) => chosen === undefined || chosen.includes(target.id));
+const unknown = chosen?.filter((id) => !TARGETS.some((target) => target.id === id)) ?? [];
+if (unknown.length > 0) {
+  console.error(`Unknown target(s) ${unknown.join(", ")}; the targets are ${TARGETS.map((t) => t.id).join(", ")}.`);
+  process.exit(2);
+}
+const unknownScenarios = only?.filter((name) => !(name in SCENARIOS)) ?? [];
+if (unknownScenarios.length > 0) {
+  console.error(
+    `Unknown scenario(s) ${unknownScenarios.join(", ")}; the scenarios are ${Object.keys(SCENARIOS).join(", ")}.`,
+  );
+  process.exit(2);
+}
+/** Targets this machine cannot run (a server they need is not reachable), with the reason. */
+const leftOut = [];
+/** @type {import("./targets.mjs").Target[]} */
+const targets = [];
+for (const target of TARGETS) {
+  if (chosen !== undefined && !chosen.includes(target.id)) continue;
+  const takesPart = only === undefined || only.some((name) => target.only === undefined || target.only.includes(name));
+  const reason = takesPart ? await target.unavailable?.() : null;
+  if (reason === null || reason === undefined) {
+    targets.push(target);
+  } else if (chosen !== undefined) {
+    console.error(`Target ${target.id} cannot run: ${reason}`);
+    process.exit(1);
+  } else {
+    leftOut.push({ id: target.id, name: target.name, reason });
+    console.log(`Left out ${target.id} (run it with --targets ${target.id} once this is fixed): ${reason}`);
+  }
+}
 const outDir = values.out;
 mkdirSync(outDir, { recursive: true });
 const profileDir = values.profile ? join(outDir, "profiles") : undefined;
@@ -116,6 +164,9 @@ function log(line) {
   const seconds = ((Date.now() - runStarted) / 1000).toFixed(1).padStart(6);
   console.log(`[${seconds} s] ${line}`);
 }
+
+/** Targets started and not stopped yet: a scenario that failed half-way leaves no server, schema or keys behind. */
+const live = new Set();
 
 /**
  * Starts a target in a fresh working directory; `restart` brings it back on the same data.
@@ -134,10 +185,13 @@ async function startTarget(target) {
       Object.assign(started, await target.start(workDir, options));
     },
     async stop() {
+      live.delete(started);
       await started.server.stop();
+      await started.dispose?.();
       rmSync(workDir, { recursive: true, force: true });
     },
   };
+  live.add(started);
   return started;
 }
 
@@ -153,6 +207,9 @@ for (const [name, scenario] of Object.entries(SCENARIOS)) {
   } catch (error) {
     log(`${name} failed: ${error instanceof Error ? error.stack : String(error)}`);
     scenarios[name] = { seconds: 0, error: String(error), results: {} };
+  }
+  for (const started of [...live]) {
+    await started.stop().catch((/** @type {unknown} */ error) => log(`stopping ${started.target.id}: ${error}`));
   }
   /** @type {{ seconds: number }} */ (scenarios[name]).seconds = (Date.now() - started) / 1000;
 }
@@ -178,6 +235,8 @@ const report = {
     only: target.only ?? null,
     floor: target.floor ?? false,
   })),
+  leftOut,
+  reconnects,
   scenarios,
 };
 const json = JSON.stringify(report, null, 2);

@@ -2,6 +2,7 @@
 //
 // CPU is the sum of every thread's run time from /proc/<pid>/task/*/schedstat (nanoseconds, so short windows
 // are measurable; the libuv pool and GC threads count too). Memory is VmRSS from /proc/<pid>/status.
+// A target of several processes (a cluster's nodes) is one handle whose CPU and memory are their sums.
 import { spawn } from "node:child_process";
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
@@ -28,6 +29,7 @@ for (const signal of ["SIGINT", "SIGTERM"]) {
  * @property {() => number} rssBytes Resident memory now.
  * @property {() => Promise<void>} stop SIGTERM, then SIGKILL after 5 s; resolves when it has exited.
  * @property {() => string} stderrTail The last lines it wrote to stderr (for error messages).
+ * @property {ServerHandle[]} [parts] A target of several processes: each one (`port` and `pid` are the first's).
  */
 
 /**
@@ -92,10 +94,41 @@ export function startServer({ name, args, env = {}, timeoutMs = 20_000 }) {
   });
 }
 
-/** @param {number} pid */
-function cpuNanos(pid) {
+/**
+ * Several server processes as one: CPU and resident memory summed, stopped together. `parts` keeps each one, for
+ * figures per process (a cluster node's own CPU).
+ * @param {ServerHandle[]} handles
+ * @returns {ServerHandle}
+ */
+export function combineServers(handles) {
+  const first = handles[0];
+  if (first === undefined) throw new Error("combineServers: no process");
+  return {
+    pid: first.pid,
+    port: first.port,
+    parts: handles,
+    cpuNanos: () => handles.reduce((sum, handle) => sum + handle.cpuNanos(), 0),
+    rssBytes: () => handles.reduce((sum, handle) => sum + handle.rssBytes(), 0),
+    stderrTail: () => handles.map((handle, i) => `[process ${i}] ${handle.stderrTail()}`).join("\n"),
+    stop: async () => {
+      await Promise.all(handles.map((handle) => handle.stop()));
+    },
+  };
+}
+
+/**
+ * CPU time process `pid` has used so far, all threads (0 once it is gone).
+ * @param {number} pid
+ */
+export function cpuNanos(pid) {
   let total = 0;
-  for (const task of readdirSync(`/proc/${pid}/task`)) {
+  let tasks;
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return 0;
+  }
+  for (const task of tasks) {
     try {
       total += Number(readFileSync(`/proc/${pid}/task/${task}/schedstat`, "utf8").split(" ")[0]);
     } catch {

@@ -4,12 +4,14 @@
 // and message records. Parley runs as a real deployment would: JWT verification, the authorship check, durable
 // file storage with group-commit fsync, and `acks=1` + `attest=1` on every client (what @parley/client asks for).
 import { execFileSync } from "node:child_process";
-import { mkdirSync, readFileSync, realpathSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, realpathSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { anonymousIdFromSecret, anonymousToken, roomName } from "@parley/protocol";
+import { roomName } from "@parley/protocol";
 import { FileStorage } from "@parley/relay";
 import { BENCH_APP, signUserToken } from "./identity.mjs";
+import { relayArgs, relayEndpoint, writeRelayConfig } from "./parley-relay.mjs";
+import { POSTGRES_TARGETS, postgresVersions } from "./postgres-targets.mjs";
 import { startServer } from "./server-process.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -46,6 +48,7 @@ export function versions() {
     "@hocuspocus/extension-sqlite": versionAt(sqliteExtensionDir),
     "better-sqlite3": versionAt(packageDir("better-sqlite3", join(sqliteExtensionDir, "../.."))),
     "@parley/relay": `${versionAt(join(root, "packages/relay"))} (${relaySource()})`,
+    ...postgresVersions(),
     yjs: versionAt(packageDir("yjs")),
     ws: versionAt(packageDir("ws")),
   };
@@ -55,7 +58,9 @@ export function versions() {
  * Who a connection speaks for. A user by default; `anonymousSecret` opens that anonymous user's room instead
  * (Parley only); `merge` asks Parley to merge an anonymous user into the user on connect; `tail` asks Parley for
  * a `recent` preview of the newest messages before the sync (peers have none and ignore it).
- * @typedef {{ userId?: string, anonymousSecret?: string, clientSecret: string, merge?: string, tail?: number }} Subject
+ * `node` picks the node of a target of several (round-robin when absent; the others ignore it).
+ * @typedef {{ userId?: string, anonymousSecret?: string, clientSecret: string, merge?: string, tail?: number,
+ *   node?: number }} Subject
  */
 
 /**
@@ -65,6 +70,19 @@ export function versions() {
  * @property {(subject: Subject) => Promise<import("./connection.mjs").Endpoint>} endpoint
  * @property {(documentName: string, updates: Uint8Array[]) => Promise<void>} [seed] Writes updates straight
  *   into the target's storage (before any client opens that document).
+ * @property {number} [nodes] How many relay nodes it runs (a cluster); `server.parts` holds each one.
+ * @property {(documentNames: string[]) => Promise<Array<number | null>>} [owners] A cluster's: the node (index)
+ *   holding each room's lease now, null for none.
+ * @property {DatabaseMeter} [database] The CPU of the database server's processes that serve it (PostgreSQL).
+ * @property {() => Promise<void>} [dispose] Removes what it keeps outside its working directory (a PostgreSQL
+ *   schema, Redis keys), once its server has stopped for good.
+ */
+
+/**
+ * @typedef {object} DatabaseMeter
+ * @property {() => Promise<number | null>} cpuNanos CPU time the database's processes serving this target have
+ *   used so far (null when they cannot be read from here).
+ * @property {() => Promise<void>} close
  */
 
 /**
@@ -75,6 +93,8 @@ export function versions() {
  * @property {boolean} durable Whether it writes documents to disk.
  * @property {string[]} [only] The scenarios it takes part in (all when absent).
  * @property {boolean} [floor] A reference that is not a sync server (not a peer).
+ * @property {() => Promise<string | null>} [unavailable] Why it cannot run on this machine (a server it needs is
+ *   not reachable, and how to start one), or null when it can.
  * @property {(workDir: string, options: { profileDir?: string }) => Promise<RunningTarget>} start
  */
 
@@ -170,13 +190,14 @@ export const TARGETS = [
       'its file store with `fsync: "off"` (write() before acknowledging: survives a crash of the process, not of the machine)',
     only: ["latency", "throughput"],
   }),
+  ...POSTGRES_TARGETS,
 ];
 
 /** The stock server with its memory store: the reference the goals are stated against. */
 export const REFERENCE = "y-websocket";
 
 /**
- * The Parley relay as a deployment runs it (JWT checks, authorship checks, acks on), with a given fsync policy.
+ * The Parley relay on its file store, with a given fsync policy.
  * @param {{ id: string, name: string, fsync: "batch" | "off", persistence: string, only?: string[] }} options
  * @returns {Target}
  */
@@ -191,27 +212,8 @@ function parleyTarget({ id, name, fsync, persistence, only }) {
       const dataPath = join(workDir, "parley-data");
       mkdirSync(dataPath, { recursive: true });
       const configPath = join(workDir, "parley.json");
-      const config = {
-        port: 0,
-        host: "127.0.0.1",
-        dataDir: dataPath,
-        fsync,
-        apps: [{ id: BENCH_APP.id, keys: [{ kid: BENCH_APP.kid, alg: "HS256", secret: BENCH_APP.secret }] }],
-        // Every bench client comes from 127.0.0.1; a deployment's thousands of users come from thousands of
-        // addresses. The per-address limits would refuse the capacity scenario's 5,000 connections (4529).
-        limits: {
-          connectsPerMinutePerIp: 10_000_000,
-          newAnonymousPerHourPerIp: 10_000_000,
-          connectionsPerIp: 10_000_000,
-        },
-      };
-      writeFileSync(configPath, JSON.stringify(config));
-      const nodeArgs = profileDir ? ["--cpu-prof", "--cpu-prof-dir", profileDir] : [];
-      const server = await startServer({
-        name: this.id,
-        args: [...nodeArgs, join(root, "packages/relay/dist/cli.js"), "--config", configPath],
-      });
-      const port = server.port;
+      writeRelayConfig(configPath, dataPath, { fsync });
+      const server = await startServer({ name: this.id, args: relayArgs(configPath, profileDir) });
       return {
         server,
         dataPath,
@@ -221,31 +223,7 @@ function parleyTarget({ id, name, fsync, persistence, only }) {
           await Promise.all(updates.map((update) => storage.append(documentName, update, fence)));
           await storage.close();
         },
-        async endpoint({ userId, anonymousSecret, clientSecret, merge, tail }) {
-          let documentName;
-          let token;
-          if (anonymousSecret !== undefined) {
-            documentName = roomName({
-              appId: BENCH_APP.id,
-              kind: "anonymous",
-              subject: anonymousIdFromSecret(anonymousSecret),
-            });
-            token = anonymousToken(anonymousSecret);
-          } else {
-            const user = userId ?? "anonymous";
-            documentName = roomName({ appId: BENCH_APP.id, kind: "user", subject: user });
-            token = await signUserToken(user);
-          }
-          const params = new URLSearchParams({ token, client: clientSecret, acks: "1", attest: "1" });
-          if (merge !== undefined) params.set("merge", anonymousToken(merge));
-          if (tail !== undefined) params.set("tail", String(tail));
-          return {
-            url: `ws://127.0.0.1:${port}/v1/${documentName}?${params}`,
-            framing: "y-websocket",
-            documentName,
-            token,
-          };
-        },
+        endpoint: relayEndpoint(() => server.port),
       };
     },
   };

@@ -11,8 +11,9 @@ import { sleep, summarize } from "../stats.mjs";
  * @typedef {object} Load
  * @property {import("../run.mjs").StartedTarget} running
  * @property {Array<import("../clients.mjs").ConversationClient>} clients
- * @property {(ms: number) => Promise<{ delivered: number, seconds: number, cpuAtEnd: number }>} run Loads the
- *   server for `ms`; `cpuAtEnd` is the server's CPU time when the load stopped.
+ * @property {(ms: number) => Promise<{ delivered: number, seconds: number, cpuAtEnd: number,
+ *   partsAtEnd: number[] | undefined }>} run Loads the server for `ms`; `cpuAtEnd` is the server's CPU time when
+ *   the load stopped, `partsAtEnd` each process's (a target of several).
  * @property {number[]} latencies
  */
 
@@ -51,8 +52,11 @@ export async function throughput({ targets, startTarget, size, log }) {
       const load = /** @type {Load} */ (loads.get(id));
       const { server } = load.running;
       await waitForQuiet(server, { quietMs: 1_000 * size.quietScale, timeoutMs: 10_000 });
+      const database = load.running.database;
+      const dbStart = await database?.cpuNanos();
       const cpuStart = server.cpuNanos();
-      const { delivered, seconds, cpuAtEnd } = await load.run(windowMs);
+      const partsStart = server.parts?.map((part) => part.cpuNanos());
+      const { delivered, seconds, cpuAtEnd, partsAtEnd: partsEnd } = await load.run(windowMs);
       const cpuWindow = cpuAtEnd - cpuStart;
       const quiet = await waitForQuiet(server, { quietMs: 2_500 * size.quietScale, timeoutMs: 30_000 });
       const result = results[id];
@@ -61,6 +65,18 @@ export async function throughput({ targets, startTarget, size, log }) {
       result.cpuWindowNanos += cpuWindow;
       result.cpuWithStoresNanos += server.cpuNanos() - cpuStart;
       result.wentQuiet &&= quiet;
+      const dbEnd = await database?.cpuNanos();
+      if (typeof dbStart === "number" && typeof dbEnd === "number") {
+        // The database's CPU, from the window's start until the relay went quiet (its commits included).
+        result.dbCpuNanos = (result.dbCpuNanos ?? 0) + dbEnd - dbStart;
+      }
+      if (partsStart !== undefined && partsEnd !== undefined) {
+        // Each node's CPU in the window (their sum is cpuWindowNanos, give or take the moments between reads).
+        result.cpuWindowNanosByNode ??= partsStart.map(() => 0);
+        partsEnd.forEach((end, i) => {
+          result.cpuWindowNanosByNode[i] += end - (partsStart[i] ?? end);
+        });
+      }
     }
   }
 
@@ -70,6 +86,9 @@ export async function throughput({ targets, startTarget, size, log }) {
     result.latency = summarize(load.latencies);
     result.cpuPerMessageUs = result.cpuWindowNanos / 1e3 / Math.max(1, result.delivered);
     result.cpuPerMessageWithStoresUs = result.cpuWithStoresNanos / 1e3 / Math.max(1, result.delivered);
+    if (result.dbCpuNanos !== undefined) {
+      result.dbCpuPerMessageUs = result.dbCpuNanos / 1e3 / Math.max(1, result.delivered);
+    }
     result.closedEarly = load.clients.filter((client) => client.connection.closed !== null).length;
     await Promise.all(load.clients.map((client) => client.close()));
     await load.running.stop();
@@ -82,20 +101,26 @@ export async function throughput({ targets, startTarget, size, log }) {
 }
 
 /**
- * Opens the clients of every conversation and wires the closed loop; nothing is sent until `run`.
+ * Opens the clients of every conversation and wires the closed loop; nothing is sent until `run`. `openPair`
+ * opens a conversation's two clients (by default both at once, on whichever node the target picks).
  * @param {import("../run.mjs").StartedTarget} running
  * @param {import("../run.mjs").Size} size
+ * @param {{ rooms?: number, openPair?: (room: number) => Promise<import("../clients.mjs").ConversationClient[]> }}
+ *   [options]
  * @returns {Promise<Load>}
  */
-async function prepare(running, size) {
+export async function prepare(running, size, options = {}) {
+  const rooms = options.rooms ?? size.throughputRooms;
+  const openPair =
+    options.openPair ??
+    ((/** @type {number} */ room) =>
+      Promise.all([openClient(running, `throughput-${room}`), openClient(running, `throughput-${room}`)]));
   /** @type {Array<import("../clients.mjs").ConversationClient>} */
   const clients = [];
-  for (let room = 0; room < size.throughputRooms; room += 10) {
+  for (let room = 0; room < rooms; room += 10) {
     const batch = [];
-    for (let r = room; r < Math.min(room + 10, size.throughputRooms); r++) {
-      batch.push(openClient(running, `throughput-${r}`), openClient(running, `throughput-${r}`));
-    }
-    clients.push(...(await Promise.all(batch)));
+    for (let r = room; r < Math.min(room + 10, rooms); r++) batch.push(openPair(r));
+    clients.push(...(await Promise.all(batch)).flat());
   }
 
   /** @typedef {{ client: import("../clients.mjs").ConversationClient, pending: number, pump: () => void }} Sender */
@@ -149,13 +174,14 @@ async function prepare(running, size) {
       await sleep(ms);
       sending = false;
       const cpuAtEnd = running.server.cpuNanos();
+      const partsAtEnd = running.server.parts?.map((part) => part.cpuNanos());
       const seconds = (performance.now() - start) / 1000;
       // Let what is in flight arrive (uncounted) so the next window starts from an idle loop.
       const deadline = Date.now() + 10_000;
       while (inFlight.size > 0 && Date.now() < deadline) await sleep(20);
       for (const sender of senders) sender.pending = 0;
       inFlight.clear();
-      return { delivered, seconds, cpuAtEnd };
+      return { delivered, seconds, cpuAtEnd, partsAtEnd };
     },
   };
 }
