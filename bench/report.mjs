@@ -2,6 +2,8 @@
 // peers, the machine and the versions. A hand-written analysis between the ANALYSIS markers of the existing file
 // is kept across runs.
 import { existsSync, readFileSync } from "node:fs";
+import { median, ms, num, ratio, table } from "./format.mjs";
+import { clusterSection } from "./report-cluster.mjs";
 
 const ANALYSIS_START = "<!-- analysis:start -->";
 const ANALYSIS_END = "<!-- analysis:end -->";
@@ -9,51 +11,6 @@ const PARLEY = "parley";
 const STOCK = "y-websocket";
 const STOCK_DURABLE = "y-websocket+leveldb";
 const FLOOR = "ws-forward";
-
-/** @param {number | null | undefined} ms */
-function ms(ms) {
-  if (ms === null || ms === undefined || !Number.isFinite(ms)) return "–";
-  if (ms < 1) return `${(ms * 1000).toFixed(0)} µs`;
-  if (ms < 10) return `${ms.toFixed(2)} ms`;
-  if (ms < 1000) return `${ms.toFixed(0)} ms`;
-  return `${(ms / 1000).toFixed(2)} s`;
-}
-
-/** @param {number | null | undefined} value @param {number} [digits] */
-function num(value, digits = 0) {
-  if (value === null || value === undefined || !Number.isFinite(value)) return "–";
-  return value.toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits });
-}
-
-/** Parley's value divided by the target's: below 1 means Parley needs less. @param {number | undefined} parley @param {number | undefined} other */
-function ratio(parley, other) {
-  if (
-    parley === undefined ||
-    other === undefined ||
-    !Number.isFinite(parley) ||
-    !Number.isFinite(other) ||
-    other === 0
-  ) {
-    return "–";
-  }
-  return `${(parley / other).toFixed(2)}×`;
-}
-
-/** @param {number[]} values */
-function median(values) {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return Number.NaN;
-  return /** @type {number} */ (finite[Math.floor((finite.length - 1) / 2)]);
-}
-
-/** @param {string[]} header @param {string[][]} rows */
-function table(header, rows) {
-  return [
-    `| ${header.join(" | ")} |`,
-    `|${header.map(() => "---").join("|")}|`,
-    ...rows.map((row) => `| ${row.join(" | ")} |`),
-  ].join("\n");
-}
 
 /**
  * @param {any} report The object run.mjs writes as JSON.
@@ -381,6 +338,9 @@ export function renderReport(report, previousPath) {
     out.push(m?.error ? `Failed: ${m.error}` : "Not run.");
   }
   out.push("");
+
+  const cluster = clusterSection(report);
+  if (cluster !== "") out.push(cluster);
 
   out.push("## Targets");
   out.push("");

@@ -21,7 +21,8 @@ import { prepare } from "./throughput.mjs";
 export async function clusterPath({ targets, startTarget, size, log }) {
   /** @type {Record<string, unknown>} */
   const results = {};
-  for (const target of targets) {
+  // Only the targets that name this scenario: the others, which take part in every scenario, have one node.
+  for (const target of targets.filter((candidate) => candidate.only?.includes("clusterPath"))) {
     const running = await startTarget(target);
     try {
       results[target.id] = await measure(running, size, log);
