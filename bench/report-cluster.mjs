@@ -105,13 +105,15 @@ export function clusterSection(report) {
 function pathPart(report, path, ownerBytes) {
   const out = [];
   const { latency, cpu, memory, ownership } = path;
+  if (cpu.hashed === undefined) return [];
   out.push("### The pipe to a room's owner, node by node");
   out.push("");
   out.push(
-    "Three nodes; node 0 loads every room (its first client connects there; the leases said so for " +
-      `${num(ownership.asPlanned)} of ${num(ownership.planned)} rooms). Latency: ${num(report.size.pathSamples)} ` +
+    "Three nodes, started for this scenario; the node meant to own a room gets its first client and so loads it (the " +
+      `leases said so for ${num(ownership.asPlanned)} of ${num(ownership.planned)} rooms). Memory first, on the ` +
+      `fresh nodes; then latency: ${num(report.size.pathSamples)} ` +
       "messages one at a time per placement, in rounds rotating through them. CPU: " +
-      `${num(cpu.rooms)} conversations × 2 clients in a closed loop (as in throughput), ` +
+      `${num(cpu.rooms)} conversations × 2 clients per placement in a closed loop (as in throughput), ` +
       `${num(report.size.pathLoadMs / 1000)} s per placement in alternating windows, each node's CPU read apart.`,
   );
   out.push("");
@@ -132,22 +134,30 @@ function pathPart(report, path, ownerBytes) {
     ),
   );
   out.push("");
-  const idleUsPerS = cpu.idleNodeUsPerSecond;
+  const perNode = (/** @type {any} */ load, /** @type {number} */ node) =>
+    `${num(load.cpuNanosByNode[node] / 1e3 / Math.max(1, load.delivered), 1)} µs`;
   out.push(
     table(
-      ["load", "delivered msg/s", "owner (node 0) CPU / msg", "relaying node (1)", "idle node (2)", "database"],
+      ["load", "delivered msg/s", "node 0 CPU / msg", "node 1", "node 2", "all nodes", "database"],
       [
-        ["direct", cpu.direct, cpu.ownerDirectUs, Number.NaN, cpu.dbDirectUs],
-        ["one hop (every message crosses the pipe once)", cpu.oneHop, cpu.ownerPipedUs, cpu.relayUs, cpu.dbPipedUs],
-      ].map(([label, load, owner, relay, db]) => [
+        ["direct: every room on node 0, both clients there", cpu.direct, cpu.dbDirectUs],
+        ["hashed: room r on node r mod 3, both clients there (no pipe)", cpu.hashed, cpu.dbHashedUs],
+        ["one hop: node 0 owns, the second client on node 1 (one pipe per message)", cpu.oneHop, cpu.dbPipedUs],
+      ].map(([label, load, db]) => [
         label,
         num(load.deliveredPerSecond),
-        `${num(owner, 1)} µs`,
-        Number.isFinite(relay) ? `${num(relay, 1)} µs` : "–",
-        `${num(idleUsPerS / 1000, 2)} ms CPU per s`,
+        perNode(load, 0),
+        perNode(load, 1),
+        perNode(load, 2),
+        `${num(load.cpuNanosByNode.reduce((/** @type {number} */ a, /** @type {number} */ b) => a + b, 0) / 1e3 / Math.max(1, load.delivered), 1)} µs`,
         Number.isFinite(db) ? `${num(db, 1)} µs` : "–",
       ]),
     ),
+  );
+  out.push("");
+  out.push(
+    `A node with nothing to do (node 2 under "direct" and "one hop") used ${num(cpu.idleNodeUsPerSecond / 1000, 2)} ms ` +
+      "of CPU per second: heartbeats and lease renewals.",
   );
   out.push("");
   out.push(
