@@ -27,6 +27,10 @@ export function clusterSection(report) {
     (thr[id]?.cpuPerMessageWithStoresUs ?? Number.NaN) + (thr[id]?.dbCpuPerMessageUs ?? 0);
   const steps = report.size.capacitySteps;
   const n = steps.at(-1);
+  const piped =
+    thr[CLUSTER]?.pipedClients === undefined
+      ? "not counted in this run"
+      : `${num(thr[CLUSTER].pipedClients)} of its ${num(thr[CLUSTER].clients)} clients were piped in this run`;
 
   const out = [];
   out.push("## PostgreSQL and three nodes (issue 15)");
@@ -35,10 +39,12 @@ export function clusterSection(report) {
   out.push(
     "Parley on PostgreSQL, one relay and a cluster of three (PostgreSQL + Redis; the clients connect to the nodes " +
       "in turn, as a round-robin load balancer spreads them), against Parley on its file store, same run. The " +
-      "cluster's CPU and memory are the sums over its three processes. In the latency and throughput scenarios " +
-      "every conversation's two clients are on different nodes and the node of the first to connect loads the room, " +
-      "so each message crosses exactly one pipe; in capacity each connection is alone in its room, so none is " +
-      "piped. Database CPU is that of the PostgreSQL server processes serving the relays' connections (from " +
+      "cluster's CPU and memory are the sums over its three processes. In the latency scenario a conversation's " +
+      "two clients are on different nodes and the first one's node loads the room, so each message crosses one " +
+      "pipe. In throughput the two connect at once; when both nodes try to load the room, the one that lost the " +
+      "lease closes its client with 1001 and the client reconnects to the next node, so a room has one piped client " +
+      `or none (${piped}). In capacity each connection is alone in its room, so none is piped. Database CPU is ` +
+      "that of the PostgreSQL server processes serving the relays' connections (from " +
       "/proc; the server's shared WAL writer and checkpointer are not counted), from the start of each load window " +
       "until the relay went quiet.",
   );

@@ -28,10 +28,12 @@ export async function throughput({ targets, startTarget, size, log }) {
   for (const target of targets) {
     try {
       const running = await startTarget(target);
-      loads.set(target.id, await prepare(running, size));
+      const load = await prepare(running, size);
+      loads.set(target.id, load);
       results[target.id] = {
         rooms: size.throughputRooms,
         clients: 2 * size.throughputRooms,
+        ...(await pipedClients(load)),
         seconds: 0,
         delivered: 0,
         cpuWindowNanos: 0,
@@ -184,4 +186,19 @@ export async function prepare(running, size, options = {}) {
       return { delivered, seconds, cpuAtEnd, partsAtEnd };
     },
   };
+}
+
+/**
+ * On a cluster: how many clients reached a node other than their room's owner (so are piped), from the leases.
+ * @param {Load} load
+ * @returns {Promise<{ pipedClients?: number }>}
+ */
+async function pipedClients({ running, clients }) {
+  const ports = running.server.parts?.map((part) => part.port);
+  if (ports === undefined || running.owners === undefined) return {};
+  const owners = await running.owners(clients.map((client) => client.connection.endpoint.documentName));
+  const piped = clients.filter(
+    (client, i) => ports.indexOf(Number(new URL(client.connection.endpoint.url).port)) !== owners[i],
+  );
+  return { pipedClients: piped.length };
 }
