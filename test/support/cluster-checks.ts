@@ -90,8 +90,11 @@ export async function converged(group: ParleyClient[], count: number, what: stri
   expect(new Set(order(group[0]!)).size).toBe(count);
 }
 
-/** The log lines in which a node refused a client's frame for authorship (4409) since it last started. */
-export const authorshipRefusals = (nodes: ClusterNode[]): string[] =>
+/** The log lines in which a node refused a client's frame with `code` since it last started. */
+export const refusals = (nodes: ClusterNode[], code: number): string[] =>
   nodes
     .flatMap((node) => node.relay.logs)
-    .filter((line) => line.includes('"msg":"connection refused a frame"') && line.includes('"code":4409'));
+    .filter((line) => line.includes('"msg":"connection refused a frame"') && line.includes(`"code":${code}`));
+
+/** The refusals for authorship (4409): a client refused for holding what another client wrote. */
+export const authorshipRefusals = (nodes: ClusterNode[]): string[] => refusals(nodes, 4409);
