@@ -6,9 +6,11 @@
  *
  * - Paused for less than the lease: node 0 keeps its rooms and its connections; pia's messages stay `pending`
  *   (nothing acknowledged, nothing stored) until the proxy resumes, then all turn `sent`.
- * - Paused past the lease: node 0 cannot confirm a renewal, so by its own clock it closes pia (its clients
- *   reconnect, still `pending`, and wait: node 0 is alive, so the room is routed to it, and it cannot take the
- *   lease again without its database). Once resumed, every message is acknowledged and stored once.
+ * - Paused past the lease: node 0 cannot confirm a renewal, so by its own clock it closes pia and withholds its
+ *   Redis heartbeat (it cannot load a room without its database). The client that connects through node 1 then
+ *   reaches node 1, which takes pia over once node 0's lease has run out in PostgreSQL and acknowledges what that
+ *   client holds; the client pinned to node 0 waits, `pending`. Once resumed, node 0 beats again, every message is
+ *   acknowledged and stored once, and the room's sequence has no gap.
  *
  * Either way quin's clients, the one piped through node 0 included, are acknowledged throughout: the pause
  * harms only the rooms of the node that lost its database.
@@ -171,49 +173,49 @@ describe("PostgreSQL paused under one node", () => {
     await converged(quin, quin[0]!.messages().length, "quin's clients agree");
   });
 
-  it("past the lease: it closes its rooms by its own clock, their clients wait pending, and nothing is lost", async () => {
-    const before = pia[0]!.messages().length;
-    let paused: string[] = [];
+  it("past the lease: it gives its rooms up and drops out of routing; another node takes them, nothing is lost", async () => {
+    const [cutOff, healthy] = nodes as [ClusterNode, ClusterNode];
+    const [pinned, movable] = pia as [ParleyClient, ParleyClient];
+    const before = pinned.messages().length;
+    let fromPinned: string[] = [];
     let resumed = false;
-    const ackedWhilePaused = watchAcks(pia, () => (resumed ? [] : paused));
+    const ackedOnPinned = watchAcks([pinned], () => (resumed ? [] : fromPinned));
     pgLink.pause();
     try {
-      paused = await sendFromEach(pia, "before node 0 gives up its lease");
+      const first = await sendFromEach(pia, "before node 0 gives up its lease");
+      fromPinned = [first[0]!];
       const early = await sendFromEach(quin, "while node 0's database is paused");
       await waitFor(() => allSent(quin, early), { what: "quin's messages acknowledged early in the pause" });
-      // No renewal confirmed within the lease: node 0 closes the room (its writes would be fenced anyway).
+      // No renewal confirmed within the lease: node 0 closes the room (its writes would be fenced anyway) and
+      // withholds its heartbeat, so the other node stops piping the room's clients to it.
       await waitFor(() => leaseLosses().length > 0, { what: "node 0 drops pia's room", timeoutMs: 3 * LEASE_MS });
-      paused.push(...(await sendFromEach(pia, "after node 0 gave up its lease")));
-      const late = await sendFromEach(quin, "after node 0 gave up its lease");
-      await waitFor(() => allSent(quin, late), { what: "quin's messages acknowledged late in the pause" });
-      expect((await storedIds(db, userRoom("pia"))).filter((id) => paused.includes(id))).toEqual([]);
+      await waitFor(() => cutOff.relay.logs.some((line) => line.includes('"msg":"heartbeat withheld')), {
+        what: "node 0 withholds its heartbeat",
+      });
+      // The client that connects through node 1 reaches node 1 itself, which takes the room once node 0's lease has
+      // run out in PostgreSQL, and stores what that client holds: its own messages, and node 0's forwarded one,
+      // handed back with its attestation.
+      fromPinned.push((await pinned.send("after node 0 gave up its lease")).id);
+      const late = (await movable.send("after node 0 gave up its lease")).id;
+      await waitFor(() => allSent([movable], [...first, late]), {
+        what: "the room served by node 1 while node 0's database is paused",
+        timeoutMs: 6 * LEASE_MS,
+      });
+      expect(await ownerOf(db, userRoom("pia"))).toBe(healthy.id);
+      // The client pinned to node 0 cannot reach node 1: its last message is neither stored nor acknowledged.
+      expect(await storedIds(db, userRoom("pia"))).not.toContain(fromPinned[1]);
+      const late2 = await sendFromEach(quin, "after node 0 gave up its lease");
+      await waitFor(() => allSent(quin, late2), { what: "quin's messages acknowledged late in the pause" });
     } finally {
       resumed = true;
       pgLink.resume();
     }
-    expect([...ackedWhilePaused]).toEqual([]);
-    await converged(pia, before + 4, "pia's clients agree once the database is back").catch((e) => {
-      console.info(
-        "DEBUG",
-        pia.map((c) => [
-          c.status,
-          c
-            .messages()
-            .map((m) => `${m.id.slice(0, 6)}:${m.status}`)
-            .join(","),
-        ]),
-      );
-      for (const n of nodes)
-        console.info(
-          "DEBUG",
-          n.id,
-          n.relay.logs
-            .filter((l) => !/"debug"/.test(l) || /piped|lease|room/.test(l))
-            .slice(-40)
-            .join("\n"),
-        );
-      throw e;
+    // Its first message was acknowledged to it only if it heard back from node 1 (it cannot); the second never was.
+    expect([...ackedOnPinned]).not.toContain(fromPinned[1]);
+    await waitFor(() => cutOff.relay.logs.some((line) => line.includes('"msg":"heartbeat resumed')), {
+      what: "node 0 beats again once its database answers",
     });
+    await converged(pia, before + 4, "pia's clients agree once the database is back");
     expect(await storedIds(db, userRoom("pia"))).toEqual(idsOf(pia[0]!));
     await expectGaplessSequence(db, userRoom("pia"));
     await converged(quin, quin[0]!.messages().length, "quin's clients agree");

@@ -56,7 +56,14 @@ export function createCluster(options: ClusterOptions): ClusterParts {
   const ownership = ownershipOf(options.storage);
   const self = { nodeId: config.nodeId, advertise: config.advertise };
   const heartbeatMs = Math.min(HEARTBEAT_MS, Math.floor(config.leaseMs / 4));
-  const coordination = new Coordination({ url: config.redis, keyPrefix: config.keyPrefix, self, heartbeatMs, logger });
+  const coordination = new Coordination({
+    url: config.redis,
+    keyPrefix: config.keyPrefix,
+    self,
+    heartbeatMs,
+    canServe: (): boolean => !leases.stalled,
+    logger,
+  });
   const admission = new RedisAdmission({
     url: config.redis,
     keyPrefix: config.keyPrefix,

@@ -40,6 +40,12 @@ export interface CoordinationOptions {
   self: OwnerAddress;
   /** Time between heartbeats, in ms; a node is dead to the others after three missed ones. */
   heartbeatMs: number;
+  /**
+   * Whether this node can serve its rooms now. While it cannot (PostgreSQL does not answer its lease renewals) it
+   * withholds its heartbeat, so the other nodes stop routing its rooms to it and take them over once the leases run
+   * out, instead of piping clients to a node that cannot load a room. Default: always.
+   */
+  canServe?: () => boolean;
   logger: Logger;
 }
 
@@ -58,6 +64,8 @@ export class Coordination {
   private readonly self: string;
   private heartbeat: NodeJS.Timeout | undefined;
   private healthy = true;
+  /** Whether the last beat withheld the heartbeat (see `canServe`). */
+  private withheld = false;
   /** A second connection: one that subscribes can send nothing else. */
   private readonly subscriber;
   private releaseRequested: (room: string) => void = () => {};
@@ -162,6 +170,16 @@ export class Coordination {
   }
 
   private async beat(): Promise<void> {
+    const { canServe, logger } = this.options;
+    if (canServe !== undefined && !canServe()) {
+      // Deleted rather than left to expire: the others stop routing here at once.
+      if (!this.withheld) logger.warn("heartbeat withheld: PostgreSQL does not answer this node's lease renewals");
+      this.withheld = true;
+      await this.attempt(() => this.client.del(this.key("node", this.options.self.nodeId)));
+      return;
+    }
+    if (this.withheld) logger.info("heartbeat resumed: lease renewals answered again");
+    this.withheld = false;
     const ttl = this.options.heartbeatMs * 3;
     await this.attempt(() =>
       this.client.set(this.key("node", this.options.self.nodeId), this.options.self.advertise, { PX: ttl }),

@@ -70,10 +70,21 @@ export class ClusterLeases implements RoomLeases {
   private readonly releasing = new Set<Promise<unknown>>();
   private timer: NodeJS.Timeout | undefined;
   private renewing = false;
+  /** When the renewal in flight was sent (`performance.now()`). */
+  private renewSentAt = 0;
   /** For the metrics: leases lost, rooms handed over on request, renewals PostgreSQL did not answer. */
   readonly counts = { lost: 0, handedOver: 0, renewalsFailed: 0 };
 
   constructor(private readonly options: ClusterLeasesOptions) {}
+
+  /**
+   * Whether PostgreSQL has left a renewal unanswered for so long that every lease it renews has run out by this
+   * node's clock (each was confirmed at most `leaseMs / 3` before the renewal was sent). Such a node cannot load a
+   * room either: the coordination withholds its heartbeat until the renewal is answered.
+   */
+  get stalled(): boolean {
+    return this.renewing && performance.now() - this.renewSentAt >= (this.options.leaseMs * 2) / 3;
+  }
 
   /** How many leases this node holds. */
   get size(): number {
@@ -135,8 +146,13 @@ export class ClusterLeases implements RoomLeases {
   /** @internal A lease was released (`free`: give the room up in PostgreSQL and the cache) or lost. */
   dropped(lease: HeldLease, free: boolean): void {
     if (this.held.get(lease.name) === lease) this.held.delete(lease.name);
-    if (!free) return;
     const { ownership, owner, coordination, logger } = this.options;
+    if (!free) {
+      // Lost: the cache must not send the room's clients here any more (it is deleted only if it names this node,
+      // so a new owner's entry stays).
+      void coordination.clearOwner(lease.name).catch(() => {});
+      return;
+    }
     const released = Promise.all([
       ownership.release(lease.name, owner, lease.fence),
       coordination.clearOwner(lease.name),
@@ -154,6 +170,7 @@ export class ClusterLeases implements RoomLeases {
     for (const lease of [...this.held.values()]) if (now >= lease.deadline) lease.lose();
     if (this.renewing || this.held.size === 0) return;
     this.renewing = true;
+    this.renewSentAt = now;
     const batch = [...this.held.values()];
     const { ownership, owner, leaseMs, logger } = this.options;
     try {
