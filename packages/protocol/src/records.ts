@@ -27,13 +27,21 @@ function jsonSize(value: unknown): number {
   }
 }
 
-/** Whether `value` is JSON made of plain objects, arrays, strings, finite numbers, booleans and null. */
+/**
+ * Whether `value` is JSON made of plain objects (without a `__proto__` key), arrays, strings, finite numbers,
+ * booleans and null.
+ */
 export function isJsonValue(value: unknown, depth = 0): value is JsonValue {
   if (depth > 16) return false;
   if (value === null || typeof value === "string" || typeof value === "boolean") return true;
   if (typeof value === "number") return Number.isFinite(value);
   if (Array.isArray(value)) return value.every((v) => isJsonValue(v, depth + 1));
-  if (isPlainObject(value)) return Object.values(value).every((v) => isJsonValue(v, depth + 1));
+  if (isPlainObject(value)) {
+    // `JSON.parse` makes "__proto__" an own key, which peers decode (lib0 `readAny`) as a prototype or not at all:
+    // every reader would hold another value than its writer, and the relay would refuse the writer's update.
+    if (Object.hasOwn(value, "__proto__")) return false;
+    return Object.values(value).every((v) => isJsonValue(v, depth + 1));
+  }
   return false;
 }
 

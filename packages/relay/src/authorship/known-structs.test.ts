@@ -1,4 +1,4 @@
-import { messagesOf, ownersOf, readsOf, type UserMessageRecord } from "@parley/protocol";
+import { messagesOf, ownersOf, RELAY_OWNER, readsOf, type UserMessageRecord } from "@parley/protocol";
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { checkUpdate } from "./authorship.js";
@@ -71,5 +71,61 @@ describe("structs the relay already has", () => {
     expect(offer(relay, stale, BOB).ok).toBe(true);
     // And a copy in which the entry is deleted, while nothing else changed.
     expect(offer(relay, Y.encodeStateAsUpdate(alice), ALICE).ok).toBe(true);
+  });
+
+  it("takes copies split and merged at other places than the stored items, before and after a reload", () => {
+    const relay = new Y.Doc();
+    const alice = clientDoc(relay, 30);
+    // One push of three messages: one item of clocks 0-2 on the relay.
+    messagesOf(alice).push(["a", "b", "c"].map((text) => message(ALICE, text)));
+    expect(offer(relay, Y.encodeStateAsUpdate(alice), ALICE).ok).toBe(true);
+    // Bob inserts between Alice's first and second: his copy of her item is split at clock 1, the relay's is not.
+    const bob = clientDoc(relay, 40);
+    messagesOf(bob).insert(1, [message(BOB, "between")]);
+    expect(offer(relay, Y.encodeStateAsUpdate(bob), BOB).ok).toBe(true);
+    // The relay now holds Alice's item split; Alice's own copy is whole, and a merged re-send of her update too.
+    expect(offer(relay, Y.encodeStateAsUpdate(alice), ALICE).ok).toBe(true);
+    expect(offer(relay, Y.mergeUpdates([Y.encodeStateAsUpdate(alice), Y.encodeStateAsUpdate(bob)]), BOB).ok).toBe(true);
+    // A reload (a snapshot: items merged and split anew) changes none of it.
+    const reloaded = clientDoc(relay, 1);
+    expect(offer(reloaded, Y.encodeStateAsUpdate(alice), ALICE).ok).toBe(true);
+    expect(offer(reloaded, Y.encodeStateAsUpdate(bob), BOB).ok).toBe(true);
+  });
+
+  it("refuses a copy that differs at one clock inside a stored item", () => {
+    const relay = new Y.Doc();
+    const alice = clientDoc(relay, 30);
+    messagesOf(alice).push(["a", "b", "c"].map((text) => message(ALICE, text)));
+    expect(offer(relay, Y.encodeStateAsUpdate(alice), ALICE).ok).toBe(true);
+    const other = clientDoc(new Y.Doc(), 30);
+    messagesOf(other).push(
+      ["a", "B", "c"].map((text) => ({ ...message(ALICE, text), id: `m-${text.toLowerCase()}-0000` })),
+    );
+    expect(offer(relay, Y.encodeStateAsUpdate(other), BOB)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/clock 0 differs/),
+    });
+  });
+
+  it("takes a client's copy of the relay's own writes, which it holds as decoded, not as the relay wrote them", () => {
+    // The relay's document keeps what it wrote; clients hold what the encoding carried: a lone surrogate becomes
+    // U+FFFD, and a `JSON.parse` "__proto__" key is dropped or turned into a prototype.
+    const cases: Array<[string, Record<string, unknown>]> = [
+      ["a lone surrogate", { text: "cut \ud83d", author: { name: "\udc00" } }],
+      ["a __proto__ key", { text: "x", meta: JSON.parse('{"__proto__": 1, "a": 2}') }],
+      ["a __proto__ object", { text: "x", meta: JSON.parse('{"__proto__": {"b": 1}, "a": 2}') }],
+    ];
+    for (const [name, fields] of cases) {
+      const relay = new Y.Doc();
+      relay.clientID = 5;
+      ownersOf(relay).set("5", RELAY_OWNER);
+      const before = Y.encodeStateVector(relay);
+      messagesOf(relay).push([{ id: "business-1", role: "business", author: {}, ts: NOW, ...fields } as never]);
+      // A client that received it answers a step 1 taken before it (or re-sends its whole state).
+      const alice = clientDoc(relay, 30);
+      const verdict = offer(relay, Y.encodeStateAsUpdate(alice, before), ALICE);
+      expect(verdict, name).toMatchObject({ ok: true });
+      expect(offer(relay, Y.encodeStateAsUpdate(alice), ALICE), name).toMatchObject({ ok: true });
+    }
   });
 });
