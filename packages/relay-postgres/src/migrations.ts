@@ -22,7 +22,8 @@
  *   `(app_id[, kind], last_activity DESC, name DESC)`.
  * - `revocations`: one row per revoked anonymous room (revocations.ts): `merged_into` is the userId of the
  *   merge that came first, or null after a logout that came first or an erasure. Rows are never deleted, and
- *   updated only by an erasure (which nulls `merged_into`).
+ *   updated only by an erasure (which nulls `merged_into`). Indexed by `(merged_into, room)` where `merged_into` is
+ *   set (migration 7), for erasing a user: the anonymous rooms claimed for them, by app (a range of room names).
  */
 import { InvalidArgumentError, StorageError } from "@parley/protocol";
 import type { Sql } from "postgres";
@@ -112,6 +113,12 @@ const MIGRATIONS: readonly Migration[] = [
         WHERE last_activity IS NOT NULL;
       CREATE INDEX conversations_by_kind_activity ON ${s}.conversations (app_id, kind, last_activity DESC, name DESC)
         WHERE last_activity IS NOT NULL;`,
+  },
+  {
+    version: 7,
+    name: "revocations by user",
+    sql: (s) => `
+      CREATE INDEX revocations_merged_into ON ${s}.revocations (merged_into, room) WHERE merged_into IS NOT NULL;`,
   },
 ];
 

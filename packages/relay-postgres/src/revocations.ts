@@ -5,9 +5,16 @@
  * update makes the statement return the row that holds whether it inserted it or another transaction did,
  * after waiting for that transaction to commit, so claims racing from two nodes both return the first one.
  * (`DO NOTHING` would return no row on conflict, and a second statement could miss a row not yet committed.)
+ * `claimedBy` reads the index on `(merged_into, room)` (migration 7) over the app's range of anonymous room names.
  */
 import { StorageError } from "@parley/protocol";
-import { type AnonymousRevocation, assertRevocationArguments, type RevocationStore } from "@parley/relay";
+import {
+  type AnonymousRevocation,
+  assertRevocationArguments,
+  type ClaimedByPage,
+  claimedByQuery,
+  type RevocationStore,
+} from "@parley/relay";
 import type { Sql } from "postgres";
 
 function failure(what: string, error: unknown): Error {
@@ -41,6 +48,24 @@ export class PostgresRevocations implements RevocationStore {
       return record(row!.merged_into);
     } catch (error) {
       throw failure("claim", error);
+    }
+  }
+
+  async claimedBy(appId: string, userId: string, page?: ClaimedByPage): Promise<string[]> {
+    const query = claimedByQuery(appId, userId, page);
+    if (query === undefined) return [];
+    await this.migrated;
+    try {
+      const rows = await this.sql.unsafe<{ room: string }[]>(
+        `SELECT room FROM ${this.s}.revocations
+         WHERE merged_into = $1 AND room > $2 AND room < $3
+         ORDER BY room LIMIT $4`,
+        [query.userId, query.after, query.end, query.limit],
+        { prepare: true },
+      );
+      return rows.map((row) => row.room);
+    } catch (error) {
+      throw failure("listing", error);
     }
   }
 

@@ -85,6 +85,11 @@ export { openStorage } from "./storage/open-storage.js";
 export {
   type AnonymousRevocation,
   assertRevocationArguments,
+  CLAIMED_BY_DEFAULT_LIMIT,
+  CLAIMED_BY_MAX_LIMIT,
+  type ClaimedByPage,
+  type ClaimedByQuery,
+  claimedByQuery,
   type RevocationStore,
   revocationStoreOf,
 } from "./storage/revocation-store.js";

@@ -9,9 +9,16 @@
  *   revocation has to outlive the content or that client could open an empty room again; kept in the
  *   room's own document, the tombstone is a few dozen bytes that any storage backend keeps as it keeps
  *   documents. Erasing a user also turns the anonymous rooms merged into it into tombstones (without
- *   `mergedInto`, which would name the erased user).
+ *   `mergedInto`, which would name the erased user): those its document names (`meta.merged`), and, with a
+ *   revocation store, those the store names it for (`claimedBy`). A login merge claims the subject in the store
+ *   before it applies the messages and writes `meta.merged` (identity/merge.ts), so a node that crashed in between,
+ *   or a merge whose second check refused, leaves a subject only the store knows is the user's: its messages are
+ *   the person's, and nobody else can reach them (the secret is refused as merged).
  * - A storage's revocation store (storage/revocation-store.ts), if it has one, gets the same: each erased anonymous
- *   room revoked there with no `mergedInto` (`erase`), before its tombstone is written.
+ *   room revoked there with no `mergedInto` (`erase`). For a user's merged room, after its tombstone is written, so
+ *   that an erasure that fails in between still finds the room through the store when it is retried (the
+ *   tombstone already refuses a retried merge: it is revoked without `mergedInto`); for an anonymous subject
+ *   erased by its own id, before.
  *
  * The eraser loads the room here, claims its fence, so the loaded room can write no more, erases with that
  * fence, then evicts the loaded room: it closes its clients (1001, they reconnect and load what is stored now)
@@ -30,7 +37,7 @@ import { FencedError, metaOf, type RoomRef, roomName } from "@parley/protocol";
 import * as Y from "yjs";
 import type { RoomHandle, RoomOpener } from "../core/extension.js";
 import { conversationIndexOf } from "../storage/conversation-index.js";
-import { revocationStoreOf } from "../storage/revocation-store.js";
+import { CLAIMED_BY_DEFAULT_LIMIT, revocationStoreOf } from "../storage/revocation-store.js";
 import type { RelayStorage } from "../storage/storage.js";
 import { MERGED_KEY } from "./merge.js";
 import { ERASED_KEY, revoke } from "./revocation.js";
@@ -64,15 +71,40 @@ export class Erasure {
       return this.eraseRoom(roomName(ref), "tombstone");
     }
     const name = roomName(ref);
-    // The merged rooms first: the user's room names them, so an erasure that fails half-way (another node did not
-    // give one up in time) is retried in full, where removing the user's room first would leave them behind a 404.
+    const store = revocationStoreOf(this.storage);
+    // The merged rooms first: the user's room and the store name them, so an erasure that fails half-way (another
+    // node did not give one up in time) is retried in full, where removing the user's room first would leave them
+    // behind a 404.
+    const erased = new Set<string>();
+    const eraseMerged = async (room: string) => {
+      if (erased.has(room)) return;
+      erased.add(room);
+      await this.eraseRoom(room, "tombstone");
+      await store?.erase(room);
+    };
     for (const anonymousId of await this.mergedInto(name)) {
-      await revocationStoreOf(this.storage)?.erase(
-        roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }),
-      );
-      await this.eraseRoom(roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }), "tombstone");
+      await eraseMerged(roomName({ appId: ref.appId, kind: "anonymous", subject: anonymousId }));
+    }
+    if (store !== undefined) {
+      // Page by page, each after the last room of the one before (erased rooms leave the listing too).
+      for (let after: string | undefined; ; ) {
+        const page = await store.claimedBy(ref.appId, ref.subject, after === undefined ? {} : { after });
+        for (const room of page) await eraseMerged(room);
+        if (page.length < CLAIMED_BY_DEFAULT_LIMIT) break;
+        after = page.at(-1);
+      }
     }
     await this.eraseRoom(name, "remove");
+  }
+
+  /**
+   * Whether the storage's revocation store names the user `ref` in a claim: a subject merged into them whose
+   * merge may not have reached their document, which erasing them erases too (see the module comment).
+   */
+  async hasClaims(ref: RoomRef): Promise<boolean> {
+    if (ref.kind !== "user") return false;
+    const store = revocationStoreOf(this.storage);
+    return store !== undefined && (await store.claimedBy(ref.appId, ref.subject, { limit: 1 })).length > 0;
   }
 
   private async mergedInto(name: string): Promise<string[]> {

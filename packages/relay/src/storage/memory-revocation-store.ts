@@ -3,7 +3,13 @@
  * `new MemoryStorage({ revocations: true })`). Same contract as the PostgreSQL table (revocation-store.ts),
  * with the process as its only medium: a claim is a synchronous check-and-set, so the first one wins.
  */
-import { type AnonymousRevocation, assertRevocationArguments, type RevocationStore } from "./revocation-store.js";
+import {
+  type AnonymousRevocation,
+  assertRevocationArguments,
+  type ClaimedByPage,
+  claimedByQuery,
+  type RevocationStore,
+} from "./revocation-store.js";
 
 /** A {@link RevocationStore} in memory. */
 export class MemoryRevocationStore implements RevocationStore {
@@ -16,6 +22,16 @@ export class MemoryRevocationStore implements RevocationStore {
     const record: AnonymousRevocation = mergedInto === undefined ? {} : { mergedInto };
     this.records.set(room, record);
     return { ...record };
+  }
+
+  async claimedBy(appId: string, userId: string, page?: ClaimedByPage): Promise<string[]> {
+    const query = claimedByQuery(appId, userId, page);
+    if (query === undefined) return [];
+    const rooms: string[] = [];
+    for (const [room, record] of this.records) {
+      if (record.mergedInto === query.userId && room > query.after && room < query.end) rooms.push(room);
+    }
+    return rooms.sort().slice(0, query.limit);
   }
 
   async erase(room: string): Promise<void> {

@@ -21,8 +21,12 @@
  * - A claim (or erasure) that resolved is durable (as durable as a stored document); one that rejected may or may not be.
  * - {@link RevocationStore.lookup} returns the record of a room, or `undefined` if it was never claimed.
  * - {@link RevocationStore.erase} (an erasure) leaves the room revoked and forgets `mergedInto`.
+ * - {@link RevocationStore.claimedBy} lists the anonymous rooms of an app whose record names a user, a page at a
+ *   time, in ascending order of room name (code-unit order: the names are ASCII), so that erasing the user also
+ *   erases the subjects claimed by a merge that never reached the user's document (`meta.merged`). A room whose
+ *   record was erased is not listed. The userIds are an app's own, so only that app's rooms are listed.
  */
-import { assertUserId, InvalidArgumentError, parseRoomName } from "@parley/protocol";
+import { assertAppId, assertUserId, InvalidArgumentError, parseRoomName, roomNamePrefix } from "@parley/protocol";
 import type { RelayStorage } from "./storage.js";
 
 /** What is recorded about a revoked anonymous room. */
@@ -48,6 +52,38 @@ export interface RevocationStore {
    * The only change ever made to a record.
    */
   erase(room: string): Promise<void>;
+  /**
+   * The anonymous rooms of `appId` whose record names `userId` as `mergedInto`: at most `page.limit` of them
+   * (default {@link CLAIMED_BY_DEFAULT_LIMIT}, at most {@link CLAIMED_BY_MAX_LIMIT}), the first ones after
+   * `page.after` (a room name a previous page ended with) in ascending order. A page shorter than its limit is
+   * the last one. A person merges a few anonymous subjects at most, so one page is the usual answer.
+   * @throws `InvalidArgumentError` for a malformed `appId`, `userId`, `after` (not an anonymous room of `appId`)
+   *   or `limit` (not an integer in 1..{@link CLAIMED_BY_MAX_LIMIT}); `StorageError` if the store failed.
+   */
+  claimedBy(appId: string, userId: string, page?: ClaimedByPage): Promise<string[]>;
+}
+
+/** Which page of {@link RevocationStore.claimedBy} to return. */
+export interface ClaimedByPage {
+  /** Return only rooms after this room name (the last one of the previous page). */
+  readonly after?: string;
+  /** The most rooms to return. */
+  readonly limit?: number;
+}
+
+/** The page size of {@link RevocationStore.claimedBy} when none is given. */
+export const CLAIMED_BY_DEFAULT_LIMIT = 100;
+/** The largest page {@link RevocationStore.claimedBy} accepts. */
+export const CLAIMED_BY_MAX_LIMIT = 1_000;
+
+/** A validated {@link RevocationStore.claimedBy} query: the rooms `r` with `after < r < end`, `limit` of them. */
+export interface ClaimedByQuery {
+  readonly userId: string;
+  /** Exclusive lower bound: the page's `after`, or the app's anonymous-room prefix (no room name equals it). */
+  readonly after: string;
+  /** Exclusive upper bound: the prefix with its last character (`/`) raised by one, so every name under it is below. */
+  readonly end: string;
+  readonly limit: number;
 }
 
 /** The revocation store `storage` offers, if any (a `revocations` property). */
@@ -68,4 +104,29 @@ export function assertRevocationArguments(room: unknown, mergedInto?: unknown): 
   assertUserId(mergedInto, "mergedInto");
   // Room names can carry it (base64url), but a SQL text column cannot.
   if (mergedInto.includes("\u0000")) throw new InvalidArgumentError("mergedInto", "must not contain NUL");
+}
+
+/**
+ * Validates the arguments of {@link RevocationStore.claimedBy} (throwing `InvalidArgumentError` as it documents)
+ * and returns them as a range of room names; `undefined` if no record can match (a userId with NUL, which
+ * {@link RevocationStore.claim} refuses).
+ */
+export function claimedByQuery(appId: unknown, userId: unknown, page: ClaimedByPage = {}): ClaimedByQuery | undefined {
+  assertAppId(appId);
+  assertUserId(userId);
+  const prefix = roomNamePrefix(appId, "anonymous");
+  const { after, limit = CLAIMED_BY_DEFAULT_LIMIT } = page;
+  if (!Number.isInteger(limit) || limit < 1 || limit > CLAIMED_BY_MAX_LIMIT) {
+    throw new InvalidArgumentError("limit", `must be an integer from 1 to ${CLAIMED_BY_MAX_LIMIT}`);
+  }
+  if (after !== undefined) {
+    const ref = typeof after === "string" ? parseRoomName(after) : null;
+    if (ref?.kind !== "anonymous" || ref.appId !== appId) {
+      throw new InvalidArgumentError("after", `must be the name of an anonymous room of app "${appId}"`);
+    }
+  }
+  if (userId.includes("\u0000")) return undefined;
+  // "/" + 1 is "0": the names under the prefix are exactly those between it and this bound.
+  const end = `${prefix.slice(0, -1)}0`;
+  return { userId, after: after ?? prefix, end, limit };
 }

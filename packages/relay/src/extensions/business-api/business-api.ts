@@ -240,8 +240,9 @@ export class BusinessApi {
       return this.withRoom(ref, true, async (room) => sendJson(response, 200, describe(ref, room.doc, room.awareness)));
     }
     if (endpoint === "DELETE ") {
-      // 404 for what was never stored or is already erased; an anonymous tombstone holds no subject.
-      await this.withRoom(ref, true, async () => {});
+      // 404 for what was never stored or is already erased; an anonymous tombstone holds no subject. A user whose
+      // document holds nothing may still have a subject claimed by a merge that never reached it (erasure.ts).
+      await this.withRoom(ref, !(await this.erasure.hasClaims(ref)), async () => {});
       await this.erasure.erase(ref);
       response.writeHead(204).end();
       return;
