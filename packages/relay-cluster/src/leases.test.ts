@@ -20,7 +20,9 @@ function fakeOwnership() {
   let epoch = 0;
   const fake = {
     held: new Map<string, string>(),
-    renewing: "ok" as "ok" | "refuse" | "fail",
+    renewing: "ok" as "ok" | "refuse" | "fail" | "hang",
+    /** Answers the renewals left hanging (`renewing: "hang"`), refused. */
+    answerHung: () => {},
     acquire: vi.fn(async (name: string, owner: string) => {
       if (fake.held.has(name) && fake.held.get(name) !== owner) return null;
       fake.held.set(name, owner);
@@ -28,6 +30,12 @@ function fakeOwnership() {
     }),
     renewAll: vi.fn(async (_owner: string, held: ReadonlyArray<{ name: string; fence: number }>) => {
       if (fake.renewing === "fail") throw new Error("connection refused");
+      if (fake.renewing === "hang") {
+        await new Promise<void>((resolve) => {
+          fake.answerHung = resolve;
+        });
+        return [];
+      }
       return fake.renewing === "ok" ? held.map((lease) => ({ ...lease, expiresAt: new Date() })) : [];
     }),
     release: vi.fn(async (name: string) => fake.held.delete(name)),
@@ -113,5 +121,22 @@ describe("ClusterLeases", () => {
     const late = vi.fn();
     lease.onLost(late);
     expect(late).toHaveBeenCalledTimes(1);
+  });
+  it("is stalled while PostgreSQL leaves a renewal unanswered past the leases: takes no new lease, drops the cache", async () => {
+    const { leases: node, ownership, coordination } = leases();
+    const lease = await node.acquire("app/u/a");
+    ownership.renewing = "hang";
+    await eventually(() => node.stalled, "the node stalled");
+    expect(node.holds("app/u/a")).toBe(false);
+    // The lost lease's cache entry goes (compare-and-delete: only if it still names this node).
+    expect(coordination.clearOwner).toHaveBeenCalledWith("app/u/a");
+    await expect(node.acquire("app/u/b")).rejects.toBeInstanceOf(FencedError);
+    expect(ownership.acquire).toHaveBeenCalledTimes(1);
+    lease.release();
+    ownership.renewing = "ok";
+    ownership.answerHung();
+    await eventually(() => !node.stalled, "the renewal answered");
+    await node.acquire("app/u/b");
+    expect(node.holds("app/u/b")).toBe(true);
   });
 });

@@ -80,7 +80,7 @@ export class ClusterLeases implements RoomLeases {
   /**
    * Whether PostgreSQL has left a renewal unanswered for so long that every lease it renews has run out by this
    * node's clock (each was confirmed at most `leaseMs / 3` before the renewal was sent). Such a node cannot load a
-   * room either: the coordination withholds its heartbeat until the renewal is answered.
+   * room either: it takes no new lease, and the coordination withholds its heartbeat until the renewal is answered.
    */
   get stalled(): boolean {
     return this.renewing && performance.now() - this.renewSentAt >= (this.options.leaseMs * 2) / 3;
@@ -93,6 +93,9 @@ export class ClusterLeases implements RoomLeases {
 
   /** Takes `name` for this node, or rejects with `FencedError` if another node's lease on it is live. */
   async acquire(name: string): Promise<RoomLease> {
+    // A lease taken now could not be renewed either (the renewal in flight blocks the next): the client goes to a
+    // node that can serve the room.
+    if (this.stalled) throw new FencedError(name);
     const { ownership, owner, leaseMs, coordination } = this.options;
     const asked = performance.now();
     const lease = await ownership.acquire(name, owner, leaseMs);

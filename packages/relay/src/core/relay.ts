@@ -285,16 +285,22 @@ export function createRelay(options: RelayOptions): Relay {
       const release = room.hold();
       try {
         if (admission.mergeFrom !== undefined) await merges.merge(room, admission.ref.subject, admission.mergeFrom);
-        if (admission.ref.kind === "anonymous" && revocationOf(room.doc).revoked) {
-          const revoked = revocationOf(room.doc).mergedInto === undefined ? "revoked" : "merged";
-          throw new Refusal(CloseCode.Forbidden, revoked, "anonymous user was logged out or merged");
-        }
+        const refuseIfRevoked = () => {
+          if (admission?.ref.kind !== "anonymous") return;
+          const revocation = revocationOf(room.doc);
+          if (!revocation.revoked && !merges.isClaimed(room.name)) return;
+          const reason = revocation.revoked && revocation.mergedInto === undefined ? "revoked" : "merged";
+          throw new Refusal(CloseCode.Forbidden, reason, "anonymous user was logged out or merged");
+        };
+        refuseIfRevoked();
         if (admission.ref.kind === "anonymous" && room.doc.store.clients.size === 0)
           await rates.newAnonymousFrom(address, admission.ref.subject);
         const ring = await keys;
         // A reload while this connection was admitted did not see it: check its credential against it now.
         const problem = admission.credential === undefined ? null : ring.problem(admission.credential);
         if (problem !== null) throw new Refusal(CloseCode.Unauthorized, problem, PROBLEM_TEXT[problem]);
+        // Again after the awaits above: a logout or a merge may have revoked the room meanwhile.
+        refuseIfRevoked();
         if (ws.readyState !== ws.OPEN) return;
         ws.off("message", early);
         const connection = new Connection(ws, admission, room, {

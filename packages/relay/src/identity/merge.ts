@@ -67,11 +67,18 @@ function checked(anonymous: Room, user: Room): { update: Uint8Array; newOwners: 
  */
 export class AnonymousMerges {
   private readonly running = new Map<string, Promise<void>>();
+  /** Anonymous rooms claimed by a merge running here whose documents do not say so yet. */
+  private readonly claimed = new Set<string>();
 
   constructor(
     private readonly rooms: Rooms,
     private readonly revocations?: RevocationStore,
   ) {}
+
+  /** Whether a merge running here claimed `anonymousRoom`: a connection must not join it (see step 3). */
+  isClaimed(anonymousRoom: string): boolean {
+    return this.claimed.has(anonymousRoom);
+  }
 
   /**
    * Merges the anonymous room `anonymousRoom` into `userRoom` (of `userId`) and revokes it. Throws a
@@ -97,13 +104,17 @@ export class AnonymousMerges {
       const stored = await this.revocations?.lookup(anonymousRoom);
       if (stored !== undefined) refuseUnlessMergedInto(stored, userId);
       const inDocument = revocationOf(anonymous.doc);
-      if (inDocument.revoked) refuseUnlessMergedInto(inDocument, userId);
+      // Claimed for this user already: a logout after the claim kept the claim (the first one wins) but revoked the
+      // document without naming the user; the merge it interrupted still finishes.
+      if (inDocument.revoked && stored?.mergedInto !== userId) refuseUnlessMergedInto(inDocument, userId);
       if (inDocument.mergedInto === userId && mergedIds(userRoom.doc).includes(anonymousId)) return;
       checked(anonymous, userRoom);
       // 2. The subject is this user's from here on, on every node.
       if (this.revocations !== undefined)
         refuseUnlessMergedInto(await this.revocations.claim(anonymousRoom, userId), userId);
-      // 3.
+      // 3. From here until the document says so (step 5), the relay refuses joins here (isClaimed): a connection
+      // that passed the upgrade's look-up before the claim and joins now would write what the merge misses.
+      this.claimed.add(anonymousRoom);
       anonymous.closePeers(CloseCode.Forbidden, "merged", "anonymous user merged into a user");
       // 4. Checked again and applied in the same tick. The owners are bound first (stored no later than the
       // structs they cover); applying is its own transaction, because one that applies an update is remote to
@@ -123,6 +134,7 @@ export class AnonymousMerges {
       await anonymous.transactAsRelay((doc) => revoke(doc, userId));
       anonymous.closePeers(CloseCode.Forbidden, "merged", "anonymous user merged into a user");
     } finally {
+      this.claimed.delete(anonymousRoom);
       release();
     }
   }

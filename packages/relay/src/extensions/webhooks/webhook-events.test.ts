@@ -175,4 +175,40 @@ describe("webhook events", () => {
     await after.close(1001, "shutdown");
     storage.open();
   });
+  it("does not report an import handed back after the relay lost it: imports are history", async () => {
+    const storage = new GatedStorage();
+    const before = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
+    const lost = await before.open(ROOM);
+    const frames: Uint8Array[] = [];
+    const reader = peer(clientIdFromSecret(createSecret()), frames);
+    lost.join(reader, { info: {} });
+    // Never durable (the node dies; its append is fenced once the next load claims the room): the reader got it
+    // attested, at once.
+    const dying = lost.transactAsRelay((doc) =>
+      messagesOf(doc).push([{ id: "imported-1", role: "user", client: "imported", text: "old", ts: 1 }]),
+    );
+    dying.catch(() => {});
+    const kept = attestedIn(frames);
+    expect(kept.length).toBeGreaterThan(0);
+
+    storage.gated = false;
+    const { queue, queued } = recordingQueue();
+    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
+    const after = new Rooms({
+      storage,
+      logger: silentLogger,
+      graceMs: 60_000,
+      extensions: new Extensions([watcher], silentLogger),
+    });
+    const room = await after.open(ROOM);
+    for (const { update, tag } of kept) expect(room.applyAttested(update, tag, peer(reader.clientId))).toBe(true);
+    expect(
+      messagesOf(room.doc)
+        .toArray()
+        .map((m) => m.id),
+    ).toEqual(["imported-1"]);
+    expect(queued.filter((entry) => entry.event.type === "message.created")).toEqual([]);
+    await after.close(1001, "shutdown");
+    storage.open();
+  });
 });

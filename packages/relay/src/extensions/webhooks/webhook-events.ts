@@ -85,8 +85,11 @@ export function watchRoom(room: RoomHandle, queue: WebhookQueue, logger: Logger)
   messages.observe(
     guard((_event: Y.YArrayEvent<MessageRecord>, transaction) => {
       if (!fromPeer(transaction.origin) || !wants("message.created")) return;
+      const handedBack = transaction.origin instanceof Redelivery;
       forEachAddedMessage(transaction, messages, (record, item, offset) => {
         if (item.deleted || !isMessageRecord(record) || record.role !== "user") return;
+        // An import handed back after a crash is history, as when it was first applied (imports are not reported).
+        if (handedBack && record.client === IMPORTED_CLIENT_ID) return;
         enqueue("message.created", { subject: subjectOf(room.ref), message: toApiMessage(record) }, item, offset);
       });
     }),
