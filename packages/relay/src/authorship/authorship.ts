@@ -14,7 +14,8 @@
  * - Every new item's parent must be resolvable now — from its own root name, or from its origin items
  *   in this update or in the document — and must be `messages`, `profile`, or the sender's own `reads` key.
  *   A missing dependency is `resync`: Yjs would park the update in `pendingStructs`, where it would later
- *   integrate against data this check never saw.
+ *   integrate against data this check never saw. What the document already holds parked was judged before
+ *   (attested updates handed back): the same copies of it pass (parked-structs.ts).
  * - Deletes may name the sender's clientIDs only, except ranges the document has already deleted (an honest
  *   sync step 2 carries the sender's whole delete set, including the relay's map overwrites).
  * - A new message may not reuse another author's message id (readers show an id once, so it would hide theirs).
@@ -24,6 +25,7 @@
 import { ownersOf, RELAY_OWNER } from "@parley/protocol";
 import * as Y from "yjs";
 import { CheckFailure, type FailureCode, refuse } from "./check-failure.js";
+import { ParkedStructs } from "./parked-structs.js";
 import { type AuthorPolicy, type DeleteRanges, type Struct, UpdateCheck } from "./update-check.js";
 import { checkFraming } from "./update-framing.js";
 
@@ -42,6 +44,8 @@ class SenderPolicy implements AuthorPolicy {
   readonly checksKnown = true;
   private readonly claimed = new Set<number>();
   private readonly owners: Y.Map<string>;
+  /** What the document holds parked, read at the first clientID `owners` does not bind. */
+  private parked: ParkedStructs | null | undefined;
 
   constructor(
     private readonly doc: Y.Doc,
@@ -51,7 +55,7 @@ class SenderPolicy implements AuthorPolicy {
   }
 
   authorOf(client: number): string {
-    const owner = this.owners.get(String(client));
+    const owner = this.ownerOf(client);
     if (owner === this.sender.clientId || this.claimed.has(client)) return this.sender.clientId;
     if (owner === RELAY_OWNER) refuse(`clientID ${client} belongs to the relay`);
     if (owner !== undefined) refuse(`clientID ${client} belongs to another client`);
@@ -62,7 +66,15 @@ class SenderPolicy implements AuthorPolicy {
   }
 
   mayDelete(client: number): boolean {
-    return this.claimed.has(client) || this.owners.get(String(client)) === this.sender.clientId;
+    return this.claimed.has(client) || this.ownerOf(client) === this.sender.clientId;
+  }
+
+  private ownerOf(client: number): string | undefined {
+    const owner = this.owners.get(String(client));
+    if (owner !== undefined) return owner;
+    // A binding may wait parked behind the relay's other writes (parked-structs.ts); it binds all the same.
+    if (this.parked === undefined) this.parked = ParkedStructs.of(this.doc);
+    return this.parked?.owner(client);
   }
 }
 

@@ -42,8 +42,11 @@ function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
   return true;
 }
 
-/** Whether clocks `[from, to)` of two `ContentAny` items hold the same values, as peers receive them. */
-function sameValues(stored: Y.Item, sent: Y.Item, from: number, to: number): boolean {
+/**
+ * Whether clocks `[from, to)` of two `ContentAny` items hold the same values, as peers receive them. `stored` is
+ * the relay's copy (its own writes are in memory as written), `sent` a decoded one.
+ */
+export function sameValues(stored: Y.Item, sent: Y.Item, from: number, to: number): boolean {
   const theirs = encodedValues(stored.content as Y.ContentAny, from - stored.id.clock, to - stored.id.clock);
   const mine = encodedValues(sent.content as Y.ContentAny, from - sent.id.clock, to - sent.id.clock);
   return equalBytes(theirs, mine) || equalBytes(reencoded(theirs, to - from), mine);

@@ -20,6 +20,7 @@ import * as Y from "yjs";
 import { badFrame, refuse, resync } from "./check-failure.js";
 import { sameAsStored } from "./known-structs.js";
 import { authorKey, messageAuthors } from "./message-authors.js";
+import { ParkedStructs } from "./parked-structs.js";
 
 /** Who may write what in one update. */
 export interface AuthorPolicy {
@@ -88,13 +89,19 @@ export class UpdateCheck {
   private readonly known = new Map<Y.Item | Y.GC, number>();
   /** Message ids this update adds, with their authors. */
   private readonly addedIds = new Map<string, string>();
+  /** What the document holds parked, already judged (parked-structs.ts). */
+  private readonly parked: ParkedStructs | null;
+  /** Structs of this update that are copies of parked ones. */
+  private readonly parkedCopies = new Set<Struct>();
 
   constructor(
     private readonly doc: Y.Doc,
     private readonly structs: Struct[],
     private readonly policy: AuthorPolicy,
     private readonly now: number,
-  ) {}
+  ) {
+    this.parked = ParkedStructs.of(doc);
+  }
 
   /** Runs every check; throws a CheckFailure on the first broken rule. */
   run(ds: { clients: DeleteRanges }): void {
@@ -163,6 +170,13 @@ export class UpdateCheck {
       if (end <= frontier) continue; // already stored: Yjs ignores it
       if (struct.id.clock > frontier) resync(`clientID ${client} is missing clocks ${frontier}..${struct.id.clock}`);
       if (struct instanceof Y.Skip) continue; // a gap: whatever follows it is caught above
+      if (this.parked?.holds(struct, frontier, end) === true) {
+        // Judged when it was parked, and the same: Yjs integrates this copy (or parks it with the other), then
+        // skips the parked one.
+        this.parkedCopies.add(struct);
+        frontier = end;
+        continue;
+      }
       hasNew = true;
       if (struct instanceof Y.Item) this.newItems.set(struct, frontier);
       frontier = end;
@@ -207,7 +221,8 @@ export class UpdateCheck {
    * not exist yet makes Yjs throw half-way through applying.
    */
   private checkReferences(struct: Struct): void {
-    if (!(struct instanceof Y.Item)) return;
+    // A parked copy may lack what it waits for: the relay's own step 2 hands its parked structs to every client.
+    if (!(struct instanceof Y.Item) || this.parkedCopies.has(struct)) return;
     for (const id of [struct.origin, struct.rightOrigin]) {
       if (id === null) continue;
       if (id.client === struct.id.client) {
@@ -379,7 +394,13 @@ export class UpdateCheck {
   }
 
   private alreadyDeleted(client: number, start: number, end: number): boolean {
-    if (end > this.state(client)) return false;
+    const state = this.state(client);
+    if (end > state) {
+      // Past the stored clocks: deleted only if a parked delete (already judged) deletes it.
+      if (this.parked?.deletes(client, Math.max(start, state), end) !== true) return false;
+      if (start >= state) return true;
+      return this.alreadyDeleted(client, start, state);
+    }
     const structs = this.doc.store.clients.get(client);
     if (structs === undefined) return false;
     for (let i = Y.findIndexSS(structs, start); i < structs.length; i++) {
