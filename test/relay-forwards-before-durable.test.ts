@@ -113,4 +113,59 @@ describe("forwarding before the disk", () => {
     expect(errors).toEqual([]);
     stock.destroy();
   });
+
+  it("a reply to a lost message, handed back by the asker (the replier never returns), is taken: Yjs parks it until the asker's step 2 brings the question", async () => {
+    const work = mkdtempSync(join(tmpdir(), "parley-forward-"));
+    const dataDir = join(work, "data");
+    const flag = join(work, "lose-the-tail");
+    const port = await freePort();
+    const stalling = await startStallingRelay(port, dataDir, flag);
+    children.push(stalling);
+    const relayUrl = `ws://127.0.0.1:${port}/v1`;
+    const userId = "forward-reply-before-durable";
+    const room = roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
+    const token = await signUserToken(userId);
+
+    const asker = fixture.client({ relayUrl });
+    const replier = fixture.client({ relayUrl });
+    const errors: ParleyError[] = [];
+    asker.on("error", (error) => errors.push(error));
+    await asker.login(userId, token);
+    await replier.login(userId, token);
+    await asker.send("stored before the crash");
+    await asker.flush();
+    await waitFor(() => replier.messages().length === 1, { what: "the stored message on the replier" });
+
+    writeFileSync(flag, "");
+    const question = await asker.send("question, never stored");
+    await waitFor(() => replier.messages().some((m) => m.id === question.id), { what: "the question forwarded" });
+    // The answer's Yjs origin is the question: the relay that lost both can integrate it only after the question.
+    const answer = await replier.send("answer, never stored");
+    await waitFor(() => asker.messages().some((m) => m.id === answer.id), { what: "the answer forwarded" });
+
+    await replier.destroy(); // the replier never comes back
+    await sigkill(stalling);
+    rmSync(flag);
+    const relay = await fixture.startRelay({ dataDir, port });
+
+    // The asker hands the answer back (parked: the question is missing), then its step 2 brings the question and
+    // carries the answer again: the same structs, not the asker writing as the replier.
+    await waitFor(
+      async () => {
+        const ids = listMessages(await readRelayDoc(relay, room, token)).map((m) => m.id);
+        return ids.includes(question.id) && ids.includes(answer.id);
+      },
+      { what: "the question and its answer stored again, from the asker" },
+    );
+    const fresh = fixture.client();
+    await fresh.login(userId, token);
+    const ids = fresh.messages().map((m) => m.id);
+    expect(ids.filter((id) => id === answer.id)).toHaveLength(1);
+    expect(asker.messages().map((m) => m.id)).toEqual(ids);
+    await waitFor(() => asker.messages().find((m) => m.id === question.id)?.status === "sent", {
+      what: "the question acknowledged",
+    });
+    expect(asker.status).toBe("online");
+    expect(errors).toEqual([]);
+  });
 });
