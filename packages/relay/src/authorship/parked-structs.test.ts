@@ -129,4 +129,43 @@ describe("structs the relay holds parked", () => {
     // The same update with the answer's content passes.
     expect(offer(relay, withoutDeletes(Y.encodeStateAsUpdate(carol, step1)), CAROL).ok).toBe(true);
   });
+
+  it("holds a parked owners binding: the structs it covers were handed back and integrated, its author writes on", () => {
+    const EVE = "eveClientId00000000000";
+    const toBob: Uint8Array[] = [];
+    const relay = new Y.Doc();
+    relay.clientID = 1;
+    relay.on("update", (update: Uint8Array) => toBob.push(update));
+    const durable = Y.encodeStateAsUpdate(relay);
+    const carol = new Y.Doc();
+    carol.clientID = 10;
+    messagesOf(carol).push([message(CAROL, "question")]);
+    expect(offer(relay, Y.encodeStateAsUpdate(carol), CAROL).ok).toBe(true);
+    // The business answers Carol (its item's origin is her message), then Eve's first write is bound after it.
+    relay.transact(() =>
+      messagesOf(relay).push([{ id: "business-1", role: "business", author: {}, text: "hi", ts: NOW }]),
+    );
+    const eve = new Y.Doc();
+    eve.clientID = 30;
+    Y.applyUpdate(eve, Y.encodeStateAsUpdate(relay));
+    let before = Y.encodeStateVector(eve);
+    readsOf(eve).set(EVE, { ts: NOW - 1 });
+    expect(offer(relay, Y.encodeStateAsUpdate(eve, before), EVE).ok).toBe(true);
+    // The relay crashes; Bob (who got it all, attested) hands it back. Carol's message is lost: the business answer
+    // and Eve's binding after it wait parked, while Eve's read mark (no dependency) is integrated.
+    const reloaded = new Y.Doc();
+    Y.applyUpdate(reloaded, durable);
+    for (const update of toBob)
+      if (!Y.decodeUpdate(update).structs.some((s) => s.id.client === 10)) Y.applyUpdate(reloaded, update);
+    expect(Y.getState(reloaded.store, 30)).toBe(1);
+    expect(ownersOf(reloaded).get("30")).toBeUndefined();
+    before = Y.encodeStateVector(eve);
+    readsOf(eve).set(EVE, { ts: NOW });
+    const next = Y.encodeStateAsUpdate(eve, before);
+    expect(checkUpdate(reloaded, next, { clientId: CAROL }, NOW)).toMatchObject({
+      ok: false,
+      reason: expect.stringMatching(/another client/),
+    });
+    expect(offer(reloaded, next, EVE)).toEqual({ ok: true, newOwners: [] });
+  });
 });
