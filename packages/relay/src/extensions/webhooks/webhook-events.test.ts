@@ -56,6 +56,19 @@ function recordingQueue(): {
   return { queue, queued };
 }
 
+/** Rooms on `storage` whose loaded rooms report to a recording queue (`queued`). */
+function watchedRooms(storage: MemoryStorage): { rooms: Rooms; queued: ReturnType<typeof recordingQueue>["queued"] } {
+  const { queue, queued } = recordingQueue();
+  const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
+  const rooms = new Rooms({
+    storage,
+    logger: silentLogger,
+    graceMs: 60_000,
+    extensions: new Extensions([watcher], silentLogger),
+  });
+  return { rooms, queued };
+}
+
 const peer = (clientId: string, sent: Uint8Array[] = []): RoomPeer => ({
   clientId,
   wantsAcks: false,
@@ -108,11 +121,7 @@ describe("webhook events", () => {
   });
 
   it("reports messages written by clients, not by the relay, each with the Yjs id of its item", async () => {
-    const storage = new MemoryStorage();
-    const { queue, queued } = recordingQueue();
-    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
-    const extensions = new Extensions([watcher], silentLogger);
-    const rooms = new Rooms({ storage, logger: silentLogger, graceMs: 60_000, extensions });
+    const { rooms, queued } = watchedRooms(new MemoryStorage());
     const room = await rooms.open(ROOM);
     const clientId = clientIdFromSecret(createSecret());
     expect(room.applyClientUpdate(clientUpdate(clientId, "from-a-client"), peer(clientId)).ok).toBe(true);
@@ -141,8 +150,7 @@ describe("webhook events", () => {
 
   it("reports a client's message another client hands back after the relay lost it (attested redelivery)", async () => {
     const storage = new GatedStorage();
-    const before = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
-    const lost = await before.open(ROOM);
+    const lost = await new Rooms({ storage, logger: silentLogger, graceMs: 60_000 }).open(ROOM);
     const writerId = clientIdFromSecret(createSecret());
     const frames: Uint8Array[] = [];
     const reader = peer(clientIdFromSecret(createSecret()), frames);
@@ -155,14 +163,7 @@ describe("webhook events", () => {
 
     // The room's next load (another node, or this one restarted) learns of the message only from the reader.
     storage.gated = false;
-    const { queue, queued } = recordingQueue();
-    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
-    const after = new Rooms({
-      storage,
-      logger: silentLogger,
-      graceMs: 60_000,
-      extensions: new Extensions([watcher], silentLogger),
-    });
+    const { rooms: after, queued } = watchedRooms(storage);
     const room = await after.open(ROOM);
     for (const { update, tag } of kept) expect(room.applyAttested(update, tag, peer(reader.clientId))).toBe(true);
     const created = queued.filter((entry) => entry.event.type === "message.created");
@@ -177,8 +178,7 @@ describe("webhook events", () => {
   });
   it("does not report an import handed back after the relay lost it: imports are history", async () => {
     const storage = new GatedStorage();
-    const before = new Rooms({ storage, logger: silentLogger, graceMs: 60_000 });
-    const lost = await before.open(ROOM);
+    const lost = await new Rooms({ storage, logger: silentLogger, graceMs: 60_000 }).open(ROOM);
     const frames: Uint8Array[] = [];
     const reader = peer(clientIdFromSecret(createSecret()), frames);
     lost.join(reader, { info: {} });
@@ -192,14 +192,7 @@ describe("webhook events", () => {
     expect(kept.length).toBeGreaterThan(0);
 
     storage.gated = false;
-    const { queue, queued } = recordingQueue();
-    const watcher: RelayExtension = { name: "watcher", onRoomLoaded: (room) => watchRoom(room, queue, silentLogger) };
-    const after = new Rooms({
-      storage,
-      logger: silentLogger,
-      graceMs: 60_000,
-      extensions: new Extensions([watcher], silentLogger),
-    });
+    const { rooms: after, queued } = watchedRooms(storage);
     const room = await after.open(ROOM);
     for (const { update, tag } of kept) expect(room.applyAttested(update, tag, peer(reader.clientId))).toBe(true);
     expect(
