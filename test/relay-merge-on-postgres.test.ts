@@ -38,6 +38,8 @@ import { waitFor } from "./support/wait.js";
 const schema = `parley_merge_${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
 const admin = postgresAdmin();
 const BUSINESS_ID = "business-welcome-0001";
+/** Safety nets of this file's waits, far above what a loaded machine takes (CI runs the suite in parallel). */
+const WAIT_MS = 60_000;
 let relay: RelayHandle;
 /** The test's own handle on the relay's schema (as another node would have). */
 let storage: PostgresStorage;
@@ -70,7 +72,7 @@ async function visitor(messages: Array<{ id: string; text: string }>) {
   const room = roomName({ appId: TEST_APP.id, kind: "anonymous", subject: anonymousIdFromSecret(secret) });
   const provider = openProvider(relay, room, anonymousToken(secret), { doc: new Y.Doc() });
   open.push(provider);
-  await waitFor(() => provider.provider.synced, { what: "the visitor's sync" });
+  await waitFor(() => provider.provider.synced, { what: "the visitor's sync", timeoutMs: WAIT_MS });
   const records: MessageRecord[] = messages.map(({ id, text }) => ({
     id,
     role: "user",
@@ -82,6 +84,7 @@ async function visitor(messages: Array<{ id: string; text: string }>) {
   const token = anonymousToken(secret);
   await waitFor(async () => listMessages(await readRelayDoc(relay, room, token)).length === messages.length, {
     what: "the visitor's messages stored",
+    timeoutMs: WAIT_MS,
   });
   return { room, token, ...provider };
 }
@@ -106,7 +109,7 @@ async function connectRawSession(room: string, token: string, merge: string): Pr
   await opened.catch(() => {});
   const outcome = await Promise.race([
     closed.then(({ code }) => code),
-    waitFor(() => frames.length > 0, { what: "the sync started", timeoutMs: 15_000 }).then(() => true as const),
+    waitFor(() => frames.length > 0, { what: "the sync started", timeoutMs: WAIT_MS }).then(() => true as const),
   ]);
   return outcome;
 }
@@ -130,7 +133,7 @@ it("claims nothing for a merge the authorship rules refuse", async () => {
   const session = await connectRawSession(userRoom("ivo"), await signUserToken("ivo"), anon.token);
   expect(session).toBe(true);
   expect(await storage.revocations.lookup(anon.room)).toEqual({ mergedInto: "ivo" });
-});
+}, 120_000);
 
 it("finishes a merge another node claimed and never applied, into that user only", async () => {
   const anon = await visitor([
@@ -158,12 +161,13 @@ it("finishes a merge another node claimed and never applied, into that user only
   expect(metaOf(jon).get("merged")).toEqual([anonymousIdOf(anon.room)]);
   await waitFor(async () => metaOf(await storedDoc(anon.room)).get("mergedInto") === "jon", {
     what: "the revocation in the anonymous document",
+    timeoutMs: WAIT_MS,
   });
   // A second retry changes nothing.
   expect(await connectRawSession(userRoom("jon"), await signUserToken("jon"), anon.token)).toBe(true);
   const again = await readRelayDoc(relay, userRoom("jon"), await signUserToken("jon"));
   expect(messagesOf(again).length).toBe(2);
-});
+}, 120_000);
 
 it("claims the subject of an anonymous logout", async () => {
   const anon = await visitor([{ id: "anon-logout-0001", text: "bye" }]);
@@ -173,4 +177,4 @@ it("claims the subject of an anonymous logout", async () => {
   session.ws.send(new Uint8Array([101]));
   expect((await session.closed).code).toBe(1000);
   expect(await storage.revocations.lookup(anon.room)).toEqual({});
-});
+}, 120_000);
