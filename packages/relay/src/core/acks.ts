@@ -4,7 +4,7 @@
  * many changes arrived. Readers need it to show others' messages `sent` (a short lag is fine) and to let go of the
  * attested updates they keep; a writer's own delivery status waits for its ack.
  */
-import type { RoomPeer } from "./room.js";
+import type { RoomPeer } from "./room-peer.js";
 
 /** How often, at most, a reader learns what is stored. */
 export const READER_ACK_MS = 200;

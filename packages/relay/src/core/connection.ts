@@ -22,20 +22,20 @@ import type { Verdict } from "../authorship/authorship.js";
 import type { Admission } from "../identity/admission.js";
 import type { Credential } from "../identity/credential.js";
 import type { KeyRing } from "../identity/jwt.js";
-import { revoke } from "../identity/revocation.js";
+import { logOut } from "../identity/logout.js";
 import { verifyRefresh } from "../identity/token-refresh.js";
 import { chargeDocument, chargeSyncClientIds, countNewClientIds } from "../limits/client-id-budget.js";
 import { FrameBudget } from "../limits/frame-budget.js";
 import type { Limits } from "../limits/limits.js";
 import type { ReplyQueue } from "../limits/reply-queue.js";
 import type { RevocationStore } from "../storage/revocation-store.js";
-import { recordDisconnect } from "./client-records.js";
 import type { Extensions } from "./extensions.js";
 import { type Heartbeat, startHeartbeat } from "./heartbeat.js";
 import type { Logger } from "./logger.js";
 import { AwarenessQueries, awarenessFrame } from "./presence.js";
 import { closeSocket, Refusal } from "./refusal.js";
-import type { Room, RoomPeer } from "./room.js";
+import type { Room } from "./room.js";
+import type { RoomPeer } from "./room-peer.js";
 
 /** Longest delay a Node timer honours; longer (or NaN) ones fire at once. */
 const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -344,7 +344,7 @@ export class Connection implements RoomPeer {
         return;
       case MessageType.logout:
         this.closing = true;
-        void this.logout();
+        void logOut({ peer: this, room: this.room, ws: this.ws, ...this.options });
         return;
       default:
         throw new Refusal(CloseCode.BadFrame, "message-type", `unknown message type ${type}`);
@@ -453,32 +453,5 @@ export class Connection implements RoomPeer {
       // The client record is written after the reply, so the join never waits for it (Room.join).
       this.room.recordJoin(this);
     }
-  }
-
-  /**
-   * Logout: the client's record becomes inactive; an anonymous subject is also revoked. The other clients
-   * of a revoked subject are closed first and this one leaves before the revocation is written, so no
-   * client ever holds the relay's revocation structs (merged into a user document later, they would be
-   * refused as relay-only data).
-   */
-  private async logout(): Promise<void> {
-    const anonymous = this.room.ref.kind === "anonymous";
-    if (anonymous) this.room.closePeers(CloseCode.Forbidden, "revoked", "anonymous user logged out", this);
-    // A client that logs out before its first sync (a delivered logout notice) still gets its record.
-    this.room.recordJoin(this);
-    this.room.leave(this, true);
-    try {
-      // Claimed first: the store is what every node checks at upgrade (a merge that came first stays the record).
-      if (anonymous) await this.options.revocations?.claim(this.room.name);
-      await this.room.transactAsRelay((doc) => {
-        recordDisconnect(doc, this.clientId, Date.now(), true);
-        if (anonymous) revoke(doc);
-      });
-    } catch (error) {
-      this.options.logger.error("logout not stored", { room: this.room.name, error });
-      closeSocket(this.ws, CloseCode.InternalError, "logout-failed", "logout not stored");
-      return;
-    }
-    closeSocket(this.ws, CloseCode.Normal, "logged-out");
   }
 }

@@ -4,8 +4,9 @@ import * as Y from "yjs";
 import { MemoryStorage } from "../storage/storage.js";
 import { READER_ACK_MS } from "./acks.js";
 import { silentLogger } from "./logger.js";
-import type { Room, RoomPeer } from "./room.js";
+import type { Room } from "./room.js";
 import type { RoomLeases } from "./room-leases.js";
+import type { RoomPeer } from "./room-peer.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";

@@ -4,7 +4,8 @@
  * they receive, and the first one loads the room again (`RoomPeer.park` / `attach`). Nothing is lost by it — the
  * document reloads from storage as it was — and a quiet conversation costs its sockets, not a Yjs document.
  */
-import type { ParkedPeer, Room } from "./room.js";
+import type { Room } from "./room.js";
+import type { ParkedPeer } from "./room-peer.js";
 
 export class Hibernation {
   private readonly parked = new Map<string, ParkedPeer[]>();

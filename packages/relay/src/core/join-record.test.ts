@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
 import { silentLogger } from "./logger.js";
-import type { RoomPeer } from "./room.js";
+import type { RoomPeer } from "./room-peer.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";

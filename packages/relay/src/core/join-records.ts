@@ -15,7 +15,7 @@ import type { RoomRef } from "@parley/protocol";
 import type * as Y from "yjs";
 import { recordConnect, recordDisconnect } from "./client-records.js";
 import type { Logger } from "./logger.js";
-import type { JoinStamp, RoomPeer } from "./room.js";
+import type { JoinStamp, RoomPeer } from "./room-peer.js";
 
 /** What a record waiting for the room's first write holds: the stamp, and when the peer joined. */
 export interface HeldRecord {

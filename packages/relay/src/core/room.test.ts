@@ -14,7 +14,8 @@ import * as Y from "yjs";
 import { MemoryStorage, type RelayStorage } from "../storage/storage.js";
 import { READER_ACK_MS } from "./acks.js";
 import { silentLogger } from "./logger.js";
-import type { Room, RoomPeer } from "./room.js";
+import type { Room } from "./room.js";
+import type { RoomPeer } from "./room-peer.js";
 import { Rooms } from "./rooms.js";
 
 const ROOM = "app/u/YWxpY2U";

@@ -9,7 +9,6 @@
  * `READER_ACK_MS` (acks.ts). See `onUpdate`.
  */
 import {
-  type ClientInfo,
   CloseCode,
   type CloseReasonOf,
   encodeAttested,
@@ -38,41 +37,12 @@ import type { Attestor } from "./attestor.js";
 import { type ClaimingStorage, claimOnFirstWrite, UNCLAIMED } from "./claim-on-first-write.js";
 import type { RoomHandle } from "./extension.js";
 import { fullStateOf } from "./full-state-cache.js";
-import { type HeldRecord, JoinRecords } from "./join-records.js";
+import { JoinRecords } from "./join-records.js";
 import type { Logger } from "./logger.js";
 import { Presence } from "./presence.js";
+import type { JoinStamp, ParkedPeer, RoomPeer } from "./room-peer.js";
+import { Redelivery } from "./room-peer.js";
 import { WritePath } from "./write-path.js";
-
-/** A connection as its room sees it. */
-export interface RoomPeer {
-  readonly clientId: string;
-  /** Whether it asked for `stored` frames (`acks=1`). */
-  readonly wantsAcks: boolean;
-  /** Whether the relay has answered its sync step 1 (acks start after that). */
-  readonly synced: boolean;
-  /** Whether it takes changes at once as `attested` frames (`attest=1`); else only once durable. */
-  readonly attests: boolean;
-  /** Whether it is answering a sync request (the room must not hibernate under it). */
-  readonly busy: boolean;
-  send(frame: Uint8Array): void;
-  close<C extends CloseCode>(code: C, reason: CloseReasonOf<C>, detail?: string): void;
-  /** Its room hibernated (hibernation.ts): hold frames and wake the room on the next one. */
-  park(): void;
-  /** Its room is loaded again: use `room` from now on. */
-  attach(room: Room): void;
-}
-
-/** A peer of a hibernating room, with its client record if it was still held back (join-records.ts). */
-export interface ParkedPeer {
-  peer: RoomPeer;
-  held?: HeldRecord;
-}
-
-/** What the relay stamps on a client's record when it joins. */
-export interface JoinStamp {
-  info: ClientInfo;
-  userAgent?: string;
-}
 
 /** Lifecycle callbacks for the registry. */
 export interface RoomHooks {
@@ -93,14 +63,6 @@ const ROOM_GUID = "parley-room";
 
 /** The origin of relay-authored transactions (echoed to every peer, the writer's own included). */
 const RELAY_ORIGIN = Symbol("parley-relay");
-
-/**
- * The origin of an attested update a peer handed back: not its write, so it gets no ack for it. Exported for the
- * observers that tell clients' writes from the relay's (webhook-events.ts): what it carries was a client's write.
- */
-export class Redelivery {
-  constructor(readonly peer: RoomPeer) {}
-}
 
 function syncUpdateFrame(update: Uint8Array): Uint8Array {
   const encoder = encoding.createEncoder();

@@ -13,7 +13,7 @@ import {
 import { describe, expect, it } from "vitest";
 import * as Y from "yjs";
 import { silentLogger } from "../core/logger.js";
-import type { RoomPeer } from "../core/room.js";
+import type { RoomPeer } from "../core/room-peer.js";
 import { Rooms } from "../core/rooms.js";
 import { MemoryStorage } from "../storage/storage.js";
 import { AnonymousMerges } from "./merge.js";

@@ -16,7 +16,7 @@ import type { AppConfig } from "../../config/config.js";
 import type { RelayExtension } from "../../core/extension.js";
 import { Extensions } from "../../core/extensions.js";
 import { silentLogger } from "../../core/logger.js";
-import type { RoomPeer } from "../../core/room.js";
+import type { RoomPeer } from "../../core/room-peer.js";
 import { Rooms } from "../../core/rooms.js";
 import { MemoryStorage } from "../../storage/storage.js";
 import { changeState, watchRoom } from "./webhook-events.js";

@@ -28,7 +28,7 @@ import * as Y from "yjs";
 import { forEachAddedMessage } from "../../authorship/added-messages.js";
 import type { RoomHandle, RoomOpener } from "../../core/extension.js";
 import type { Logger } from "../../core/logger.js";
-import { Redelivery } from "../../core/room.js";
+import { Redelivery } from "../../core/room-peer.js";
 import { MERGED_KEY } from "../../identity/merge.js";
 import { toApiMessage } from "../business-api/business-view.js";
 import { IMPORTED_CLIENT_ID } from "../business-api/business-writes.js";
