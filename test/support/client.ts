@@ -125,7 +125,11 @@ export function connectRaw(
       syncProtocol.writeSyncStep1(encoder, doc);
       socket.send(encoding.toUint8Array(encoder));
     });
+    let synced = false;
     socket.on("message", (data: ArrayBuffer) => {
+      // What arrives while the close completes (the probe's own client record, stamped after the reply) is not
+      // part of the answer: a caller may already have taken the probe's record out of `doc`.
+      if (synced) return;
       const decoder = decoding.createDecoder(new Uint8Array(data));
       const type = decoding.readVarUint(decoder);
       if (type !== MessageType.sync) {
@@ -136,6 +140,7 @@ export function connectRaw(
       encoding.writeVarUint(encoder, MessageType.sync);
       const syncType = syncProtocol.readSyncMessage(decoder, encoder, doc, null);
       if (syncType === syncProtocol.messageYjsSyncStep2) {
+        synced = true;
         socket.close(1000);
         finish({ closeCode: undefined, received: true, doc, clientId: clientIdFromSecret(clientSecret) });
       }
