@@ -17,7 +17,8 @@ import { waitFor } from "./support/wait.js";
 const clients: ParleyClient[] = [];
 const cluster = clusterForThisFile("erasure", 2, {
   leaseMs: 3_000,
-  extraConfig: { roomGraceMs: 3_000 },
+  // Long enough that the holder hands the room over on request well before its grace period would free it anyway.
+  extraConfig: { roomGraceMs: 6_000 },
   beforeStop: async () => {
     for (const client of clients) await client.destroy().catch(() => {});
   },
