@@ -9,7 +9,9 @@
  * - Paused past the lease: node 0 cannot confirm a renewal, so by its own clock it closes pia and withholds its
  *   Redis heartbeat (it cannot load a room without its database). The client that connects through node 1 then
  *   reaches node 1, which takes pia over once node 0's lease has run out in PostgreSQL and acknowledges what that
- *   client holds; the client pinned to node 0 waits, `pending`. Once resumed, node 0 beats again, every message is
+ *   client holds. The client pinned to node 0 waits `pending` (its reconnect waits on node 0's database), or, if it
+ *   reconnects once node 1 holds the room, node 0 pipes it there (Redis names the owner): either is right, so the
+ *   test asserts neither. Once resumed, node 0 beats again, every message is
  *   acknowledged and stored once, and the room's sequence has no gap.
  *
  * Either way quin's clients, the one piped through node 0 included, are acknowledged throughout: the pause
@@ -177,13 +179,9 @@ describe("PostgreSQL paused under one node", () => {
     const [cutOff, healthy] = nodes as [ClusterNode, ClusterNode];
     const [pinned, movable] = pia as [ParleyClient, ParleyClient];
     const before = pinned.messages().length;
-    let fromPinned: string[] = [];
-    let resumed = false;
-    const ackedOnPinned = watchAcks([pinned], () => (resumed ? [] : fromPinned));
     pgLink.pause();
     try {
       const first = await sendFromEach(pia, "before node 0 gives up its lease");
-      fromPinned = [first[0]!];
       const early = await sendFromEach(quin, "while node 0's database is paused");
       await waitFor(() => allSent(quin, early), { what: "quin's messages acknowledged early in the pause" });
       // No renewal confirmed within the lease: node 0 closes the room (its writes would be fenced anyway) and
@@ -195,23 +193,18 @@ describe("PostgreSQL paused under one node", () => {
       // The client that connects through node 1 reaches node 1 itself, which takes the room once node 0's lease has
       // run out in PostgreSQL, and stores what that client holds: its own messages, and node 0's forwarded one,
       // handed back with its attestation.
-      fromPinned.push((await pinned.send("after node 0 gave up its lease")).id);
+      await pinned.send("after node 0 gave up its lease");
       const late = (await movable.send("after node 0 gave up its lease")).id;
       await waitFor(() => allSent([movable], [...first, late]), {
         what: "the room served by node 1 while node 0's database is paused",
         timeoutMs: 6 * LEASE_MS,
       });
       expect(await ownerOf(db, userRoom("pia"))).toBe(healthy.id);
-      // The client pinned to node 0 cannot reach node 1: its last message is neither stored nor acknowledged.
-      expect(await storedIds(db, userRoom("pia"))).not.toContain(fromPinned[1]);
       const late2 = await sendFromEach(quin, "after node 0 gave up its lease");
       await waitFor(() => allSent(quin, late2), { what: "quin's messages acknowledged late in the pause" });
     } finally {
-      resumed = true;
       pgLink.resume();
     }
-    // Its first message was acknowledged to it only if it heard back from node 1 (it cannot); the second never was.
-    expect([...ackedOnPinned]).not.toContain(fromPinned[1]);
     await waitFor(() => cutOff.relay.logs.some((line) => line.includes('"msg":"heartbeat resumed')), {
       what: "node 0 beats again once its database answers",
     });
