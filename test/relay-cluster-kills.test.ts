@@ -15,7 +15,14 @@ import { createPostgresStorage } from "@parley/relay-postgres";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import WebSocket from "ws";
 import { type ReceivedDelivery, startReceiver, type WebhookReceiver, webhookConfig } from "./business-support.js";
-import { type ClusterNode, clusterServices, forgetRedisData, PG_URL, startClusterNodes } from "./support/cluster.js";
+import {
+  type ClusterNode,
+  clusterRunNames,
+  clusterServices,
+  PG_URL,
+  removeClusterData,
+  startClusterNodes,
+} from "./support/cluster.js";
 import {
   authorshipRefusals,
   type ClusterDatabase,
@@ -33,9 +40,7 @@ import { signUserToken, TEST_APP } from "./support/relay.js";
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_kills_${run}`;
-const keyPrefix = `parley-test-kills-${run}:`;
+const { schema, keyPrefix } = clusterRunNames("kills");
 const LEASE_MS = 3_000;
 /** Cycles of the schedule: every sixth stops its owner with SIGTERM, the others SIGKILL it (20 kills). */
 const CYCLES = 24;
@@ -68,12 +73,7 @@ afterAll(async () => {
   for (const node of nodes) await node.relay.stop();
   await receiver?.stop();
   await db?.reader.close();
-  if (services) {
-    await services.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await services.admin.end();
-    await forgetRedisData(services.redis, keyPrefix);
-    await services.redis.close();
-  }
+  if (services) await removeClusterData(services, schema, keyPrefix);
 });
 
 async function loggedIn(userId: string, relayUrl: string): Promise<ParleyClient> {

@@ -21,7 +21,14 @@ import { createClient, memoryStorage, type ParleyClient } from "@parley/client";
 import { createPostgresStorage } from "@parley/relay-postgres";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import WebSocket from "ws";
-import { type ClusterNode, clusterServices, forgetRedisData, PG_URL, startClusterNodes } from "./support/cluster.js";
+import {
+  type ClusterNode,
+  clusterRunNames,
+  clusterServices,
+  PG_URL,
+  removeClusterData,
+  startClusterNodes,
+} from "./support/cluster.js";
 import {
   authorshipRefusals,
   type ClusterDatabase,
@@ -36,9 +43,7 @@ import { type CuttableProxy, startCuttableProxy } from "./support/cuttable-proxy
 import { signUserToken, TEST_APP } from "./support/relay.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_pgpause_${run}`;
-const keyPrefix = `parley-test-pgpause-${run}:`;
+const { schema, keyPrefix } = clusterRunNames("pgpause");
 /**
  * Longer than the other cluster tests' 3 s: the short pause (a few hundred ms of sends and look-ups) must stay well
  * inside what is left of a lease renewed every third of it, also on a loaded machine.
@@ -96,12 +101,7 @@ afterAll(async () => {
   for (const node of nodes) await node.relay.stop();
   await pgLink?.close();
   await db?.reader.close();
-  if (services) {
-    await services.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await services.admin.end();
-    await forgetRedisData(services.redis, keyPrefix);
-    await services.redis.close();
-  }
+  if (services) await removeClusterData(services, schema, keyPrefix);
 });
 
 /** Sends `text` from every client of `group`; returns the ids. */

@@ -31,10 +31,12 @@ import { api } from "./business-support.js";
 import { connectRaw, readRelayDoc, storedAnonymousToken } from "./support/client.js";
 import {
   type ClusterNode,
+  clusterRunNames,
   clusterServices,
   forgetRedisData as forgetKeys,
   PG_URL,
   REDIS_URL,
+  removeClusterData,
   startClusterNodes,
 } from "./support/cluster.js";
 import {
@@ -53,9 +55,7 @@ import { openProvider, signUserToken, TEST_APP, type TestProvider } from "./supp
 import { type RoundRobinProxy, startRoundRobinProxy } from "./support/round-robin-proxy.js";
 import { waitFor } from "./support/wait.js";
 
-const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-const schema = `parley_cluster_${run}`;
-const keyPrefix = `parley-test-${run}:`;
+const { schema, keyPrefix } = clusterRunNames("main");
 const LEASE_MS = 3_000;
 
 let admin: Sql;
@@ -90,14 +90,7 @@ afterAll(async () => {
   await redisLink?.close();
   for (const node of nodes) await node.relay.stop();
   await db?.reader.close();
-  if (admin) {
-    await admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await admin.end();
-  }
-  if (redis?.isOpen) {
-    await forgetRedisData();
-    await redis.close();
-  }
+  if (admin !== undefined) await removeClusterData({ admin, redis }, schema, keyPrefix);
 });
 
 /** What a FLUSHALL does to this cluster, without touching other users of the same Redis. */

@@ -61,7 +61,8 @@ describe("forwarding before the disk", () => {
     for (const child of children.splice(0)) await sigkill(child);
   });
 
-  it("a relay killed after forwarding what it never stored takes it back from a reader; its writer never returns", async () => {
+  /** A stalling relay on a fresh data directory (killed after the test), and `userId`'s room and token on it. */
+  async function stallingRun(userId: string) {
     const work = mkdtempSync(join(tmpdir(), "parley-forward-"));
     const dataDir = join(work, "data");
     const flag = join(work, "lose-the-tail");
@@ -69,9 +70,13 @@ describe("forwarding before the disk", () => {
     const stalling = await startStallingRelay(port, dataDir, flag);
     children.push(stalling);
     const relayUrl = `ws://127.0.0.1:${port}/v1`;
-    const userId = "forward-before-durable";
     const room = roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
-    const token = await signUserToken(userId);
+    return { dataDir, flag, port, stalling, relayUrl, room, token: await signUserToken(userId) };
+  }
+
+  it("a relay killed after forwarding what it never stored takes it back from a reader; its writer never returns", async () => {
+    const userId = "forward-before-durable";
+    const { dataDir, flag, port, stalling, relayUrl, room, token } = await stallingRun(userId);
 
     const writer = fixture.client({ relayUrl });
     const reader = fixture.client({ relayUrl });
@@ -115,16 +120,8 @@ describe("forwarding before the disk", () => {
   });
 
   it("a reply to a lost message, handed back by the asker (the replier never returns), is taken: Yjs parks it until the asker's step 2 brings the question", async () => {
-    const work = mkdtempSync(join(tmpdir(), "parley-forward-"));
-    const dataDir = join(work, "data");
-    const flag = join(work, "lose-the-tail");
-    const port = await freePort();
-    const stalling = await startStallingRelay(port, dataDir, flag);
-    children.push(stalling);
-    const relayUrl = `ws://127.0.0.1:${port}/v1`;
     const userId = "forward-reply-before-durable";
-    const room = roomName({ appId: TEST_APP.id, kind: "user", subject: userId });
-    const token = await signUserToken(userId);
+    const { dataDir, flag, port, stalling, relayUrl, room, token } = await stallingRun(userId);
 
     const asker = fixture.client({ relayUrl });
     const replier = fixture.client({ relayUrl });

@@ -112,6 +112,25 @@ export async function forgetRedisData(redis: RedisClientType, keyPrefix: string)
   return removed;
 }
 
+/** A schema and a Redis key prefix of their own for one run of a test file's cluster (`name` tells them apart). */
+export function clusterRunNames(name: string): { schema: string; keyPrefix: string } {
+  const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
+  return { schema: `parley_cluster_${name}_${run}`, keyPrefix: `parley-test-${name}-${run}:` };
+}
+
+/** Drops the run's schema and Redis keys, and closes both connections. */
+export async function removeClusterData(
+  services: { admin: Sql; redis: RedisClientType },
+  schema: string,
+  keyPrefix: string,
+): Promise<void> {
+  await services.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  await services.admin.end();
+  if (!services.redis.isOpen) return;
+  await forgetRedisData(services.redis, keyPrefix);
+  await services.redis.close();
+}
+
 /**
  * Starts `count` nodes on a fresh schema and key prefix (named after `name`) before a test file's tests; after them
  * runs `beforeStop` (close the test's own sockets and clients), stops the nodes and removes the schema and keys.
@@ -122,9 +141,7 @@ export function clusterForThisFile(
   count: number,
   options: { leaseMs: number; extraConfig?: object; beforeStop?: () => Promise<void> | void },
 ): { readonly nodes: ClusterNode[] } {
-  const run = `${process.pid}_${Math.random().toString(36).slice(2, 8)}`;
-  const schema = `parley_cluster_${name}_${run}`;
-  const keyPrefix = `parley-test-${name}-${run}:`;
+  const { schema, keyPrefix } = clusterRunNames(name);
   let services: { admin: Sql; redis: RedisClientType } | undefined;
   let nodes: ClusterNode[] = [];
   beforeAll(async () => {
@@ -135,13 +152,7 @@ export function clusterForThisFile(
   afterAll(async () => {
     await options.beforeStop?.();
     for (const node of nodes) await node.relay.stop();
-    if (services === undefined) return;
-    await services.admin.unsafe(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-    await services.admin.end();
-    if (services.redis.isOpen) {
-      await forgetRedisData(services.redis, keyPrefix);
-      await services.redis.close();
-    }
+    if (services !== undefined) await removeClusterData(services, schema, keyPrefix);
   });
   return {
     get nodes() {
