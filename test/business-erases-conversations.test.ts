@@ -8,6 +8,7 @@ import { join } from "node:path";
 import {
   anonymousIdFromSecret,
   anonymousToken,
+  type ClientRecord,
   CloseCode,
   createSecret,
   type MessageRecord,
@@ -89,7 +90,18 @@ describe("erasing conversations through the business API", () => {
     expect((await api(relay, "GET", "users/erin")).body.merged).toEqual([anonymousId]);
     // A provider would reconnect and send its copy back: erasure is of what the relay stores. A raw
     // connection shows what a connected client is told.
+    const left = Date.now();
     member.destroy();
+    // The relay stamps the member's departure (a relay write, forwarded to whoever is connected): waited for here, so
+    // that no frame the watcher gets from now on can come from it.
+    await waitFor(
+      async () => {
+        const clients = (await api(relay!, "GET", "users/erin")).body.clients as ClientRecord[];
+        const record = clients.find((client) => client.id === member.clientId);
+        return record !== undefined && record.lastSeen >= left && record.lastSeen > record.firstSeen;
+      },
+      { what: "the member's departure recorded" },
+    );
     const watcher = connectRaw(relay, userRoom("erin"), {
       token: await signUserToken("erin"),
       client: createSecret(),
